@@ -1,0 +1,109 @@
+"""The gentools command line: one typer app, one error boundary (``main``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+
+from gentools import __version__
+from gentools.cli import _console
+
+app = typer.Typer(
+    name="gentools",
+    help="Evaluate generative models: extract features once, then compute metrics as cheap commands.\n\n"
+         "Two-set commands take the generated (evaluated) set first and the reference set second.\n\n"
+         "Example: gentools fid gen.h5 ref.h5",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gentools {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks (also GENTOOLS_DEBUG=1); "
+                                                      "accepted anywhere on the line."),
+) -> None:
+    """Evaluate generative models from the command line."""
+
+
+def _register() -> None:
+    from gentools.cli import fid, info, kid, merge, prdc, score, stats
+
+    app.command("stats")(stats.stats)
+    app.command("merge")(merge.merge)
+    app.command("info")(info.info)
+    app.command("fid")(fid.fid)
+    app.command("kid")(kid.kid)
+    app.command("is")(score.inception_score)
+    app.command("prdc")(prdc.prdc)
+
+
+_register()
+
+
+def _click_exceptions():
+    """The click exception classes: vendored inside typer >= 0.2x, else click itself."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"gentools: error: {message}", file=sys.stderr)
+    return code
+
+
+def run(argv: list[str]) -> int:
+    """Run the app on ``argv``; return the exit code. Tracebacks only with debug."""
+    from gentools.errors import GentoolsError
+
+    click = _click_exceptions()
+
+    debug = os.environ.get("GENTOOLS_DEBUG", "") not in ("", "0") or "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    _console.install_warning_printer()
+    try:
+        result = app(args=argv, prog_name="gentools", standalone_mode=False)
+        if result == 130:  # typer turns KeyboardInterrupt into exit code 130
+            return _fail("interrupted", 130)
+        return result if isinstance(result, int) else 0
+    except GentoolsError as exc:
+        if debug:
+            traceback.print_exc()
+        return _fail(str(exc), exc.exit_code)
+    except click.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help())
+        return 0
+    except click.ClickException as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+        return _fail(exc.format_message() + where, 2 if isinstance(exc, click.UsageError) else 1)
+    except (KeyboardInterrupt, click.Abort):
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        # Downstream closed early (e.g. `| head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except MemoryError:
+        return _fail("out of memory; try smaller inputs or chunk options", 1)
+    except Exception as exc:  # noqa: BLE001 - the one boundary
+        if debug:
+            traceback.print_exc()
+        return _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

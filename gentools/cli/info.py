@@ -1,0 +1,49 @@
+"""gentools info: what a gentools file holds and where it came from."""
+
+from __future__ import annotations
+
+import json
+from typing import List
+
+import typer
+from typing_extensions import Annotated
+
+from gentools.cli import _console
+from gentools.cli._options import Json, NoStdin, Quiet
+
+
+def info(
+    inputs: Annotated[List[str], typer.Argument(metavar="FILE...", help="Features or stats files; '-' is stdin.")],
+    json_: Json = False,
+    quiet: Quiet = False,
+    no_stdin: NoStdin = False,
+) -> None:
+    """Print a file's kind, shapes and provenance as name<TAB>value lines (like `samtools view -H`).
+
+    Several files are separated by a blank line; --json prints one object per line.
+
+    Example: gentools info gen.h5
+    """
+    from gentools import store
+    from gentools.cli._inputs import StdinSource, wait_for_upstream
+    from gentools.cli.output import format_value
+
+    _console.set_quiet(quiet)
+    wait_for_upstream(inputs, no_stdin)
+    stdin = StdinSource()
+    for index, arg in enumerate(inputs):
+        item = store.open_input(stdin.resolve(arg), allow_incomplete=True)
+        record = {"path": item.label}
+        if hasattr(item, "dim"):
+            record.update(kind="features", n=item.n, dim=item.dim)
+            record.update({f"shape.{k}": "x".join(map(str, v)) for k, v in item.shapes().items()})
+        else:
+            record.update(kind="stats", n=item.n, dim=len(item.mu), spatial=item.spatial is not None)
+        record.update(item.provenance)
+        if json_:
+            print(json.dumps(record, default=str))
+            continue
+        if index:
+            print()
+        for key, value in record.items():
+            print(f"{key}\t{format_value(value)}")

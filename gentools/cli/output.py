@@ -1,0 +1,97 @@
+"""The one place that writes results to stdout: TSV lines, JSON, JSONL append, files."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Callable, Optional
+
+from gentools import __version__
+from gentools.errors import UsageError
+
+
+def parse_tags(tags: Optional[list[str]]) -> dict:
+    """``["step=100", "run=a"]`` -> ``{"step": 100, "run": "a"}`` (numbers parsed)."""
+    parsed = {}
+    for tag in tags or []:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--tag expects KEY=VALUE, got '{tag}'")
+        try:
+            parsed[key] = json.loads(value)
+        except ValueError:
+            parsed[key] = value
+    return parsed
+
+
+def format_value(value) -> str:
+    """Full precision (shortest round-trip repr) so ``cut -f2`` loses nothing."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value).lower()
+    return str(value)
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Reporter:
+    """Collects a command's context and prints its result in the chosen form."""
+
+    def __init__(self, command: str, as_json: bool = False, append: Optional[os.PathLike] = None,
+                 tags: Optional[list[str]] = None):
+        self.command = command
+        self.as_json = as_json
+        self.append = append
+        self.tags = parse_tags(tags)
+        self.started = time.perf_counter()
+
+    def envelope(self, values: dict, inputs: list[dict], params: dict) -> dict:
+        return {"command": self.command, "values": {k: _json_value(v) for k, v in values.items()},
+                "inputs": inputs, "params": params, "tags": self.tags,
+                "seconds": round(time.perf_counter() - self.started, 6), "version": __version__}
+
+    def emit(self, values: dict, inputs: list[dict], params: dict) -> None:
+        obj = self.envelope(values, inputs, params)
+        line = json.dumps(obj, sort_keys=False, default=str)
+        if self.append is not None:
+            fd = os.open(self.append, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                os.write(fd, (line + "\n").encode("utf-8"))  # one write: lines never interleave
+            finally:
+                os.close(fd)
+        if self.as_json:
+            print(line)
+        else:
+            for key, value in values.items():
+                print(f"{key}\t{format_value(value)}")
+        sys.stdout.flush()
+
+
+def write_file_output(output: Optional[os.PathLike], write: Callable[[str], None], suffix: str) -> None:
+    """Writer convention: write to ``output`` and print its path; or stream bytes to stdout.
+
+    With no ``-o`` (or ``-o -``) the file goes to stdout, which must not be a terminal.
+    """
+    if output is not None and str(output) != "-":
+        write(str(output))
+        print(os.fspath(output), flush=True)
+        return
+    if sys.stdout.isatty():
+        raise UsageError("refusing to write a binary file to the terminal", hint="give -o FILE")
+    with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:
+        path = os.path.join(tmp, "out" + suffix)
+        write(path)
+        sys.stdout.flush()
+        with open(path, "rb") as fh:
+            shutil.copyfileobj(fh, sys.stdout.buffer)
+        sys.stdout.buffer.flush()

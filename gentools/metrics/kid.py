@@ -1,0 +1,53 @@
+"""Kernel Inception Distance (Bińkowski et al. 2018, "Demystifying MMD GANs").
+
+Unbiased MMD² with the cubic polynomial kernel ``k(x, y) = (x·y / d + 1)³``,
+averaged over random subsets. Tested against torch-fidelity
+``kid_features_to_metric`` (same subsets, size and seed) to 1e-9 relative.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+KID_MEAN, KID_STD = "kid_mean", "kid_std"
+
+
+def polynomial_mmd2(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0) -> float:
+    """Unbiased MMD²: ``mean_offdiag(Kxx) + mean_offdiag(Kyy) - 2 mean(Kxy)``.
+
+    ``k(a, b) = (a·b / d + coef0) ** degree``; ``x, y: (m, d)``, computed in float64.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    m, d = x.shape
+    gamma = 1.0 / d
+
+    def offdiag_sum(a):
+        k = (a @ a.T * gamma + coef0) ** degree  # numpy uses syrk for a @ a.T
+        return k.sum() - np.trace(k)
+
+    kxy = ((x @ y.T) * gamma + coef0) ** degree
+    return float((offdiag_sum(x) + offdiag_sum(y)) / (m * (m - 1)) - 2 * kxy.sum() / (m * m))
+
+
+def kid(x: np.ndarray, y: np.ndarray, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
+        progress: Callable[[int], None] | None = None) -> dict:
+    """KID mean and std (ddof=0) over ``subsets`` MMD² estimates.
+
+    Each subset draws ``subset_size`` rows from ``x`` then from ``y`` with one
+    ``RandomState(seed).choice(n, s, replace=False)`` stream, in torch-fidelity's
+    order (``x`` is its input1). ``x: (n, d)``, ``y: (m, d)``.
+    """
+    if subset_size > len(x) or subset_size > len(y):
+        raise ValueError(f"subset size {subset_size} is larger than a set ({len(x)} and {len(y)} rows)")
+    rng = np.random.RandomState(seed)
+    values = np.empty(subsets)
+    for i in range(subsets):
+        xs = x[rng.choice(len(x), subset_size, replace=False)]
+        ys = y[rng.choice(len(y), subset_size, replace=False)]
+        values[i] = polynomial_mmd2(xs, ys)
+        if progress:
+            progress(1)
+    return {KID_MEAN: float(values.mean()), KID_STD: float(values.std())}

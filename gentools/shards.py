@@ -1,0 +1,92 @@
+"""Joining feature files: extraction shards (``--shard i/n``) or plain parts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gentools.errors import InputError
+from gentools.store import GUARDED_KEYS, ROW_DATASETS, FeatureFile
+
+# Attributes that must agree between shards of one extraction.
+_SHARD_KEYS = GUARDED_KEYS + ("source", "input_size")
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``."""
+    try:
+        i, n = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise InputError(f"bad shard '{value}', expected i/n") from None
+    if not 0 <= i < n:
+        raise InputError(f"bad shard '{value}': need 0 <= i < n")
+    return i, n
+
+
+def merge_feature_files(files: list[FeatureFile]) -> tuple[dict, dict]:
+    """Rows of all ``files`` in original order -> ``(arrays, provenance)``.
+
+    Shards (attribute ``shard = "i/n"``) are interleaved back: row ``r`` of shard
+    ``i`` is row ``i + r*n`` of the whole. Files without a shard attribute are
+    concatenated in the order given. Mixing the two, gaps, overlaps, or
+    differing source/backbone/weights/resize are errors naming the files.
+    """
+    first = files[0]
+    for other in files[1:]:
+        for key in _SHARD_KEYS:
+            a, b = first.provenance.get(key), other.provenance.get(key)
+            if a != b:
+                raise InputError(f"cannot merge: {key} differs: '{a}' ({first.label}) vs '{b}' ({other.label})")
+    names = [name for name in ROW_DATASETS if all(f.has(name) for f in files)]
+    shards = [f.provenance.get("shard") or "" for f in files]
+    if all(shards):
+        order = _shard_order(files, shards)
+        parts = {name: [_rows(f, name) for f in files] for name in names}
+        arrays = {name: _interleave(parts[name], order) for name in names}
+    elif any(shards):
+        raise InputError("cannot merge shard files with non-shard files: "
+                         + ", ".join(f"{f.label} (shard '{s}')" for f, s in zip(files, shards)))
+    else:
+        arrays = {name: np.concatenate([_rows(f, name) for f in files]) for name in names}
+    skipped = [s for f in files for s in (f.raw("skipped") if f.has("skipped") else [])]
+    if skipped:
+        arrays["skipped"] = np.array(skipped, dtype=object)
+    provenance = dict(first.provenance, shard="", count=int(len(arrays["features"])))
+    return arrays, provenance
+
+
+def _rows(f: FeatureFile, name: str) -> np.ndarray:
+    return f.raw(name) if name in ("ids", "thumbnails") else f.array(name)
+
+
+def _shard_order(files: list[FeatureFile], shards: list[str]) -> list[int]:
+    parsed = [parse_shard(s) for s in shards]
+    totals = {n for _, n in parsed}
+    if len(totals) != 1:
+        raise InputError("cannot merge: shards of different splits: " + ", ".join(shards))
+    total = totals.pop()
+    seen = {}
+    for f, (i, _) in zip(files, parsed):
+        if i in seen:
+            raise InputError(f"cannot merge: shard {i}/{total} given twice ({seen[i]}, {f.label})")
+        seen[i] = f.label
+    missing = sorted(set(range(total)) - set(seen))
+    if missing:
+        raise InputError(f"cannot merge: missing shard(s) {', '.join(f'{i}/{total}' for i in missing)}")
+    order = [i for i, _ in parsed]
+    sizes = {i: f.n for f, (i, _) in zip(files, parsed)}
+    whole = sum(sizes.values())
+    for i, size in sizes.items():
+        expected = len(range(i, whole, total))
+        if size != expected:
+            raise InputError(f"cannot merge: shard {i}/{total} has {size} rows, expected {expected} "
+                             f"of {whole} ({seen[i]})")
+    return order
+
+
+def _interleave(parts: list[np.ndarray], order: list[int]) -> np.ndarray:
+    total = len(parts)
+    whole = sum(len(p) for p in parts)
+    out = np.empty((whole, *parts[0].shape[1:]), dtype=parts[0].dtype)
+    for part, i in zip(parts, order):
+        out[i::total] = part
+    return out

@@ -1,0 +1,91 @@
+"""Streaming float64 mean and covariance of feature rows, with exact merge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class FeatureStats:
+    """Running ``n``, mean and centred scatter matrix ``M2 = sum (x - mu)(x - mu)^T``.
+
+    Batches are folded in with the pairwise update of Chan, Golub & LeVeque
+    (1979): each batch's own mean and scatter in float64, then
+    ``M2 = M2_a + M2_b + delta delta^T * n_a n_b / n``. This is exact in exact
+    arithmetic, numerically stable, and never needs an [N, D] float64 copy.
+    The covariance is the unbiased estimator (ddof=1), equal to
+    ``np.cov(X, rowvar=False)``.
+    """
+
+    dim: int
+    n: int = 0
+    mean: np.ndarray | None = None
+    m2: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.mean is None:
+            self.mean = np.zeros(self.dim, dtype=np.float64)
+        if self.m2 is None:
+            self.m2 = np.zeros((self.dim, self.dim), dtype=np.float64)
+
+    def append(self, batch: np.ndarray) -> None:
+        """Fold in rows ``batch: (b, dim)`` of any float dtype."""
+        x = np.asarray(batch, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"expected rows of dim {self.dim}, got shape {x.shape}")
+        if len(x) == 0:
+            return
+        mean_b = x.mean(axis=0)
+        xc = x - mean_b
+        self._fold(len(x), mean_b, xc.T @ xc)
+
+    def merge(self, other: "FeatureStats") -> "FeatureStats":
+        """Fold in another accumulator (exact pooled mean and scatter); returns self."""
+        if other.dim != self.dim:
+            raise ValueError(f"cannot merge stats of dim {other.dim} into dim {self.dim}")
+        if other.n:
+            self._fold(other.n, other.mean, other.m2)
+        return self
+
+    def _fold(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+        n_a, n = self.n, self.n + n_b
+        delta = mean_b - self.mean
+        self.m2 += m2_b
+        if n_a:
+            self.m2 += np.outer(delta, delta) * (n_a * n_b / n)
+        self.mean += delta * (n_b / n)
+        self.n = n
+
+    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu (dim,), sigma (dim, dim))`` in float64, sigma with ddof=1."""
+        if self.n < 2:
+            raise ValueError(f"covariance needs at least 2 rows, have {self.n}")
+        sigma = self.m2 / (self.n - 1)
+        return self.mean.copy(), (sigma + sigma.T) / 2
+
+    @classmethod
+    def from_mean_cov(cls, n: int, mu: np.ndarray, sigma: np.ndarray) -> "FeatureStats":
+        """Rebuild an accumulator from stored ``(n, mu, sigma)`` so it can be merged."""
+        mu = np.asarray(mu, dtype=np.float64)
+        sigma = np.asarray(sigma, dtype=np.float64)
+        return cls(dim=len(mu), n=int(n), mean=mu.copy(), m2=sigma * (int(n) - 1))
+
+
+def features_to_stats(features: np.ndarray, chunk_rows: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu, sigma)`` of ``features: (n, d)``, accumulated chunk by chunk in float64."""
+    acc = FeatureStats(dim=features.shape[1])
+    for start in range(0, len(features), chunk_rows):
+        acc.append(features[start:start + chunk_rows])
+    return acc.mean_cov()
+
+
+def stats_of_file(feature_file, name: str = "features", rows: int = 8192) -> FeatureStats:
+    """Accumulate dataset ``name`` of a ``store.FeatureFile`` chunk by chunk."""
+    acc = None
+    for block in feature_file.chunks(name, rows):
+        if acc is None:
+            acc = FeatureStats(dim=block.shape[1])
+        acc.append(block)
+    return acc

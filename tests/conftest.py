@@ -1,0 +1,79 @@
+"""Shared fixtures: real data (sklearn digits), feature files, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def cli_env(**extra) -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("GENTOOLS_DEBUG", None)
+    env.pop("GENTOOLS_NO_STDIN", None)
+    env.update(extra)
+    return env
+
+
+def run_cli(*args, cwd=None, stdin_bytes: bytes | None = None, env=None, check=None) -> subprocess.CompletedProcess:
+    """Run ``gentools ARGS`` as a real subprocess; stdin is /dev/null unless bytes are given."""
+    proc = subprocess.run(
+        [str(BIN / "gentools"), *map(str, args)], cwd=cwd, env=env or cli_env(),
+        input=stdin_bytes, stdin=None if stdin_bytes is not None else subprocess.DEVNULL,
+        capture_output=True, timeout=300)
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+def run_shell(script: str, cwd) -> subprocess.CompletedProcess:
+    """Run a bash pipeline with gentools on PATH."""
+    return subprocess.run(["bash", "-c", "set -o pipefail; " + script], cwd=cwd, env=cli_env(),
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+
+
+def parse_tsv(stdout: bytes) -> dict:
+    out = {}
+    for line in stdout.decode().splitlines():
+        key, value = line.split("\t")
+        out[key] = value
+    return out
+
+
+@pytest.fixture(scope="session")
+def digits() -> np.ndarray:
+    """sklearn's bundled 8x8 digits as float32 pixel features (1797, 64)."""
+    from sklearn.datasets import load_digits
+
+    return load_digits().data.astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def gaussian_pair() -> tuple[np.ndarray, np.ndarray]:
+    """Two well-conditioned Gaussian feature sets with different means and covariances (n > d)."""
+    rng = np.random.RandomState(7)
+    d = 32
+    a = rng.randn(600, d) @ (np.eye(d) + 0.3 * rng.randn(d, d))
+    b = rng.randn(500, d) @ (np.eye(d) + 0.2 * rng.randn(d, d)) * 1.3 + 0.5
+    return a.astype(np.float32), b.astype(np.float32)
+
+
+@pytest.fixture()
+def feature_files(tmp_path, gaussian_pair):
+    """gen.h5 / ref.h5 features files with inception-like provenance."""
+    from gentools import store
+
+    gen, ref = gaussian_pair
+    prov = {"backbone": "inception", "layer": "pool3", "weights_sha256": "abc123", "resize": "tf"}
+    store.write_features(str(tmp_path / "gen.h5"), {"features": gen, "ids": [f"g{i}" for i in range(len(gen))]},
+                         dict(prov, count=len(gen), complete=True, source="gen/"))
+    store.write_features(str(tmp_path / "ref.h5"), {"features": ref}, dict(prov, count=len(ref), complete=True,
+                                                                           source="ref/"))
+    return tmp_path / "gen.h5", tmp_path / "ref.h5"
