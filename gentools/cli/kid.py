@@ -16,6 +16,9 @@ def kid(
                                                 help="Generated features first, reference second; '-' is stdin.")],
     subsets: Annotated[int, typer.Option("--subsets", min=1, help="Number of random subsets.")] = 100,
     subset_size: Annotated[int, typer.Option("--subset-size", min=2, help="Rows per subset, from each set.")] = 1000,
+    fast: Annotated[bool, typer.Option("--fast", help="Dot products in float32 (as torch-fidelity on "
+                                       "float32 features): about 2x faster, agrees to ~1e-6 relative instead "
+                                       "of 1e-9; kernel sums stay float64.")] = False,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     json_: Json = False,
@@ -34,6 +37,8 @@ def kid(
     from gentools.cli._inputs import check_compatible, describe, open_inputs, require_features
     from gentools.cli.output import Reporter
     from gentools.errors import InputError, UsageError
+    import numpy as np
+
     from gentools.metrics.kid import kid as kid_metric
 
     _console.set_quiet(quiet)
@@ -46,6 +51,7 @@ def kid(
         raise InputError(f"--subset-size {subset_size} is larger than the inputs: {gen.n} rows ({gen.label}), "
                          f"{ref.n} rows ({ref.label})", hint=f"use --subset-size {min(gen.n, ref.n)} or less")
     with _console.progress("KID subsets", subsets) as tick:
-        values = kid_metric(gen.array(), ref.array(), subsets, subset_size, seed, progress=tick)
-    params = {"subsets": subsets, "subset_size": subset_size, "seed": seed}
+        values = kid_metric(gen.array(), ref.array(), subsets, subset_size, seed,
+                            gemm_dtype=np.float32 if fast else np.float64, progress=tick)
+    params = {"subsets": subsets, "subset_size": subset_size, "seed": seed, "gemm": "float32" if fast else "float64"}
     reporter.emit(values, [describe(gen), describe(ref)], params)
