@@ -25,18 +25,23 @@ def polynomial_mmd2(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float 
     x = np.asarray(x, dtype=gemm_dtype)
     y = np.asarray(y, dtype=gemm_dtype)
     m, d = x.shape
+    xx_sum, xx_diag = _kernel_sums(x @ x.T, d, degree, coef0)  # numpy uses syrk for a @ a.T
+    yy_sum, yy_diag = _kernel_sums(y @ y.T, d, degree, coef0)
+    xy_sum, _ = _kernel_sums(x @ y.T, d, degree, coef0)
+    return float((xx_sum - xx_diag + yy_sum - yy_diag) / (m * (m - 1)) - 2 * xy_sum / (m * m))
 
-    def kernel(dots):
-        g = dots.astype(np.float64, copy=False) * (1.0 / d) + coef0
-        k = g ** degree if degree != 3 else g * g * g
-        return k
 
-    def offdiag_sum(a):
-        k = kernel(a @ a.T)  # numpy uses syrk for a @ a.T: half the GEMM work
-        return k.sum() - np.trace(k)
-
-    kxy_sum = kernel(x @ y.T).sum()
-    return float((offdiag_sum(x) + offdiag_sum(y)) / (m * (m - 1)) - 2 * kxy_sum / (m * m))
+def _kernel_sums(dots: np.ndarray, d: int, degree: int, coef0: float) -> tuple[float, float]:
+    """Sum and trace of ``(dots / d + coef0) ** degree`` in float64, in place where possible."""
+    g = dots.astype(np.float64, copy=False)  # a fresh GEMM result: safe to modify in place
+    g *= 1.0 / d
+    g += coef0
+    if degree == 3:
+        k = np.multiply(g, g)
+        k *= g
+    else:
+        k = np.power(g, degree, out=g)
+    return float(k.sum()), float(np.trace(k))
 
 
 def kid(x: np.ndarray, y: np.ndarray, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
