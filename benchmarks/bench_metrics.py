@@ -70,7 +70,7 @@ def _job(tool: str, metric: str, n: int):
     if metric.startswith("kid"):
         if tool.startswith("gentools"):
             from gentools.metrics.kid import kid
-            dtype = np.float32 if tool.endswith("--fast") else np.float64
+            dtype = np.float64 if tool.endswith("--exact") else None
             return lambda: kid(gen, ref, 100, 1000, 2020, gemm_dtype=dtype)
         from torch_fidelity.metric_kid import kid_features_to_metric
         kw = dict(kid_subsets=100, kid_subset_size=1000, rng_seed=2020, verbose=False, kid_kernel="poly",
@@ -112,7 +112,7 @@ def main() -> None:
         return
     plan = [
         ("FD d=2048", "fd", 0, ["gentools", "pytorch-fid", "torch-fidelity"]),
-        ("KID 10k x 10k x 2048", "kid", 10_000, ["gentools", "gentools --fast", "torch-fidelity"]),
+        ("KID 10k x 10k x 2048", "kid", 10_000, ["gentools", "gentools --exact", "torch-fidelity"]),
         ("PRDC 10k x 10k x 2048", "prdc", 10_000, ["gentools", "prdc"]),
     ]
     if args.large:

@@ -40,6 +40,15 @@ def test_mmd2_closed_form_and_near_zero_for_one_distribution():
     assert abs(kid(x, y, subsets=20, subset_size=200)["kid_mean"]) < 0.05
 
 
+def test_kid_on_float32_features_is_close_to_exact(digits):
+    pixels = digits.astype(np.float64) / 7.3 + 0.1  # not integers: float32 dot products round
+    gen, ref = pixels[:800] + 0.4, pixels[800:1600]
+    exact = kid(gen, ref, subsets=5, subset_size=300)["kid_mean"]
+    single = kid(gen.astype(np.float32), ref.astype(np.float32), subsets=5, subset_size=300)["kid_mean"]
+    assert single == pytest.approx(exact, rel=1e-6)
+    assert single != exact  # really took the float32 path
+
+
 def test_inception_score_matches_torch_fidelity():
     rng = np.random.RandomState(3)
     logits = rng.randn(600, 1008) * 4
