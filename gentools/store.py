@@ -312,8 +312,19 @@ def _umask() -> int:
 
 
 def _write_attrs(h5, fmt: str, provenance: dict) -> None:
+    """Format marker, provenance, and the write's own record (time, version, command line)."""
+    import datetime
+    import shlex
+    import sys
+
+    from gentools import __version__
+
     h5.attrs["gentools_format"] = fmt
     h5.attrs["format_version"] = FORMAT_VERSION
+    h5.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    h5.attrs["gentools_version"] = __version__
+    h5.attrs["argv"] = shlex.join(["gentools", *sys.argv[1:]])
+    provenance = {k: v for k, v in provenance.items() if k not in ("created", "gentools_version", "argv")}
     for key, value in provenance.items():
         if value is not None:
             h5.attrs[key] = value

@@ -77,3 +77,42 @@ def feature_files(tmp_path, gaussian_pair):
     store.write_features(str(tmp_path / "ref.h5"), {"features": ref}, dict(prov, count=len(ref), complete=True,
                                                                            source="ref/"))
     return tmp_path / "gen.h5", tmp_path / "ref.h5"
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> Path:
+    """A seeded random-init Inception state dict in the published layout (never the real weights)."""
+    import torch
+
+    from gentools.features.backbones.inception import random_state_dict
+
+    path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
+    torch.save(random_state_dict(seed=0), path)
+    return path
+
+
+def photo_crops(count: int, size: int | tuple = 32, seed: int = 0) -> list[np.ndarray]:
+    """Real photo crops (sklearn's bundled sample images) as uint8 RGB arrays."""
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images().images
+    rng = np.random.RandomState(seed)
+    h, w = (size, size) if isinstance(size, int) else size
+    crops = []
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        y, x = rng.randint(0, photo.shape[0] - h), rng.randint(0, photo.shape[1] - w)
+        crops.append(np.ascontiguousarray(photo[y:y + h, x:x + w]))
+    return crops
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    """24 PNG photo crops of 32x32 in a folder with a subfolder (sorted recursive order)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    (root / "sub").mkdir()
+    for i, crop in enumerate(photo_crops(24)):
+        Image.fromarray(crop).save(root / ("sub" if i >= 20 else "") / f"img_{i:03d}.png")
+    return root

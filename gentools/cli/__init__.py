@@ -39,8 +39,9 @@ def _root(
 
 
 def _register() -> None:
-    from gentools.cli import fid, info, kid, merge, prdc, score, stats
+    from gentools.cli import extract, fid, info, kid, merge, prdc, score, stats
 
+    app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
     app.command("merge")(merge.merge)
     app.command("info")(info.info)

@@ -1,0 +1,1 @@
+"""Feature extraction: image inputs, resizing, backbones, weights and the extraction pipeline."""

@@ -1,0 +1,152 @@
+"""The extraction loop: decode in workers, batch as uint8, run the backbone, collect rows in input order.
+
+:func:`image_batches` and :func:`generator_batches` yield :class:`Rows`, one
+per batch, in input order, so a caller can write them incrementally.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+import torch
+
+from gentools.errors import InputError, UsageError
+from gentools.features.backbones.base import Backbone
+from gentools.features.images import ImageDataset, Item
+
+
+@dataclass
+class Rows:
+    """One batch of results: ``ids`` in order, ``arrays`` name -> [B, ...], ``skipped`` ids."""
+
+    ids: list
+    arrays: dict
+    skipped: list = field(default_factory=list)
+
+
+def default_workers() -> int:
+    """Decoding processes: the cores left after the network's own threads, at most 8."""
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def _collate(samples):
+    """Pack a batch: images of one shape stacked as one uint8 tensor (shared memory from workers)."""
+    indices = [s[0] for s in samples]
+    errors = [(s[0], s[3]) for s in samples if s[3] is not None]
+    good = [s for s in samples if s[3] is None]
+    groups: dict = {}
+    for s in good:
+        groups.setdefault(s[1].shape + (s[1].dtype.str,), []).append(s)
+    batches = [([s[0] for s in group], torch.from_numpy(np.stack([s[1] for s in group])),
+                torch.from_numpy(np.stack([s[2] for s in group])) if group[0][2] is not None else None)
+               for group in groups.values()]
+    return indices, batches, errors
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)
+
+
+def image_batches(items: list[Item], backbone: Backbone, batch_size: int = 50, workers: int = 0,
+                  skip_bad: bool = False, thumbnails: Optional[int] = None) -> Iterator[Rows]:
+    """Features of ``items``, one :class:`Rows` per batch, in the order of ``items``."""
+    dataset = ImageDataset(items, backbone.worker_transform, thumbnails)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=_collate,
+        worker_init_fn=_worker_init if workers else None, prefetch_factor=4 if workers else None,
+        pin_memory=backbone.device.type == "cuda", persistent_workers=False)
+    for indices, batches, errors in loader:
+        skipped = []
+        for index, reason in errors:
+            item = items[index]
+            if not skip_bad:
+                raise InputError(f"{item.path if item.kind == 'file' else item.id}: cannot decode image ({reason})",
+                                 hint="--skip-bad skips undecodable images and lists them in the file")
+            skipped.append(item.id)
+        rows: dict = {}
+        for batch_indices, images, thumbs in batches:
+            out = _run(backbone, images)
+            if thumbs is not None:
+                out["thumbnails"] = thumbs.numpy()
+            for name, values in out.items():
+                rows.setdefault(name, {}).update(zip(batch_indices, values))
+        bad = {index for index, _ in errors}
+        kept = [i for i in indices if i not in bad]
+        arrays = {name: np.stack([by_index[i] for i in kept]) if kept else None for name, by_index in rows.items()}
+        yield Rows([items[i].id for i in kept], arrays, skipped)
+
+
+CPU_SLICE = 16  # images per forward pass on CPU: activations stay in cache (1.4x faster than 50 on 2 cores)
+
+
+def _run(backbone: Backbone, images: torch.Tensor) -> dict:
+    """uint8 NHWC (or float NHWC from a worker transform) -> backbone outputs as numpy float32 rows.
+
+    On CPU the batch goes through the network in slices of ``CPU_SLICE``
+    images; on a GPU as a whole.
+    """
+    x = images.permute(0, 3, 1, 2).to(backbone.device, non_blocking=True)
+    step = CPU_SLICE if backbone.device.type == "cpu" else len(x)
+    parts: dict = {}
+    with torch.inference_mode():
+        for start in range(0, len(x), step):
+            for name, value in backbone.run(x[start:start + step]).items():
+                parts.setdefault(name, []).append(value.float().cpu().numpy())
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def load_generator(spec: str, device: torch.device):
+    """A generator from a TorchScript file or ``module:function`` (which returns the module)."""
+    if os.path.isfile(spec):
+        try:
+            return torch.jit.load(spec, map_location=device).eval()
+        except (RuntimeError, ValueError) as exc:
+            raise InputError(f"{spec}: not a loadable TorchScript generator ({str(exc).splitlines()[0][:160]})") from exc
+    if ":" not in spec:
+        raise UsageError(f"--generator {spec}: expected a TorchScript file or module:function")
+    from gentools.features.backbones.others import load_callable
+
+    module = load_callable(spec, "--generator")()
+    return module.eval().to(device) if isinstance(module, torch.nn.Module) else module
+
+
+def latents(seed: int, indices, latent_dim: int) -> np.ndarray:
+    """Standard normal latents, sample ``i`` from ``default_rng([seed, i])``: the same sample for
+    the same seed and index, whatever the batch size, shard or resume point."""
+    return np.stack([np.random.default_rng([seed, int(i)]).standard_normal(latent_dim, dtype=np.float32)
+                     for i in indices])
+
+
+def to_uint8_images(images: torch.Tensor) -> torch.Tensor:
+    """Generator output NCHW -> uint8 NHWC RGB. Floats are taken as [-1, 1] (``x * 127.5 + 128``,
+    clamped, truncated: StyleGAN's convention); uint8 passes through; 1 channel is repeated."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise InputError(f"generator output has shape {list(images.shape)}, expected [B, 1 or 3, H, W]")
+    if images.dtype != torch.uint8:
+        images = (images.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    if images.shape[1] == 1:
+        images = images.expand(-1, 3, -1, -1)
+    return images.permute(0, 2, 3, 1).contiguous()
+
+
+def generator_batches(generator: Callable, num_samples: int, latent_dim: int, seed: int, backbone: Backbone,
+                      batch_size: int = 50, thumbnails: Optional[int] = None, start: int = 0,
+                      spec: str = "generator") -> Iterator[Rows]:
+    """Features of ``num_samples`` generated samples (never written as images), one Rows per batch."""
+    from gentools.features.images import thumbnail
+
+    for first in range(start, num_samples, batch_size):
+        indices = range(first, min(first + batch_size, num_samples))
+        z = torch.from_numpy(latents(seed, indices, latent_dim)).to(backbone.device)
+        with torch.inference_mode():
+            images = to_uint8_images(generator(z)).cpu()
+        batch = images
+        if backbone.worker_transform is not None:
+            batch = torch.from_numpy(np.stack([backbone.worker_transform(im) for im in images.numpy()]))
+        out = _run(backbone, batch)
+        if thumbnails:
+            out["thumbnails"] = np.stack([thumbnail(im, thumbnails) for im in images.numpy()])
+        yield Rows([f"generator:seed={seed}:index={i}" for i in indices], out)
