@@ -32,7 +32,9 @@ def test_stats_roundtrip_and_npz(tmp_path):
     stats = store.Stats(mu, sigma, 7, "", spatial, {"backbone": "inception"})
     store.write_stats(str(tmp_path / "s.h5"), stats)
     back = store.open_input(str(tmp_path / "s.h5"))
-    assert back.n == 7 and back.provenance == {"backbone": "inception"}
+    assert back.n == 7 and back.provenance["backbone"] == "inception"
+    assert set(back.provenance) == {"backbone", "created", "gentools_version", "argv"}
+    assert back.provenance["created"].endswith("+00:00")  # ISO 8601 UTC
     np.testing.assert_array_equal(back.sigma, sigma)
     np.testing.assert_array_equal(back.spatial.mu, np.ones(2))
     store.write_stats_npz(str(tmp_path / "s.npz"), stats)

@@ -63,6 +63,15 @@ def _click_exceptions():
     return exceptions
 
 
+def _abort_class() -> type:
+    """typer >= 0.2x defines its own Abort; older ones use click's."""
+    try:
+        from typer.exceptions import Abort
+    except ImportError:
+        from click.exceptions import Abort
+    return Abort
+
+
 def _fail(message: str, code: int) -> int:
     print(f"gentools: error: {message}", file=sys.stderr)
     return code
@@ -92,7 +101,7 @@ def run(argv: list[str]) -> int:
     except click.ClickException as exc:
         where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
         return _fail(exc.format_message() + where, 2 if isinstance(exc, click.UsageError) else 1)
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, _abort_class()):
         return _fail("interrupted", 130)
     except BrokenPipeError:
         # Downstream closed early (e.g. `| head`): not an error of ours.

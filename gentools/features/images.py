@@ -143,7 +143,9 @@ def _npz_member(path: str) -> np.ndarray:
         if info.compress_type == zipfile.ZIP_STORED:
             with archive.open(name) as member:
                 version = np.lib.format.read_magic(member)
-                shape, fortran, dtype = np.lib.format._read_array_header(member, version)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(member)
                 header_len = member.tell()
             with open(path, "rb") as raw:  # data offset = local header + member's npy header
                 raw.seek(info.header_offset + 26)
