@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gentools.errors import InputError
+
 MODES = ("tf", "pytorch-fid", "clean", "none")
 
 
@@ -56,8 +58,8 @@ def to_network_input(batch: torch.Tensor, mode: str, size: int) -> torch.Tensor:
     if mode == "tf" and x.shape[-2:] != (size, size):
         x = tf1_bilinear(x, size)
     elif x.shape[-2:] != (size, size):  # none, or clean resized in the worker
-        raise ValueError(f"images are {x.shape[-1]}x{x.shape[-2]}, the network needs {size}x{size} "
-                         f"(--resize {mode} does not resize)")
+        raise InputError(f"images are {x.shape[-1]}x{x.shape[-2]}, the network needs {size}x{size} "
+                         f"(--resize {mode} does not resize)", hint="use --resize tf, pytorch-fid or clean")
     return (x - 128) / 128
 
 
