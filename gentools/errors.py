@@ -44,3 +44,11 @@ class UsageError(GentoolsError):
 
 class GentoolsWarning(UserWarning):
     """Printed by the CLI as ``gentools: warning: ...`` unless ``-q``."""
+
+
+class Interrupted(GentoolsError):
+    """SIGINT/SIGTERM: the work done so far was kept; exit 130 or 143."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -20,6 +20,11 @@ def warn(message: str) -> None:
         print(f"gentools: warning: {message}", file=sys.stderr)
 
 
+def info(message: str) -> None:
+    if not _quiet:
+        print(f"gentools: {message}", file=sys.stderr)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     warn(str(message))
 

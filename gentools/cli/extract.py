@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import List, Optional
 
 import typer
@@ -50,6 +50,16 @@ def extract(
         "--latent-dim", min=1, help="Latent size (default: the generator's latent_dim attribute).",
         show_default=False)] = None,
     seed: Seed = 2020,
+    shard: Annotated[Optional[str], typer.Option(
+        "--shard", metavar="i/n", help="Process only the i-th of n interleaved slices (0-based; inputs i, i+n, ...); "
+                                      "join with `gentools merge`.", show_default=False)] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted extraction from OUTPUT.partial "
+                                                          "(a finished OUTPUT of the same job is left as it is).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard an existing OUTPUT.partial and "
+                                                                "start again.")] = False,
+    flush_every: Annotated[int, typer.Option(
+        "--flush-every", min=1, metavar="BATCHES", help="Write finished rows to OUTPUT.partial every this many "
+                                                        "batches: a pre-emption loses at most that much.")] = 10,
     quiet: Quiet = False,
 ) -> None:
     """Extract features from images, or from a generator's samples, into one HDF5 features file.
@@ -59,14 +69,12 @@ def extract(
 
     Example: gentools extract samples/ -o gen.h5
     """
-    import sys
+    import tempfile
 
-    from gentools import store
-    from gentools.cli.output import write_file_output
     from gentools.errors import InputError, UsageError
+    from gentools.features import job, pipeline
     from gentools.features.backbones import load_backbone
     from gentools.features.backbones.base import resolve_device
-    from gentools.features import pipeline
 
     _console.set_quiet(quiet)
     inputs = list(inputs or [])
@@ -74,36 +82,108 @@ def extract(
         raise UsageError("give either INPUT... or --generator, not both")
     if generator and not num_samples:
         raise UsageError("--generator needs --num-samples N")
+    to_stdout = output is None or str(output) == "-"
+    if to_stdout and resume:
+        raise UsageError("--resume needs -o OUTPUT (the partial file lives beside it)")
+    if to_stdout and __import__("sys").stdout.isatty():
+        raise UsageError("refusing to write a binary file to the terminal", hint="give -o FILE")
     if not generator:
-        items, source = _image_items(inputs)
-        if not items:
+        all_items, source = _image_items(inputs)
+        if not all_items:
             raise InputError(f"{source}: no images found", hint="image extensions: png jpg jpeg bmp gif tif webp ...")
-    torch_device = resolve_device(device)
+    total = num_samples if generator else len(all_items)
+    chosen = job.shard_positions(total, shard)
+    ranks = job.Ranks(resolve_device(device))
+    torch_device = resolve_device(_rank_device(device, ranks))
     net = load_backbone(backbone, weights, resize, spatial, torch_device)
     if generator:
         gen = pipeline.load_generator(generator, torch_device)
         latent_dim = latent_dim or getattr(gen, "latent_dim", None)
         if not latent_dim:
             raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
-        total, source = num_samples, f"generator:{generator}"
-        batches = pipeline.generator_batches(gen, num_samples, int(latent_dim), seed, net, batch_size, thumbnails)
+        source = f"generator:{generator}"
+        expected = [pipeline.generator_id(seed, i) for i in chosen]
+
+        def make_batches(positions):
+            for rows in pipeline.generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed,
+                                                   net, batch_size, thumbnails):
+                rows.positions = [positions[p] for p in rows.positions]
+                yield rows
     else:
-        total = len(items)
-        batches = pipeline.image_batches(items, net, batch_size, pipeline.default_workers() if workers is None
-                                         else workers, skip_bad, thumbnails)
-    arrays, skipped = _collect(batches, total)
-    if skipped:
-        _console.warn(f"skipped {len(skipped)} undecodable image(s); their ids are in the file's 'skipped' list")
-    if not arrays["ids"]:
-        raise InputError(f"{source}: no image could be decoded")
-    provenance = {**net.provenance(), "source": source, "count": len(arrays["ids"]), "complete": True, "shard": ""}
+        items = [all_items[i] for i in chosen]
+        expected = [item.id for item in items]
+        n_workers = pipeline.default_workers() if workers is None else workers
+
+        def make_batches(positions):
+            for rows in pipeline.image_batches([items[p] for p in positions], net, batch_size, n_workers,
+                                               skip_bad, thumbnails):
+                rows.positions = [positions[p] for p in rows.positions]
+                rows.skipped_positions = [positions[p] for p in rows.skipped_positions]
+                yield rows
+
+    provenance = {**net.provenance(), "source": source, "shard": shard or ""}
     if generator:
         provenance.update(seed=seed, latent_dim=int(latent_dim))
-    write_file_output(output, lambda path: store.write_features(path, {**arrays, "skipped": skipped}, provenance),
-                      ".h5")
+    with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:
+        dest = os.path.join(tmp, "out.h5") if to_stdout else str(output)
+        if resume and not to_stdout and _finished(dest, provenance):
+            if ranks.is_writer:
+                _console.info(f"{dest} is already complete")
+                print(dest, flush=True)
+            return ranks.close()
+        writer = job.run(dest, expected, provenance, make_batches, ranks, resume, overwrite, flush_every)
+        if writer is not None:
+            writer.flush()
+            if writer.rows_done == 0:
+                writer.close()
+                os.unlink(writer.path)
+                raise InputError(f"{source}: no image could be decoded")
+            writer.finish()
+            if writer.skipped:
+                _console.warn(f"skipped {len(writer.skipped)} undecodable image(s); their ids are in the "
+                              f"file's 'skipped' list")
+            _emit(dest, to_stdout)
+        ranks.close()
+
+
+def _rank_device(device: str, ranks) -> str:
+    """Under torchrun each rank takes its own GPU (LOCAL_RANK)."""
+    if ranks.world > 1 and device in ("auto", "cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return device
+
+
+def _finished(dest: str, provenance: dict) -> bool:
+    """A complete OUTPUT of this very job already exists (so --resume has nothing left to do)."""
+    from gentools import store
+
+    if not os.path.exists(dest) or os.path.exists(store.partial_path(dest)):
+        return False
+    try:
+        with store.open_input(dest) as f:
+            return all(str(f.provenance.get(k, "")) == str(v) for k, v in provenance.items()
+                       if k in store.GUARDED_KEYS + ("source", "shard"))
+    except Exception:  # noqa: BLE001 - unreadable: not finished
+        return False
+
+
+def _emit(dest: str, to_stdout: bool) -> None:
+    import shutil
+    import sys
+
+    if not to_stdout:
+        print(dest, flush=True)
+        return
+    with open(dest, "rb") as fh:
+        shutil.copyfileobj(fh, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
 
 
 def _image_items(inputs: list[str]):
+    """Items and source of the image inputs (paths from stdin for '-' or a pipe)."""
     import sys
 
     from gentools.errors import UsageError
@@ -117,23 +197,3 @@ def _image_items(inputs: list[str]):
         raise UsageError("'-' (paths from stdin) cannot be combined with other inputs")
     lines = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     return [Item(line, "file", line) for line in lines], "stdin"
-
-
-def _collect(batches, total: int):
-    """Concatenate the batches' rows (issue: flushing for resume builds on this)."""
-    import numpy as np
-
-    parts: dict = {}
-    ids, skipped = [], []
-    with _console.progress("extract", total) as tick:
-        for rows in batches:
-            ids += rows.ids
-            skipped += rows.skipped
-            for name, values in rows.arrays.items():
-                if values is not None:
-                    parts.setdefault(name, []).append(values)
-            if tick:
-                tick(len(rows.ids) + len(rows.skipped))
-    arrays = {name: np.concatenate(values) for name, values in parts.items()}
-    arrays["ids"] = ids
-    return arrays, skipped
