@@ -7,6 +7,7 @@ decode every image, compute pool3 features. Prints images/s and the ratio.
 
     python benchmarks/bench_extract.py                  # 200 images, CPU
     python benchmarks/bench_extract.py -n 2000 --device cuda
+    python benchmarks/bench_extract.py --flush       # cost of --flush-every (resumable writing)
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     parser.add_argument("--weights", help="Inception weights (default: a random-init file in the published layout)")
     parser.add_argument("--tools", default="gentools,pytorch-fid,torch-fidelity,clean-fid")
+    parser.add_argument("--flush", action="store_true", help="time `gentools extract` with --flush-every 1 / 10 "
+                                                             "(default) / never, instead of the peers")
     parser.add_argument("--tool", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -113,6 +116,8 @@ def main() -> None:
             torch.save(random_state_dict(0), weights)
         (checkpoints / "pt_inception-2015-12-05-6726825d.pth").symlink_to(os.path.abspath(weights))
         env = {**os.environ, "TORCH_HOME": str(tmp / "torch")}
+        if args.flush:
+            return flush_overhead(images, weights, args, env, tmp)
         print(f"{args.n} JPEGs 256x256, device {args.device}, batch {args.batch_size}, workers {args.workers}")
         print(f"{'tool':16} {'seconds':>8} {'images/s':>9}")
         results = {}
@@ -130,6 +135,23 @@ def main() -> None:
         if "gentools" in results and peers:
             best = max(peers, key=peers.get)
             print(f"gentools / fastest peer ({best}): {results['gentools'] / peers[best]:.2f}x")
+
+
+def flush_overhead(images: Path, weights: str, args, env: dict, tmp: Path) -> None:
+    """Whole `gentools extract` runs, alternating flush intervals, best of 2 each."""
+    gentools = Path(sys.executable).parent / "gentools"
+    print(f"{args.n} JPEGs, batch {args.batch_size}: seconds per `gentools extract` run (best of 2)")
+    best: dict = {}
+    for _ in range(2):
+        for every in (1, 10, 10**9):
+            cmd = [str(gentools), "extract", str(images), "-o", str(tmp / f"f{every}.h5"), "--weights", weights,
+                   "--batch-size", str(args.batch_size), "--flush-every", str(every), "--device", args.device, "-q"]
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+            best[every] = min(best.get(every, 1e9), time.perf_counter() - start)
+    for every, seconds in best.items():
+        label = "never (end only)" if every == 10**9 else f"every {every} batch(es)"
+        print(f"flush {label:20} {seconds:8.2f} s   overhead {100 * (seconds / best[10**9] - 1):+.1f}%")
 
 
 if __name__ == "__main__":
