@@ -74,6 +74,10 @@ def test_merge_shards_restores_order_and_checks_gaps(tmp_path):
                          dict(prov, shard="1/3", source="/elsewhere"))
     proc = run_cli("merge", shards[0], shards[1], tmp_path / "alien.h5", "-o", tmp_path / "bad.h5", check=1)
     assert b"source differs" in proc.stderr
+    store.write_features(str(tmp_path / "other_weights.h5"), {"features": x[1::3]},
+                         dict(prov, shard="1/3", weights_sha256="v"))
+    proc = run_cli("merge", shards[0], shards[1], tmp_path / "other_weights.h5", "-o", tmp_path / "bad.h5", check=1)
+    assert b"weights_sha256 differs" in proc.stderr and proc.stderr.count(b"\n") == 1
     assert not (tmp_path / "bad.h5").exists()
 
 
