@@ -39,7 +39,7 @@ def _root(
 
 
 def _register() -> None:
-    from gentools.cli import extract, fid, info, kid, merge, prdc, score, stats
+    from gentools.cli import extract, fid, info, interp, kde, kid, merge, nn_grid, prdc, score, stats, twosample
 
     app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
@@ -49,6 +49,10 @@ def _register() -> None:
     app.command("kid")(kid.kid)
     app.command("is")(score.inception_score)
     app.command("prdc")(prdc.prdc)
+    app.command("twosample")(twosample.twosample)
+    app.command("kde")(kde.kde)
+    app.command("nn-grid")(nn_grid.nn_grid)
+    app.command("interp")(interp.interp)
 
 
 _register()

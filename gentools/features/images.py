@@ -249,3 +249,24 @@ class ImageDataset:
         if self.worker_transform is not None:
             image = self.worker_transform(image)
         return index, image, thumb, None
+
+
+def image_for_id(row_id: str, source: str) -> np.ndarray:
+    """Re-read the image a features row came from, by its id and the file's ``source`` attribute.
+
+    Works for folders, single files, zip/tar archives and npy/npz arrays;
+    raises ``ValueError`` when the input is gone or the row was generated.
+    """
+    if row_id.startswith("generator:"):
+        raise ValueError("generated rows have no image to re-read (extract with --thumbnails)")
+    if os.path.isdir(source):
+        return decode(os.path.join(source, row_id))
+    lower = source.lower()
+    name, sep, member = row_id.partition(":")
+    if lower.endswith(ARRAY_SUFFIXES) and row_id.endswith("]"):
+        return array_row_to_rgb(np.asarray(open_image_array(source)[int(row_id[row_id.rindex("[") + 1:-1])]))
+    if sep and lower.endswith(".zip"):
+        return Reader().read(Item(row_id, "zip", source, member))
+    if sep and lower.endswith(TAR_SUFFIXES):
+        return Reader().read(Item(row_id, "tar", source, member))
+    return decode(row_id if os.path.isabs(row_id) or not os.path.isfile(source) else source)

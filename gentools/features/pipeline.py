@@ -110,8 +110,10 @@ def _run(backbone: Backbone, images: torch.Tensor) -> dict:
 def load_generator(spec: str, device: torch.device):
     """A generator from a TorchScript file or ``module:function`` (which returns the module)."""
     if os.path.isfile(spec):
+        from gentools.features.backbones.base import load_torchscript
+
         try:
-            return torch.jit.load(spec, map_location=device).eval()
+            return load_torchscript(spec, device).eval()
         except (RuntimeError, ValueError) as exc:
             raise InputError(f"{spec}: not a loadable TorchScript generator ({str(exc).splitlines()[0][:160]})") from exc
     if ":" not in spec:

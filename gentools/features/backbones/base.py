@@ -81,3 +81,12 @@ def tensor_outputs(out, names=("features", "logits")) -> dict:
     else:
         pairs = [("features", out)]
     return {name: value.flatten(1).float() for name, value in pairs}
+
+
+def load_torchscript(path: str, device: torch.device):
+    """``torch.jit.load`` without its deprecation warning (torch >= 2.10); TorchScript files still load."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(path, map_location=device)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from gentools.errors import InputError, UsageError
-from gentools.features.backbones.base import Backbone, optimise, tensor_outputs
+from gentools.features.backbones.base import Backbone, load_torchscript, optimise, tensor_outputs
 
 
 def _scaled(batch: torch.Tensor, size: int) -> torch.Tensor:
@@ -46,7 +46,7 @@ def torchscript(path: str, device: torch.device) -> Backbone:
     from gentools.features.weights import sha256_of
 
     try:
-        module = torch.jit.load(path, map_location=device)
+        module = load_torchscript(path, device)
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(f"{path}: not a loadable TorchScript file ({str(exc).splitlines()[0][:160]})") from exc
     return module_backbone(f"ts:{Path(path).name}", module, sha256_of(path), device, scripted=True)
