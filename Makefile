@@ -1,3 +1,4 @@
+# make demo : the whole toolkit on sklearn's digits, offline (examples/digits), with a summary table.
 # make test : create .venv if missing, install gentools with its test extra, run pytest.
 PYTHON ?= python3
 VENV   := .venv
@@ -5,7 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2
 
-.PHONY: test install bench clean
+DEMO_OUT ?= out
+
+.PHONY: test install bench clean demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +21,15 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+demo: $(STAMP)
+	@PATH="$(abspath $(BIN)):$$PATH" $(MAKE) --no-print-directory -s -C examples/digits OUT=$(DEMO_OUT) \
+	    PYTHON="$(abspath $(BIN))/python" GENTOOLS="$(abspath $(BIN))/gentools" > /dev/null
+	@cat examples/digits/$(DEMO_OUT)/results/summary.txt
+	@echo "(re-run: make demo re-does only what changed; from scratch: make -C examples/digits clean)"
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_extract.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis examples/digits/out

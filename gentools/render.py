@@ -29,14 +29,18 @@ def save_atomic(dest: str, write: Callable[[str], None]) -> None:
         raise
 
 
-def image_grid(rows: Sequence[Sequence[np.ndarray]], labels: Optional[Sequence[Sequence[str]]] = None):
+def image_grid(rows: Sequence[Sequence[np.ndarray]], labels: Optional[Sequence[Sequence[str]]] = None,
+               tile: int = 64):
     """A PIL image: one row of ``(h, w, 3)`` uint8 tiles per entry of ``rows``, optional text under each tile.
 
-    Tile size is the first tile's; a tile is ``w + PAD`` wide and ``h + PAD (+ LABEL_HEIGHT)`` tall.
+    Tiles are drawn ``tile`` pixels tall (width in proportion): small images
+    are enlarged with nearest-neighbour (pixels stay crisp), large ones reduced
+    bicubically. A cell is ``w + PAD`` wide and ``h + PAD (+ LABEL_HEIGHT)`` tall.
     """
     from PIL import Image, ImageDraw
 
-    h, w = rows[0][0].shape[:2]
+    h0, w0 = rows[0][0].shape[:2]
+    h, w = tile, max(1, round(w0 * tile / h0))
     label_h = LABEL_HEIGHT if labels is not None else 0
     cols = max(len(r) for r in rows)
     canvas = Image.new("RGB", (cols * (w + PAD) + PAD, len(rows) * (h + PAD + label_h) + PAD), "white")
@@ -44,10 +48,10 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], labels: Optional[Sequence[S
     for i, row in enumerate(rows):
         for j, tile in enumerate(row):
             x, y = PAD + j * (w + PAD), PAD + i * (h + PAD + label_h)
-            tile = np.asarray(tile, dtype=np.uint8)
-            if tile.shape[:2] != (h, w):
-                tile = np.asarray(Image.fromarray(tile).resize((w, h), Image.BICUBIC))
-            canvas.paste(Image.fromarray(tile), (x, y))
+            image = Image.fromarray(np.asarray(tile, dtype=np.uint8))
+            if image.size != (w, h):
+                image = image.resize((w, h), Image.NEAREST if image.height < h else Image.BICUBIC)
+            canvas.paste(image, (x, y))
             if labels is not None and labels[i][j]:
                 draw.text((x + 1, y + h), labels[i][j], fill="black")
     return canvas
@@ -66,6 +70,35 @@ def sigma_curve(sigmas, curve, chosen: float, path: str) -> None:
     ax.set_xlabel("σ")
     ax.set_ylabel("mean validation log-likelihood")
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def metric_panels(series: dict, x_label: str, path: str) -> None:
+    """One panel per metric: ``series[metric] = {line label: (xs, ys)}``, shared x axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(series)
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), dpi=100, squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        for label, (xs, ys) in sorted(series[name].items()):
+            ax.plot(xs, ys, "o-", label=label or None)
+        xs_all = [v for xs, _ in series[name].values() for v in xs]
+        if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 20:  # e.g. steps 100..100k: log scale reads better
+            ax.set_xscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(x_label)
+        ax.grid(alpha=0.3)
+        if any(series[name]) and len(series[name]) > 1:
+            ax.legend(fontsize=7)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)

@@ -43,6 +43,8 @@ def interp(
         "--backbone", help="Feature space for --path-length (default: the generator's raw output pixels).",
         show_default=False)] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda.")] = "auto",
+    tile: Annotated[int, typer.Option("--tile", min=8, help="Height of each image in the PNG, pixels "
+                                                           "(small images are enlarged, nearest-neighbour).")] = 64,
     seed: Seed = DEFAULT_SEED,
     json_: Json = False,
     append: Append = None,
@@ -57,6 +59,8 @@ def interp(
 
     Example: gentools interp G.pt -o strip.png --pairs 4 --steps 8 --path-length
     """
+    import re
+
     import numpy as np
     import torch
 
@@ -102,6 +106,7 @@ def interp(
     t = np.linspace(0.0, 1.0, steps)
     paths = np.stack([interpolate(z[2 * i], z[2 * i + 1], t) for i in range(len(z) // 2)]) if len(z) >= 2 else None
     rows = [list(pipeline.to_uint8_images(generate(p)).cpu().numpy()) for p in paths] if paths is not None else []
+    labels = [[f"t={v:.2f}" for v in t] for _ in rows]
     if arith:
         try:
             result, operands = latent.arithmetic(arith, z, names)
@@ -109,11 +114,13 @@ def interp(
             raise UsageError(f"--arith: {exc}") from None
         operand_z = np.stack([z[names.index(o)] for o in operands] + [result])
         rows.append(list(pipeline.to_uint8_images(generate(operand_z)).cpu().numpy()))
+        signs = re.findall(r"[+-]?\s*[^\s+-]+", arith)
+        labels.append([sign.replace(" ", "") for sign in signs] + ["= result"])
         values["arith_norm"] = float(np.linalg.norm(result))
     if path_length:
         values["path_length"] = _path_length(generate, z.shape[1], samples, seed, interpolate, backbone, dev)
     if output is not None:
-        render.save_atomic(str(output), lambda p: render.image_grid(rows).save(p, format="PNG"))
+        render.save_atomic(str(output), lambda p: render.image_grid(rows, labels, tile).save(p, format="PNG"))
         values["grid"] = str(output)
         latents_out = latents_out or output.with_name(output.stem + "_latents.h5")
     if latents_out is not None:

@@ -27,6 +27,8 @@ def nn_grid(
     k: Annotated[int, typer.Option("--k", min=1, help="Neighbours per query.")] = 5,
     metric: Annotated[str, typer.Option("--metric", help="euclidean or cosine.")] = "euclidean",
     cells: Annotated[int, typer.Option("--cells", min=1, help="k-means cells for ct_z (Meehan et al. 2020).")] = 10,
+    tile: Annotated[int, typer.Option("--tile", min=8, help="Height of each image in the PNG, pixels "
+                                                           "(small images are enlarged, nearest-neighbour).")] = 64,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     json_: Json = False,
@@ -88,7 +90,7 @@ def nn_grid(
         train_images = _images(train, sorted({int(j) for j in idx.ravel()}), train_ids)
         rows = [[gen_images[q]] + [train_images[int(j)] for j in idx[i]] for i, q in enumerate(chosen)]
         labels = [["query"] + [f"{d:.3g}" for d in dist[i]] for i in range(len(chosen))]
-        render.save_atomic(str(output), lambda path: render.image_grid(rows, labels).save(path, format="PNG"))
+        render.save_atomic(str(output), lambda path: render.image_grid(rows, labels, tile).save(path, format="PNG"))
         values["grid"] = str(output)
     reporter.emit(values, [describe(i) for i in items], {"queries": [gen_ids[q] for q in chosen], "k": k,
                                                           "metric": metric, "cells": cells, "seed": seed})

@@ -78,7 +78,7 @@ def test_nn_grid_flags_copies_draws_the_grid(tmp_path, digits):
     copied = parse_tsv(proc.stdout)
     assert float(copied["copies"]) > 0.9 and float(copied["authenticity"]) < 0.1 and float(copied["ct_z"]) < -5
     assert copied["grid"] == str(tmp_path / "grid.png")
-    assert Image.open(tmp_path / "grid.png").size == ((k + 1) * (8 + 2) + 2, q * (8 + 2 + 12) + 2)
+    assert Image.open(tmp_path / "grid.png").size == ((k + 1) * (64 + 2) + 2, q * (64 + 2 + 12) + 2)
     table = [line.split("\t") for line in (tmp_path / "nn.tsv").read_text().splitlines()[1:]]
     assert len(table) == q * k
     assert all(row[2] == "t" + row[0][1:] for row in table if row[1] == "1")  # a copy's nearest is its source
@@ -117,7 +117,7 @@ def test_interp_grid_latents_arith_and_path_length(tmp_path):
     proc = run_cli("interp", tmp_path / "g1.pt", "-o", tmp_path / "strip.png", "--pairs", pairs, "--steps", steps,
                    "--arith", "0 - 1 + 2", "--path-length", "--samples", "64", check=0)
     values = parse_tsv(proc.stdout)
-    assert Image.open(tmp_path / "strip.png").size == (steps * 10 + 2, (pairs + 1) * 10 + 2)  # + arith row
+    assert Image.open(tmp_path / "strip.png").size == (steps * 66 + 2, (pairs + 1) * 78 + 2)  # + arith row
     with h5py.File(tmp_path / "strip_latents.h5", "r") as h5:
         z, paths = h5["latents"][()], h5["paths"][()]
     assert paths.shape == (pairs, steps, 6)
@@ -134,7 +134,7 @@ def test_interp_grid_latents_arith_and_path_length(tmp_path):
                                        % str(tmp_path / "g1.pt"))
     run_cli("interp", "mygen:make", "-o", tmp_path / "m.png", "--pairs", pairs, "--steps", steps,
             env=cli_env(PYTHONPATH=str(tmp_path)), check=0)
-    assert Image.open(tmp_path / "m.png").size == (steps * 10 + 2, pairs * 10 + 2)
+    assert Image.open(tmp_path / "m.png").size == (steps * 66 + 2, pairs * 78 + 2)
 
     bad = np.zeros((4, 6), np.float32)
     bad[1, 2] = np.nan

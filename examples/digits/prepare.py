@@ -1,0 +1,151 @@
+"""Offline data and models for the digits demo: sklearn's bundled 8x8 digits, no download.
+
+Writes, under OUT (default: this folder):
+  data/train/, data/valid/, data/test/   real digits as 8x8 PNGs (a fixed shuffled split)
+  data/noise/                            uniform-noise 8x8 PNGs (a "model" that learned nothing)
+  models/classifier.pt   TorchScript digits classifier: the feature backbone (ts:), 32-d
+                         penultimate features + 10 logits (the offline stand-in for Inception)
+  models/vae_decoder.pt  TorchScript VAE decoder, latents [B, 8] -> images [B, 1, 8, 8] in [-1, 1]
+  models/vae_encoder.pt  TorchScript VAE encoder, images [B, 3, 8, 8] in [-1, 1] -> (mu, logvar)
+  models/vae_step{N}.pt  decoder checkpoints during training (for tracking a training run)
+  models/vae2_decoder.pt a second, weaker model: 2-d latent, trained briefly
+
+Usage: python prepare.py data OUT | python prepare.py models OUT   (the Makefile calls these)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+SEED = 0
+CHECKPOINTS = (20, 100, 400, 1500)
+
+
+def digits():
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    order = np.random.RandomState(SEED).permutation(len(data.target))
+    images = (data.images[order] / 16 * 255).round().astype(np.uint8)
+    return images, data.target[order]
+
+
+def write_data(out: Path) -> None:
+    from PIL import Image
+
+    images, _ = digits()
+    splits = {"train": images[:1000], "valid": images[1000:1300], "test": images[1300:]}
+    splits["noise"] = np.random.RandomState(SEED).randint(0, 256, (400, 8, 8), dtype=np.uint8)
+    for name, rows in splits.items():
+        folder = out / "data" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(rows):
+            Image.fromarray(image, mode="L").save(folder / f"{i:04d}.png")
+
+
+class Classifier(nn.Module):
+    """MLP on grey 8x8 pixels. forward: float [B, 3, 8, 8] in 0..1 -> (32-d features, 10 logits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = "penultimate"
+        self.body = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 32), nn.ReLU())
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        features = self.body(x.mean(dim=1).flatten(1))
+        return features, self.head(features)
+
+
+class Encoder(nn.Module):
+    def __init__(self, latent: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 2 * latent))
+        self.latent = latent
+
+    def forward(self, x):
+        """images [B, 3, 8, 8] in [-1, 1] -> (mu, logvar)."""
+        h = self.net(((x.mean(dim=1) + 1) / 2).flatten(1))
+        return h[:, :self.latent], h[:, self.latent:]
+
+
+class Decoder(nn.Module):
+    def __init__(self, latent: int):
+        super().__init__()
+        self.latent_dim = latent
+        self.net = nn.Sequential(nn.Linear(latent, 256), nn.ReLU(), nn.Linear(256, 64))
+
+    def forward(self, z):
+        """latents [B, latent] -> images [B, 1, 8, 8] in [-1, 1]."""
+        return (torch.sigmoid(self.net(z)) * 2 - 1).view(-1, 1, 8, 8)
+
+
+def train_classifier(images, labels) -> Classifier:
+    torch.manual_seed(SEED)
+    model = Classifier()
+    x = torch.from_numpy(images[:1000]).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
+    y = torch.from_numpy(labels[:1000]).long()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x)[1], y)
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def train_vae(images, latent: int, steps: int, checkpoint=None):
+    torch.manual_seed(SEED)
+    enc, dec = Encoder(latent), Decoder(latent)
+    x = torch.from_numpy(images[:1000]).float().div(255).flatten(1)
+    x3 = (x.view(-1, 1, 8, 8) * 2 - 1).expand(-1, 3, -1, -1)
+    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=2e-3)
+    generator = torch.Generator().manual_seed(SEED)
+    for step in range(1, steps + 1):
+        idx = torch.randint(0, len(x), (128,), generator=generator)
+        mu, logvar = enc(x3[idx])
+        z = mu + torch.randn(mu.shape, generator=generator) * (0.5 * logvar).exp()
+        recon = (dec(z).view(-1, 64) + 1) / 2
+        rec = nn.functional.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x[idx], reduction="sum") / 128
+        kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / 128
+        opt.zero_grad()
+        (rec + kl).backward()
+        opt.step()
+        if checkpoint and step in CHECKPOINTS:
+            checkpoint(step, dec)
+    return enc.eval(), dec.eval()
+
+
+def write_models(out: Path) -> None:
+    images, labels = digits()
+    models = out / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    classifier = train_classifier(images, labels)
+    with torch.no_grad():
+        x = torch.from_numpy(images[1300:]).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
+        accuracy = (classifier(x)[1].argmax(1).numpy() == labels[1300:]).mean()
+    print(f"classifier test accuracy {accuracy:.3f}", file=sys.stderr)
+    torch.jit.script(classifier).save(str(models / "classifier.pt"))
+
+    def save(step, decoder):
+        torch.jit.script(decoder.eval()).save(str(models / f"vae_step{step}.pt"))
+        decoder.train()
+
+    encoder, decoder = train_vae(images, 8, CHECKPOINTS[-1], save)
+    torch.jit.script(decoder).save(str(models / "vae_decoder.pt"))
+    torch.jit.script(encoder).save(str(models / "vae_encoder.pt"))
+    _, weak = train_vae(images, 2, 150)
+    torch.jit.script(weak).save(str(models / "vae2_decoder.pt"))
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is marked deprecated; it works
+    what, out = sys.argv[1], Path(sys.argv[2] if len(sys.argv) > 2 else ".")
+    {"data": write_data, "models": write_models}[what](out)

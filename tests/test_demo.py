@@ -1,0 +1,108 @@
+"""The offline digits demo end to end (examples/digits/Makefile) and `gentools report`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import BIN, cli_env, run_cli
+
+DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run(["make", "-s", "-C", str(DIGITS), f"OUT={out}", f"PYTHON={sys.executable}",
+                           f"GENTOOLS={BIN / 'gentools'}"], env=cli_env(), capture_output=True, timeout=900,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    values: dict = {}
+    for line in (out / "results" / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        values.setdefault(record["tags"]["model"], {}).update(
+            {f"{record['command']}.{k}": v for k, v in record["values"].items()})
+    return out, values
+
+
+def test_demo_runs_every_command(demo):
+    out, values = demo
+    commands = {json.loads(line)["command"] for line in (out / "results" / "metrics.jsonl").read_text().splitlines()}
+    assert commands >= {"fid", "kid", "is", "prdc", "twosample", "kde", "nn-grid", "interp"}
+    assert (out / "feats" / "test_stats.h5").exists() and (out / "feats" / "vae.h5").exists()  # stats, extract
+    for png in ("nn_grid.png", "interp.png", "interp_encoded.png", "kde_sigma.png", "trend.png"):
+        assert Image.open(out / "results" / png).size[0] > 100
+
+
+def test_demo_numbers_make_sense(demo):
+    _, v = demo
+    fid = {m: v[m]["fid.fid"] for m in ("train", "vae", "vae2", "noise")}
+    assert fid["train"] < fid["vae"] < fid["vae2"] < fid["noise"]  # real data closest, noise farthest
+    assert v["valid"]["prdc.precision"] > 0.9 and v["valid"]["prdc.recall"] > 0.9  # held-out real data
+    assert v["noise"]["twosample.mmd_reject"] and v["noise"]["twosample.c2st_reject"]
+    assert not v["train"]["twosample.mmd_reject"]
+    assert v["train"]["kde.log_likelihood_mean"] > v["vae"]["kde.log_likelihood_mean"] > \
+        v["noise"]["kde.log_likelihood_mean"]
+    assert v["vae"]["is.is_mean"] > v["noise"]["is.is_mean"]
+
+
+def test_demo_tracks_training(demo):
+    out, _ = demo
+    lines = (out / "results" / "trend.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"))) for line in lines[1:5]]
+    assert lines[5].endswith("trend.png")
+    assert [float(r["step"]) for r in rows] == [20, 100, 400, 1500]
+    assert float(rows[-1]["fid.fid"]) < float(rows[0]["fid.fid"])  # the VAE improves while it trains
+
+
+def test_report_one_panel_per_metric(tmp_path, gaussian_pair):
+    gen, ref = gaussian_pair
+    np.save(tmp_path / "ref.npy", ref)
+    log = tmp_path / "m.jsonl"
+    printed = []
+    for step, shift in ((10, 1.0), (20, 0.5), (30, 0.1)):
+        np.save(tmp_path / "gen.npy", gen + shift)
+        fid = run_cli("fid", tmp_path / "gen.npy", tmp_path / "ref.npy", "-q", "--append", log, "--tag",
+                      f"step={step}", check=0)
+        printed.append(float(fid.stdout.decode().split("\t")[1]))
+        run_cli("kid", tmp_path / "gen.npy", tmp_path / "ref.npy", "--subsets", "5", "--subset-size", "100", "-q",
+                "--append", log, "--tag", f"step={step}", check=0)
+    proc = run_cli("report", log, "-o", tmp_path / "trend.png", check=0)
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0].split("\t") == ["step", "fid.fid", "kid.kid_mean", "kid.kid_std"]
+    fids = [float(line.split("\t")[1]) for line in lines[1:4]]
+    assert fids == printed and lines[4] == str(tmp_path / "trend.png")
+    assert Image.open(tmp_path / "trend.png").size == (1260, 320)  # 3 panels in one row
+    (tmp_path / "bad.jsonl").write_text("not json\n")
+    err = run_cli("report", tmp_path / "bad.jsonl", check=1).stderr.decode()
+    assert "line 1 is not JSON" in err and err.count("\n") == 1
+
+
+def test_pipes_script_and_makefile_eval(demo, tmp_path):
+    import shutil
+
+    out, _ = demo
+    proc = subprocess.run(["bash", str(DIGITS.parent / "pipes.sh"), str(out)], env=cli_env(), capture_output=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    text = proc.stdout.decode()
+    assert "vae_step1500.h5\t" in text and "refused as expected: gentools: error:" in text
+
+    for step, source in ((100, "noise"), (200, "valid")):
+        shutil.copytree(out / "data" / source, tmp_path / "samples" / f"step_{step}")
+    shutil.copytree(out / "data" / "test", tmp_path / "real")
+    proc = subprocess.run(["make", "-s", "-f", str(DIGITS.parent / "Makefile.eval"), f"GENTOOLS={BIN / 'gentools'}",
+                           "EXTRACT_FLAGS=-b pixels:8:gray --workers 0", "KID_FLAGS=--subset-size 200"], cwd=tmp_path, env=cli_env(),
+                          capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    fid = {step: float((tmp_path / "samples" / f"step_{step}.fid.tsv").read_text().split("\t")[1])
+           for step in (100, 200)}
+    assert fid[200] < fid[100]  # real digits beat noise
+    assert (tmp_path / "trend.png").exists() and len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 4
