@@ -504,11 +504,22 @@ class FeatureWriter:
         os.chmod(self.path, 0o666 & ~_umask())
         os.replace(self.path, self.dest)
 
+    def abandon(self) -> None:
+        """After an error: keep what was flushed for ``--resume``, or remove an empty partial file."""
+        with contextlib.suppress(OSError):
+            self.close()
+        if self.rows_done == 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
     def close(self) -> None:
-        """Flush what is done and leave the partial file for ``--resume``."""
+        """Flush what is done and leave the partial file for ``--resume`` (the handle is closed even
+        when the flush fails, e.g. on a full disk)."""
         if self.h5 is not None and self.h5.id.valid:
-            self.flush()
-            self.h5.close()
+            try:
+                self.flush()
+            finally:
+                self.h5.close()
 
 
 LATENTS = "latents"

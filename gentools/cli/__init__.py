@@ -112,6 +112,11 @@ def run(argv: list[str]) -> int:
         # Downstream closed early (e.g. `| head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # disk full, permission, vanished folder: name the file and the reason
+        if debug:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return _fail(f"{exc.strerror or exc}{where}", 1)
     except MemoryError:
         return _fail("out of memory; try smaller inputs or chunk options", 1)
     except Exception as exc:  # noqa: BLE001 - the one boundary

@@ -133,12 +133,14 @@ def extract(
             return ranks.close()
         writer = job.run(dest, expected, provenance, make_batches, ranks, resume, overwrite, flush_every)
         if writer is not None:
-            writer.flush()
-            if writer.rows_done == 0:
-                writer.close()
-                os.unlink(writer.path)
-                raise InputError(f"{source}: no image could be decoded")
-            writer.finish()
+            try:
+                writer.flush()
+                if writer.rows_done == 0:
+                    raise InputError(f"{source}: no image could be decoded")
+                writer.finish()
+            except BaseException:
+                writer.abandon()
+                raise
             if writer.skipped:
                 _console.warn(f"skipped {len(writer.skipped)} undecodable image(s); their ids are in the "
                               f"file's 'skipped' list")

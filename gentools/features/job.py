@@ -158,10 +158,8 @@ def run(dest: str, expected_ids: list[str], provenance: dict, make_batches: Call
         raise
     except BaseException as exc:
         if writer is not None and writer.h5 is not None:
-            writer.close()
-            if writer.rows_done == 0:
-                os.unlink(writer.path)
-            elif isinstance(exc, InputError):
+            writer.abandon()
+            if writer.rows_done and isinstance(exc, InputError):
                 exc.hint = "; ".join(filter(None, [exc.hint, f"{writer.rows_done} rows before it are kept in "
                                                    f"{writer.path}; --resume continues after a fix"]))
         raise
