@@ -14,13 +14,15 @@ PAD = 2
 
 
 def save_atomic(dest: str, write: Callable[[str], None]) -> None:
-    """``write(tmp_path)`` then rename over ``dest``: a reader never sees half a PNG."""
+    """``write(tmp_path)``, fsync, then rename over ``dest``: a reader never sees half a PNG."""
     folder = os.path.dirname(os.path.abspath(dest))
     suffix = os.path.splitext(dest)[1] or ".png"
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=suffix, dir=folder)
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:

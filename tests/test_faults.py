@@ -108,24 +108,30 @@ def test_kill_9_at_random_moments_never_leaves_a_partial_final_file(inputs, tmp_
             assert not final.exists() or _whole(final), (command, attempt, final)
 
 
-def test_disk_full_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch, capfd):
+def test_disk_full_is_a_clear_error_and_leaves_nothing(inputs, tmp_path, monkeypatch, capfd):
+    """Every writer, with ENOSPC raised at the write layer (the fsync before the rename)."""
     from gentools.cli import run
 
     np.save(tmp_path / "x.npy", np.random.RandomState(0).randn(50, 4).astype(np.float32))
+    Image.fromarray(photo_crops(1, 8)[0]).save(tmp_path / "a.png")
+    store.write_features(str(tmp_path / "t.h5"), {"features": np.random.RandomState(1).randn(6, 4),
+                                                 "thumbnails": np.zeros((6, 8, 8, 3), np.uint8)}, {})
+    before = sorted(p.name for p in tmp_path.iterdir())
 
     def no_space(*_):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", no_space)
+    part0 = inputs / "part0.h5"
     for argv in (["stats", tmp_path / "x.npy", "-o", tmp_path / "s.h5"],
-                 ["extract", tmp_path, "-b", "pixels", "-o", tmp_path / "e.h5"]):
-        if argv[0] == "extract":
-            Image.fromarray(photo_crops(1, 8)[0]).save(tmp_path / "a.png")
+                 ["extract", tmp_path / "a.png", "-b", "pixels", "-o", tmp_path / "e.h5"],
+                 ["merge", part0, part0, "-o", tmp_path / "m.h5"],
+                 ["interp", inputs / "g.pt", "-o", tmp_path / "i.png", "--pairs", "1", "--steps", "2"],
+                 ["nn-grid", tmp_path / "t.h5", tmp_path / "t.h5", "-o", tmp_path / "g.png", "--queries", "1"]):
         code = run([str(a) for a in argv] + ["-q"])
         err = capfd.readouterr().err
-        assert code == 1 and "No space left on device" in err and err.count("\n") == 1, err
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-            p.name for p in tmp_path.iterdir() if p.suffix in (".npy", ".png"))  # no output, no temp file
+        assert code == 1 and "No space left on device" in err and err.count("\n") == 1, (argv[0], err)
+        assert sorted(p.name for p in tmp_path.iterdir()) == before, argv[0]  # no output, no temp file
 
 
 def test_two_writers_on_one_path_leave_one_whole_file(tmp_path):
