@@ -39,7 +39,7 @@ def _root(
 
 
 def _register() -> None:
-    from gentools.cli import extract, fid, info, interp, kde, kid, merge, nn_grid, prdc, report, score, stats, twosample
+    from gentools.cli import beyond, extract, fid, info, interp, kde, kid, merge, nn_grid, prdc, report, score, stats, twosample
 
     app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
@@ -54,6 +54,8 @@ def _register() -> None:
     app.command("nn-grid")(nn_grid.nn_grid)
     app.command("interp")(interp.interp)
     app.command("report")(report.report)
+    app.command("cmmd")(beyond.cmmd)
+    app.command("vendi")(beyond.vendi)
 
 
 _register()

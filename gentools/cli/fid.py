@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import typer
 from typing_extensions import Annotated
@@ -19,6 +19,10 @@ def fid(
                                            "for a 95% interval (needs features, not stats; B FD evaluations).")] = 0,
     infinity: Annotated[bool, typer.Option("--infinity", help="Also report FID∞ (Chong & Forsyth 2020), "
                                            "extrapolated from 15 subset sizes of GEN (needs GEN features).")] = False,
+    mifid: Annotated[Optional[str], typer.Option(
+        "--mifid", metavar="TRAIN", help="Also report MiFID: FID divided by the memorisation penalty (mean min "
+                                         "cosine distance of GEN rows to TRAIN features, if below 0.1; as "
+                                         "torchmetrics).", show_default=False)] = None,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     json_: Json = False,
@@ -59,7 +63,18 @@ def fid(
             raise UsageError("--bootstrap needs features on both sides, not stats")
         with _console.progress("bootstrap", bootstrap) as tick:
             values.update(frechet.fid_bootstrap(gen.array(name), ref.array(name), bootstrap, seed, progress=tick))
-    params = {"spatial": spatial, "bootstrap": bootstrap, "infinity": infinity, "seed": seed}
+    if mifid:
+        from gentools.cli._inputs import require_features
+        from gentools.metrics import beyond
+
+        (train,) = require_features(open_inputs([mifid], True), "fid --mifid")
+        if not hasattr(gen, "dim"):
+            raise UsageError("--mifid needs GEN as features, not stats", hint=gen.label)
+        check_compatible([gen, train], force)
+        distance, penalty = beyond.memorisation_distance(gen.array(name), train.array(name))
+        values["memorization_distance"] = distance
+        values["mifid"] = beyond.mifid(values["sfid" if spatial else frechet.FID], penalty)
+    params = {"spatial": spatial, "bootstrap": bootstrap, "infinity": infinity, "seed": seed, "mifid": mifid or ""}
     reporter.emit(values, [describe(gen), describe(ref)], params)
 
 
