@@ -24,6 +24,14 @@ def load_backbone(spec: str, weights: str | None, resize: str | None, spatial: b
         return inception.backbone(weights, mode, spatial, device)
     if resize:
         raise UsageError(f"--resize applies to the inception backbone; {spec} declares its own preprocessing")
+    if spec == "dinov2" or spec.startswith("dinov2:"):
+        from gentools.features.backbones import foundation
+
+        return foundation.dinov2(spec, weights, device)
+    if spec == "clip" or spec.startswith("clip:"):
+        from gentools.features.backbones import foundation
+
+        return foundation.clip(spec, weights, device)
     if spec.startswith("tv:"):
         return others.torchvision_classifier(spec, weights, device)
     if spec.startswith("ts:"):
@@ -32,4 +40,5 @@ def load_backbone(spec: str, weights: str | None, resize: str | None, spatial: b
         return others.pixels(spec, device)
     if ":" in spec:
         return others.plugin(spec, device)
-    raise UsageError(f"--backbone {spec}: expected inception, tv:NAME, ts:PATH, pixels[:SIZE] or module:function")
+    raise UsageError(f"--backbone {spec}: expected inception, dinov2:VARIANT, clip:NAME, tv:NAME, ts:PATH, "
+                     f"pixels[:SIZE] or module:function")

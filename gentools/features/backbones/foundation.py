@@ -1,0 +1,145 @@
+"""DINOv2 (via timm) and CLIP (via open_clip) image embeddings, optional extras.
+
+- ``dinov2:vit{s,b,l,g}14``: timm ``vit_*_patch14_dinov2.lvd142m`` at 224×224,
+  the CLS token after the final norm (what ``torch.hub`` DINOv2 returns, as
+  dgm-eval uses it); preprocessing as dgm-eval: PIL bicubic resize to
+  224×224, ``x/255``, ImageNet mean/std. ``pip install gentools[dinov2]``.
+- ``clip:NAME`` (``ViT-L-14-336``, ``ViT-L-14``, ``ViT-B-16``, ``ViT-B-32``):
+  open_clip ``encode_image`` (not normalised; ``cmmd`` normalises), with
+  open_clip's inference transform: PIL bicubic resize of the shorter side to
+  the model's size, centre crop, ``x/255``, the OpenAI CLIP mean/std. ``pip install gentools[clip]``.
+
+Weights come from ``--weights PATH`` (a state dict of the same architecture),
+or the libraries' own caches (Hugging Face hub / open_clip) when the
+pretrained weights are already there; nothing is downloaded behind your back
+when offline: the error names the file and where to put it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gentools.errors import InputError, UsageError
+from gentools.features.backbones.base import Backbone
+
+DINOV2 = {"vits14": "vit_small_patch14_dinov2.lvd142m", "vitb14": "vit_base_patch14_dinov2.lvd142m",
+          "vitl14": "vit_large_patch14_dinov2.lvd142m", "vitg14": "vit_giant_patch14_dinov2.lvd142m"}
+CLIP = {"ViT-L-14-336": "openai", "ViT-L-14": "openai", "ViT-B-16": "openai", "ViT-B-32": "openai"}
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+DINOV2_SIZE = 224
+
+
+def _require(module: str, extra: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise UsageError(f"this backbone needs the '{module}' package: pip install 'gentools[{extra}]'") from None
+
+
+def _load_state(model, weights: str, what: str) -> str:
+    from gentools.features.weights import sha256_of
+
+    path = Path(weights)
+    if not path.is_file():
+        raise InputError(f"{path}: weights file not found (--weights for {what})")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+    except RuntimeError as exc:
+        raise InputError(f"{path}: not a {what} state dict ({str(exc).splitlines()[0][:160]})") from None
+    return sha256_of(path)
+
+
+def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
+    mean = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def pil_resize(image, size: int, crop: bool = False):
+    """PIL bicubic on the uint8 image, as the reference transforms do: to ``size``×``size`` (dgm-eval's
+    DINOv2 ``Resize((224, 224))``), or with ``crop`` the shorter side to ``size`` then a centre crop
+    (open_clip's ``Resize(size) + CenterCrop(size)``, torchvision's rounding). Runs in the decoding workers."""
+    import numpy as np
+    from PIL import Image
+
+    pil = Image.fromarray(image)
+    if not crop:
+        return np.asarray(pil.resize((size, size), Image.BICUBIC))
+    w, h = pil.size
+    scale = size / min(w, h)
+    new_w, new_h = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
+    pil = pil.resize((new_w, new_h), Image.BICUBIC)
+    left, top = int(round((new_w - size) / 2.0)), int(round((new_h - size) / 2.0))
+    return np.asarray(pil.crop((left, top, left + size, top + size)))
+
+
+def normalised(batch: torch.Tensor, mean, std) -> torch.Tensor:
+    """uint8 NCHW (already resized) -> ``(x/255 - mean) / std``."""
+    return _normalise(batch.float() / 255, mean, std)
+
+
+def dinov2(spec: str, weights: str | None, device: torch.device) -> Backbone:
+    timm = _require("timm", "dinov2")
+    variant = spec.split(":", 1)[1] if ":" in spec else "vitl14"
+    if variant not in DINOV2:
+        raise UsageError(f"--backbone {spec}: expected dinov2:{'|'.join(DINOV2)}")
+    name = DINOV2[variant]
+    model = timm.create_model(name, pretrained=False, num_classes=0, img_size=DINOV2_SIZE)
+    if weights:
+        sha256 = _load_state(model, weights, name)
+    else:
+        try:
+            model = timm.create_model(name, pretrained=True, num_classes=0, img_size=DINOV2_SIZE)
+        except Exception as exc:  # noqa: BLE001 - hub errors come in many kinds
+            raise InputError(f"no {name} weights here and they cannot be fetched ({type(exc).__name__}): put the "
+                             f"model in the Hugging Face cache (~/.cache/huggingface/hub, timm/{name}) on a machine "
+                             f"with internet, or pass --weights PATH (a state dict)") from None
+        sha256 = f"timm:{name}"
+    net = model.eval().to(device)
+
+    def run(batch: torch.Tensor) -> dict:
+        return {"features": net(normalised(batch, IMAGENET_MEAN, IMAGENET_STD)).float()}
+
+    return Backbone(f"dinov2:{variant}", "cls_token", DINOV2_SIZE, f"imagenet mean={list(IMAGENET_MEAN)} "
+                    f"std={list(IMAGENET_STD)}", "pil-bicubic-224", sha256, run, device,
+                    functools.partial(pil_resize, size=DINOV2_SIZE))
+
+
+def clip(spec: str, weights: str | None, device: torch.device) -> Backbone:
+    open_clip = _require("open_clip", "clip")
+    name = spec.split(":", 1)[1] if ":" in spec else "ViT-L-14-336"
+    if name not in open_clip.list_models():
+        raise UsageError(f"--backbone {spec}: open_clip has no model {name!r} (e.g. {', '.join(CLIP)})")
+    if weights:
+        model = open_clip.create_model(name, pretrained=None)
+        sha256 = _load_state(model, weights, f"open_clip {name}")
+    else:
+        tag = CLIP.get(name, "openai")
+        try:
+            logging.disable(logging.CRITICAL)  # open_clip logs the failure itself: one line is ours
+            model = open_clip.create_model(name, pretrained=tag)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"no {name} ({tag}) weights here and they cannot be fetched ({type(exc).__name__}): "
+                             f"run open_clip.create_model({name!r}, pretrained={tag!r}) once on a machine with "
+                             f"internet and copy its cache (~/.cache/huggingface/hub), or pass --weights PATH") from None
+        finally:
+            logging.disable(logging.NOTSET)
+        sha256 = f"open_clip:{name}:{tag}"
+    size = model.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else int(size)
+    mean = getattr(model.visual, "image_mean", None) or open_clip.OPENAI_DATASET_MEAN
+    std = getattr(model.visual, "image_std", None) or open_clip.OPENAI_DATASET_STD
+    net = model.eval().to(device)
+
+    def run(batch: torch.Tensor) -> dict:
+        return {"features": net.encode_image(normalised(batch, mean, std)).float()}
+
+    return Backbone(f"clip:{name}", "image_embedding", size, f"openai-clip mean={list(mean)} std={list(std)}",
+                    "pil-bicubic-shorter-side+center-crop", sha256, run, device,
+                    functools.partial(pil_resize, size=size, crop=True))
