@@ -39,7 +39,7 @@ def _root(
 
 
 def _register() -> None:
-    from gentools.cli import beyond, extract, fid, info, interp, kde, kid, merge, nn_grid, prdc, report, score, stats, twosample
+    from gentools.cli import beyond, extract, fid, info, interp, kde, kid, merge, nn_grid, prdc, presets, report, score, stats, twosample
 
     app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
@@ -56,6 +56,7 @@ def _register() -> None:
     app.command("report")(report.report)
     app.command("cmmd")(beyond.cmmd)
     app.command("vendi")(beyond.vendi)
+    app.command("presets")(presets.presets)
 
 
 _register()

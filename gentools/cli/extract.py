@@ -9,7 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import Output, Quiet, Seed
+from gentools.cli._options import Output, PresetOption, Quiet, Seed
 
 
 def extract(
@@ -50,6 +50,7 @@ def extract(
         "--latent-dim", min=1, help="Latent size (default: the generator's latent_dim attribute).",
         show_default=False)] = None,
     seed: Seed = 2020,
+    preset: PresetOption = None,
     shard: Annotated[Optional[str], typer.Option(
         "--shard", metavar="i/n", help="Process only the i-th of n interleaved slices (0-based; inputs i, i+n, ...); "
                                       "join with `gentools merge`.", show_default=False)] = None,
@@ -95,7 +96,13 @@ def extract(
     chosen = job.shard_positions(total, shard)
     ranks = job.Ranks(resolve_device(device))
     torch_device = resolve_device(_rank_device(device, ranks))
-    net = load_backbone(backbone, weights, resize, spatial, torch_device)
+    from gentools import presets
+
+    parity = presets.get(preset)
+    if parity and backbone == "inception":
+        resize = resize or parity.resize
+    biased = bool(parity and parity.is_logits == "biased" and backbone == "inception")
+    net = load_backbone(backbone, weights, resize, spatial, torch_device, biased)
     if generator:
         gen = pipeline.load_generator(generator, torch_device)
         latent_dim = latent_dim or getattr(gen, "latent_dim", None)
@@ -121,7 +128,8 @@ def extract(
                 rows.skipped_positions = [positions[p] for p in rows.skipped_positions]
                 yield rows
 
-    provenance = {**net.provenance(), "source": source, "shard": shard or ""}
+    provenance = {**net.provenance(), "source": source, "shard": shard or "",
+                  "is_logits": "biased" if biased else "unbiased", "preset": preset or ""}
     if generator:
         provenance.update(seed=seed, latent_dim=int(latent_dim))
     with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:

@@ -8,7 +8,7 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import DEFAULT_SEED, Append, Force, Json, NoStdin, Quiet, Seed, Tag
+from gentools.cli._options import DEFAULT_SEED, Append, Force, Json, NoStdin, PresetOption, Quiet, Seed, Tag
 
 
 def kid(
@@ -20,6 +20,7 @@ def kid(
                                         "(about 2x slower; default: the features' own precision, as "
                                         "torch-fidelity, ~1e-7 relative from exact; kernel sums are float64 "
                                         "either way).")] = False,
+    preset: PresetOption = None,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     json_: Json = False,
@@ -48,6 +49,10 @@ def kid(
         raise UsageError(f"kid takes two inputs (GEN REF), got {len(inputs)}")
     gen, ref = require_features(open_inputs(inputs, no_stdin), "kid")
     check_compatible([gen, ref], force)
+    from gentools import presets
+
+    if presets.get(preset) and presets.get(preset).kid_clamp:
+        subset_size = min(subset_size, gen.n, ref.n)  # clean-fid / StyleGAN: min(n_gen, n_ref, size)
     if subset_size > min(gen.n, ref.n):
         raise InputError(f"--subset-size {subset_size} is larger than the inputs: {gen.n} rows ({gen.label}), "
                          f"{ref.n} rows ({ref.label})", hint=f"use --subset-size {min(gen.n, ref.n)} or less")
@@ -55,5 +60,6 @@ def kid(
     gemm = np.float64 if exact else np.result_type(x.dtype, y.dtype, np.float32)
     with _console.progress("KID subsets", subsets) as tick:
         values = kid_metric(x, y, subsets, subset_size, seed, gemm_dtype=gemm, progress=tick)
-    params = {"subsets": subsets, "subset_size": subset_size, "seed": seed, "gemm": np.dtype(gemm).name}
+    params = {"subsets": subsets, "subset_size": subset_size, "seed": seed, "gemm": np.dtype(gemm).name,
+              "preset": preset or ""}
     reporter.emit(values, [describe(gen), describe(ref)], params)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import Append, Force, Json, NoStdin, Quiet, Tag
+from gentools.cli._options import Append, Force, Json, NoStdin, PresetOption, Quiet, Tag
 
 
 def prdc(
     inputs: Annotated[List[str], typer.Argument(metavar="GEN REF",
                                                 help="Generated features first, reference (real) second.")],
-    k: Annotated[int, typer.Option("--k", min=1, help="Neighbour rank of the radii (--k 3: Kynkäänniemi et "
-                                                      "al. / torch-fidelity P&R).")] = 5,
+    k: Annotated[Optional[int], typer.Option("--k", min=1, help="Neighbour rank of the radii (--k 3: Kynkäänniemi "
+                                                                "et al. / torch-fidelity P&R) [default: 5].",
+                                             show_default=False)] = None,
+    preset: PresetOption = None,
     chunk_mb: Annotated[int, typer.Option("--chunk-mb", min=1, help="Memory per distance chunk, MiB.")] = 128,
     force: Force = False,
     json_: Json = False,
@@ -36,8 +38,12 @@ def prdc(
     from gentools.errors import InputError, UsageError
     from gentools.metrics.prdc import prdc as prdc_metric
 
+    from gentools import presets
+
     _console.set_quiet(quiet)
     reporter = Reporter("prdc", json_, append, tag)
+    chosen = presets.get(preset) or presets.PRESETS["gentools"]
+    k = chosen.pr_k if k is None else k
     if len(inputs) != 2:
         raise UsageError(f"prdc takes two inputs (GEN REF), got {len(inputs)}")
     gen, ref = require_features(open_inputs(inputs, no_stdin), "prdc")
@@ -46,5 +52,7 @@ def prdc(
         if item.n <= k:
             raise InputError(f"--k {k} needs more than {k} rows, have {item.n} ({item.label})")
     with _console.progress("PRDC", ref.n) as tick:
-        values = prdc_metric(ref.array(), gen.array(), k, budget=chunk_mb << 17, progress=tick)
-    reporter.emit(values, [describe(gen), describe(ref)], {"k": k})
+        values = prdc_metric(ref.array(), gen.array(), k, budget=chunk_mb << 17, progress=tick,
+                             strict=chosen.pr_strict)
+    reporter.emit(values, [describe(gen), describe(ref)], {"k": k, "comparison": "<" if chosen.pr_strict else "<=",
+                                                           "preset": preset or ""})

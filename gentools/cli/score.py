@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import DEFAULT_SEED, Append, Json, NoStdin, Quiet, Seed, Tag
+from gentools.cli._options import DEFAULT_SEED, Append, Json, NoStdin, PresetOption, Quiet, Seed, Tag
 
 
 def inception_score(
     gen: Annotated[str, typer.Argument(metavar="GEN", help="Features file with 'logits' (or a plain [N, C] "
                                                            "array, taken as logits); '-' is stdin.")],
-    splits: Annotated[int, typer.Option("--splits", min=1, help="Number of splits.")] = 10,
-    shuffle: Annotated[bool, typer.Option("--shuffle/--no-shuffle",
-                                          help="Permute rows with --seed before splitting (torch-fidelity "
-                                               "does; the original OpenAI code does not).")] = True,
+    splits: Annotated[Optional[int], typer.Option("--splits", min=1, help="Number of splits [default: 10].",
+                                                  show_default=False)] = None,
+    shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle",
+                                                    help="Permute rows with --seed before splitting (torch-fidelity "
+                                                         "does; the original OpenAI code does not) [default: shuffle].",
+                                                    show_default=False)] = None,
+    preset: PresetOption = None,
     seed: Seed = DEFAULT_SEED,
     json_: Json = False,
     append: Append = None,
@@ -43,7 +48,17 @@ def inception_score(
         raise InputError(f"has no 'logits'; extract with a classifier backbone such as inception ({item.label})")
     else:
         logits = item.array("features")
-    if splits > len(logits):
+    from gentools import presets
+
+    chosen = presets.get(preset) or presets.PRESETS["gentools"]
+    split_size = chosen.is_split_size if splits is None else 0
+    splits = chosen.is_splits if splits is None else splits
+    shuffle = chosen.is_shuffle if shuffle is None else shuffle
+    if not split_size and splits > len(logits):
         raise InputError(f"--splits {splits} is more than the {len(logits)} rows ({item.label})")
-    values = is_metric(logits, splits, shuffle, seed)
-    reporter.emit(values, [describe(item)], {"splits": splits, "shuffle": shuffle, "seed": seed})
+    if preset and item.provenance.get("is_logits", "unbiased") != chosen.is_logits:
+        _console.warn(f"--preset {preset} scores {chosen.is_logits} logits, {item.label} holds "
+                      f"{item.provenance.get('is_logits', 'unbiased')} ones: extract with --preset {preset}")
+    values = is_metric(logits, splits, shuffle, seed, split_size)
+    reporter.emit(values, [describe(item)], {"splits": splits, "split_size": split_size, "shuffle": shuffle,
+                                             "seed": seed, "preset": preset or ""})

@@ -11,25 +11,29 @@ from scipy.special import log_softmax
 IS_MEAN, IS_STD = "is_mean", "is_std"
 
 
-def inception_score(logits: np.ndarray, splits: int = 10, shuffle: bool = True, seed: int = 2020) -> dict:
+def inception_score(logits: np.ndarray, splits: int = 10, shuffle: bool = True, seed: int = 2020,
+                    split_size: int = 0) -> dict:
     """``exp(E_x KL(p(y|x) || p(y)))`` per split; mean and std (ddof=0) over splits.
 
     ``p = softmax(logits)`` in float64 over all classes (Inception: the 1008
     unbiased logits). Rows are permuted with ``RandomState(seed).permutation(N)``
     unless ``shuffle=False``; split ``i`` is rows ``[i*N//s, (i+1)*N//s)``.
-    ``logits: (N, C)``.
+    ``split_size > 0`` instead cuts consecutive chunks of that many rows (the
+    last one shorter), as the ADM evaluator. ``logits: (N, C)``.
     """
     logits = np.asarray(logits, dtype=np.float64)
     n = len(logits)
-    if splits < 1 or splits > n:
+    if not split_size and (splits < 1 or splits > n):
         raise ValueError(f"splits must be between 1 and the number of rows ({n}), got {splits}")
     if shuffle:
         logits = logits[np.random.RandomState(seed).permutation(n)]
     log_p = log_softmax(logits, axis=1)
     p = np.exp(log_p)
     scores = []
-    for i in range(splits):
-        rows = slice(i * n // splits, (i + 1) * n // splits)
+    bounds = ([(i, min(i + split_size, n)) for i in range(0, n, split_size)] if split_size
+              else [(i * n // splits, (i + 1) * n // splits) for i in range(splits)])
+    for start, stop in bounds:
+        rows = slice(start, stop)
         log_q = np.log(p[rows].mean(axis=0, keepdims=True))
         kl = (p[rows] * (log_p[rows] - log_q)).sum(axis=1).mean()
         scores.append(np.exp(kl))

@@ -17,8 +17,9 @@ PRECISION, RECALL, DENSITY, COVERAGE, F_SCORE = "precision", "recall", "density"
 
 
 def prdc(real: np.ndarray, generated: np.ndarray, k: int = 5, budget: int = DEFAULT_BUDGET,
-         progress: Callable[[int], None] | None = None) -> dict:
-    """PRDC with k-NN radii ``r_X`` (real) and ``r_Y`` (generated), strict ``<``.
+         progress: Callable[[int], None] | None = None, strict: bool = True) -> dict:
+    """PRDC with k-NN radii ``r_X`` (real) and ``r_Y`` (generated), strict ``<``
+    (``strict=False``: ``<=``, as torch-fidelity's, StyleGAN's and ADM's P&R).
 
     - precision = mean_j [exists i: d(X_i, Y_j) < r_X(i)]
     - recall    = mean_i [exists j: d(X_i, Y_j) < r_Y(j)]
@@ -35,11 +36,12 @@ def prdc(real: np.ndarray, generated: np.ndarray, k: int = 5, budget: int = DEFA
     recalled = np.zeros(len(real), dtype=bool)
     covered = np.zeros(len(real), dtype=bool)
     gen_norms = sq_norms(generated)
+    within = np.less if strict else np.less_equal
     for rows, d2 in iter_sq_distances(real, generated, budget, b_norms=gen_norms):
-        inside_real = d2 < r_real[rows, None]
+        inside_real = within(d2, r_real[rows, None])
         counts += inside_real.sum(axis=0)
-        recalled[rows] = (d2 < r_gen[None, :]).any(axis=1)
-        covered[rows] = d2.min(axis=1) < r_real[rows]
+        recalled[rows] = within(d2, r_gen[None, :]).any(axis=1)
+        covered[rows] = within(d2.min(axis=1), r_real[rows])
         if progress:
             progress(rows.stop - rows.start)
     precision = float((counts > 0).mean())

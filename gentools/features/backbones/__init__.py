@@ -8,7 +8,7 @@ from gentools.errors import UsageError
 
 
 def load_backbone(spec: str, weights: str | None, resize: str | None, spatial: bool,
-                  device: torch.device):
+                  device: torch.device, biased_logits: bool = False):
     """The :class:`~gentools.features.backbones.base.Backbone` named by ``--backbone``."""
     from gentools.features.backbones import others
 
@@ -21,7 +21,7 @@ def load_backbone(spec: str, weights: str | None, resize: str | None, spatial: b
         mode = resize or "tf"
         if mode not in MODES:
             raise UsageError(f"--resize {mode}: expected one of {', '.join(MODES)}")
-        return inception.backbone(weights, mode, spatial, device)
+        return inception.backbone(weights, mode, spatial, device, biased_logits)
     if resize:
         raise UsageError(f"--resize applies to the inception backbone; {spec} declares its own preprocessing")
     if spec == "dinov2" or spec.startswith("dinov2:"):
