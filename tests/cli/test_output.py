@@ -28,7 +28,8 @@ def test_json_envelope_and_jsonl_append(feature_files, tmp_path):
         obj = json.loads(proc.stdout)
         assert obj["command"] == "kid" and set(obj["values"]) == {"kid_mean", "kid_std"}
         assert obj["tags"] == {"step": step, "run": "a"}
-        assert obj["params"] == {"subsets": 5, "subset_size": 100, "seed": 2020, "gemm": "float32"}
+        assert obj["params"] == {"subsets": 5, "subset_size": 100, "seed": 2020, "gemm": "float32",
+                                 "preset": ""}
         assert obj["inputs"][0]["path"] == str(gen) and obj["inputs"][0]["n"] == 600
         assert obj["inputs"][0]["provenance"]["backbone"] == "inception"
         assert obj["version"] and obj["seconds"] >= 0
