@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -14,21 +11,11 @@ PAD = 2
 
 
 def save_atomic(dest: str, write: Callable[[str], None]) -> None:
-    """``write(tmp_path)``, fsync, then rename over ``dest``: a reader never sees half a PNG."""
-    folder = os.path.dirname(os.path.abspath(dest))
-    suffix = os.path.splitext(dest)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=suffix, dir=folder)
-    os.close(fd)
-    try:
+    """``write(tmp_path)`` through the store's atomic write (temp file, fsync, rename over ``dest``)."""
+    from gentools.store import atomic_path
+
+    with atomic_path(dest) as tmp:
         write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def image_grid(rows: Sequence[Sequence[np.ndarray]], labels: Optional[Sequence[Sequence[str]]] = None,

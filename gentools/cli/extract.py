@@ -72,6 +72,8 @@ def extract(
     """
     import tempfile
 
+    from gentools import presets
+    from gentools.cli.output import refuse_terminal_stdout
     from gentools.errors import InputError, UsageError
     from gentools.features import job, pipeline
     from gentools.features.backbones import load_backbone
@@ -86,8 +88,8 @@ def extract(
     to_stdout = output is None or str(output) == "-"
     if to_stdout and resume:
         raise UsageError("--resume needs -o OUTPUT (the partial file lives beside it)")
-    if to_stdout and __import__("sys").stdout.isatty():
-        raise UsageError("refusing to write a binary file to the terminal", hint="give -o FILE")
+    if to_stdout:
+        refuse_terminal_stdout()
     if not generator:
         all_items, source = _image_items(inputs)
         if not all_items:
@@ -96,8 +98,6 @@ def extract(
     chosen = job.shard_positions(total, shard)
     ranks = job.Ranks(resolve_device(device))
     torch_device = resolve_device(_rank_device(device, ranks))
-    from gentools import presets
-
     parity = presets.get(preset)
     if parity and backbone == "inception":
         resize = resize or parity.resize
@@ -112,21 +112,16 @@ def extract(
         expected = [pipeline.generator_id(seed, i) for i in chosen]
 
         def make_batches(positions):
-            for rows in pipeline.generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed,
-                                                   net, batch_size, thumbnails):
-                rows.positions = [positions[p] for p in rows.positions]
-                yield rows
+            return _at(positions, pipeline.generator_batches(gen, [chosen[p] for p in positions], int(latent_dim),
+                                                             seed, net, batch_size, thumbnails))
     else:
         items = [all_items[i] for i in chosen]
         expected = [item.id for item in items]
         n_workers = pipeline.default_workers() if workers is None else workers
 
         def make_batches(positions):
-            for rows in pipeline.image_batches([items[p] for p in positions], net, batch_size, n_workers,
-                                               skip_bad, thumbnails):
-                rows.positions = [positions[p] for p in rows.positions]
-                rows.skipped_positions = [positions[p] for p in rows.skipped_positions]
-                yield rows
+            return _at(positions, pipeline.image_batches([items[p] for p in positions], net, batch_size, n_workers,
+                                                         skip_bad, thumbnails))
 
     provenance = {**net.provenance(), "source": source, "shard": shard or "",
                   "is_logits": "biased" if biased else "unbiased", "preset": preset or ""}
@@ -156,6 +151,14 @@ def extract(
         ranks.close()
 
 
+def _at(positions: list[int], batches):
+    """Re-express each batch's row positions (relative to ``positions``) as positions of the job."""
+    for rows in batches:
+        rows.positions = [positions[p] for p in rows.positions]
+        rows.skipped_positions = [positions[p] for p in rows.skipped_positions]
+        yield rows
+
+
 def _rank_device(device: str, ranks) -> str:
     """Under torchrun each rank takes its own GPU (LOCAL_RANK)."""
     if ranks.world > 1 and device in ("auto", "cuda"):
@@ -181,15 +184,12 @@ def _finished(dest: str, provenance: dict) -> bool:
 
 
 def _emit(dest: str, to_stdout: bool) -> None:
-    import shutil
-    import sys
+    from gentools.cli.output import stream_file
 
-    if not to_stdout:
+    if to_stdout:
+        stream_file(dest)
+    else:
         print(dest, flush=True)
-        return
-    with open(dest, "rb") as fh:
-        shutil.copyfileobj(fh, sys.stdout.buffer)
-    sys.stdout.buffer.flush()
 
 
 def _image_items(inputs: list[str]):

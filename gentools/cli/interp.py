@@ -133,7 +133,7 @@ def interp(
                                                        "seed": seed, "arith": arith or ""})
 
 
-def _encode(spec: str, images: list, device) -> "np.ndarray":
+def _encode(spec: str, images: list, device):
     import numpy as np
     import torch
 
@@ -157,7 +157,6 @@ def _encode(spec: str, images: list, device) -> "np.ndarray":
 
 
 def _path_length(generate, dim: int, samples: int, seed: int, interpolate, backbone: str | None, device) -> float:
-    import numpy as np
     import torch
 
     from gentools.metrics import latent

@@ -51,7 +51,8 @@ def kid(
     check_compatible([gen, ref], force)
     from gentools import presets
 
-    if presets.get(preset) and presets.get(preset).kid_clamp:
+    parity = presets.get(preset)
+    if parity and parity.kid_clamp:
         subset_size = min(subset_size, gen.n, ref.n)  # clean-fid / StyleGAN: min(n_gen, n_ref, size)
     if subset_size > min(gen.n, ref.n):
         raise InputError(f"--subset-size {subset_size} is larger than the inputs: {gen.n} rows ({gen.label}), "

@@ -74,8 +74,11 @@ def nn_grid(
     else:
         chosen = sorted(np.random.RandomState(seed).choice(gen.n, min(queries, gen.n), replace=False).tolist())
     idx, dist = neighbours.nearest(g[chosen], x, k, metric)
-    values = neighbours.memorisation(g, x, items[2].array(), cells, seed, metric=metric) if test else {
-        "authenticity": _authenticity(g, x, metric)}
+    if test:
+        values = neighbours.memorisation(g, x, items[2].array(), cells, seed, metric=metric)
+    else:
+        nearest_idx, nearest_d = neighbours.nearest(g, x, 1, metric)
+        values = {"authenticity": neighbours.authenticity(nearest_idx[:, 0], nearest_d[:, 0], x, metric)}
     train_ids = _ids(train)
     if table is not None:
         lines = ["query_id\trank\ttrain_id\tdistance"] + [
@@ -94,20 +97,6 @@ def nn_grid(
         values["grid"] = str(output)
     reporter.emit(values, [describe(i) for i in items], {"queries": [gen_ids[q] for q in chosen], "k": k,
                                                           "metric": metric, "cells": cells, "seed": seed})
-
-
-def _authenticity(g, x, metric):
-    import numpy as np
-
-    from gentools.metrics import neighbours
-    from gentools.metrics._pairwise import kth_neighbour_sq_radii
-
-    idx, dist = neighbours.nearest(g, x, 1, metric)
-    prepared = neighbours._prepare(x, metric).astype(np.float64)
-    own = np.sqrt(kth_neighbour_sq_radii(prepared, 1))
-    if metric == "cosine":
-        own = own ** 2 / 2
-    return float(np.mean(dist[:, 0] > own[idx[:, 0]]))
 
 
 def _ids(item) -> list[str]:

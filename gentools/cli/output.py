@@ -86,12 +86,22 @@ def write_file_output(output: Optional[os.PathLike], write: Callable[[str], None
         write(str(output))
         print(os.fspath(output), flush=True)
         return
-    if sys.stdout.isatty():
-        raise UsageError("refusing to write a binary file to the terminal", hint="give -o FILE")
+    refuse_terminal_stdout()
     with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:
         path = os.path.join(tmp, "out" + suffix)
         write(path)
-        sys.stdout.flush()
-        with open(path, "rb") as fh:
-            shutil.copyfileobj(fh, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        stream_file(path)
+
+
+def refuse_terminal_stdout() -> None:
+    """Binary output without -o: stdout must not be a terminal."""
+    if sys.stdout.isatty():
+        raise UsageError("refusing to write a binary file to the terminal", hint="give -o FILE")
+
+
+def stream_file(path: str) -> None:
+    """Copy a finished file's bytes to stdout (the writer convention without -o)."""
+    sys.stdout.flush()
+    with open(path, "rb") as fh:
+        shutil.copyfileobj(fh, sys.stdout.buffer)
+    sys.stdout.buffer.flush()

@@ -34,7 +34,7 @@ def stats(
     from gentools.cli._inputs import check_compatible, open_inputs
     from gentools.cli.output import write_file_output
     from gentools.errors import InputError, UsageError
-    from gentools.stats import FeatureStats, stats_of_file
+    from gentools.stats import FeatureStats
 
     _console.set_quiet(quiet)
     items = open_inputs(inputs, no_stdin)

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Optional
 
 from gentools import store
 from gentools.cli import _console
-from gentools.errors import InputError, Interrupted, UsageError
+from gentools.errors import InputError, Interrupted
 from gentools.features.pipeline import Rows
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -110,8 +110,10 @@ def caught_signals() -> Iterator[dict]:
 
 def _merge_step(parts: list) -> Rows:
     """Rows of one step from every rank, back in input order (``positions`` index the job's inputs)."""
+    import numpy as np
+
     rows, skipped = [], []
-    for rank, part in enumerate(parts):
+    for part in parts:
         if part is None:
             continue
         for k, pos in enumerate(part.positions):
@@ -121,8 +123,6 @@ def _merge_step(parts: list) -> Rows:
             skipped.append((pos, sid))
     rows.sort(key=lambda r: r[0])
     skipped.sort()
-    import numpy as np
-
     names = rows[0][2].keys() if rows else []
     arrays = {n: np.stack([r[2][n] for r in rows]) for n in names}
     return Rows([r[1] for r in rows], arrays, [s[1] for s in skipped])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gentools.metrics._pairwise import DEFAULT_BUDGET, iter_sq_distances, sq_norms
+from gentools.metrics._pairwise import DEFAULT_BUDGET, chunk_rows, iter_sq_distances, sq_norms
 
 CMMD_SIGMA, CMMD_SCALE = 10.0, 1000.0
 MIFID_EPS = 0.1
@@ -57,7 +57,7 @@ def memorisation_distance(gen: np.ndarray, train: np.ndarray, eps: float = MIFID
     g = l2_normalise(gen[np.asarray(gen).sum(axis=1) != 0])
     t = l2_normalise(train[np.asarray(train).sum(axis=1) != 0])
     best = np.full(len(g), np.inf)
-    step = max(1, budget // max(1, len(t)))
+    step = chunk_rows(len(t), budget)
     for start in range(0, len(g), step):
         block = 1.0 - np.abs(g[start:start + step] @ t.T)
         best[start:start + step] = block.min(axis=1)

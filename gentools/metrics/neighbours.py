@@ -49,6 +49,15 @@ def nearest(queries: np.ndarray, train: np.ndarray, k: int = 1, metric: str = "e
     return indices, distances
 
 
+def authenticity(gen_idx: np.ndarray, gen_d: np.ndarray, train: np.ndarray, metric: str = "euclidean") -> float:
+    """Fraction of generated rows farther from their nearest training row x* than x* is from its own
+    nearest training neighbour (``gen_idx``, ``gen_d``: each generated row's nearest training row, distance)."""
+    own = np.sqrt(kth_neighbour_sq_radii(_prepare(train, metric).astype(np.float64), 1))
+    if metric == "cosine":
+        own = own ** 2 / 2
+    return float(np.mean(gen_d > own[gen_idx]))
+
+
 def mann_whitney_z(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """``(U, z)``: U = #{a_i > b_j} + ½ #{ties} (scipy's U for ``a``), z by the normal approximation."""
     from scipy.stats import rankdata
@@ -68,12 +77,9 @@ def memorisation(gen: np.ndarray, train: np.ndarray, test: np.ndarray, cells: in
     gen_idx, gen_d = nearest(gen, train, 1, metric)
     test_idx, test_d = nearest(test, train, 1, metric)
     gen_idx, gen_d, test_d = gen_idx[:, 0], gen_d[:, 0], test_d[:, 0]
-    train_nn = np.sqrt(kth_neighbour_sq_radii(_prepare(train, metric).astype(np.float64), 1))
-    if metric == "cosine":
-        train_nn = train_nn ** 2 / 2
     out = {"nn_ratio_median": float(np.median(gen_d) / np.median(test_d)) if np.median(test_d) > 0 else float("inf"),
            "copies": float(np.mean(gen_d < np.percentile(test_d, 1))),
-           "authenticity": float(np.mean(gen_d > train_nn[gen_idx]))}
+           "authenticity": authenticity(gen_idx, gen_d, train, metric)}
     kmeans = KMeans(n_clusters=min(cells, len(train)), n_init=10, random_state=seed).fit(_prepare(train, metric))
     gen_cells, test_cells = kmeans.predict(_prepare(gen, metric)), kmeans.predict(_prepare(test, metric))
     zs, weights = [], []

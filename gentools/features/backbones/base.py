@@ -90,3 +90,22 @@ def load_torchscript(path: str, device: torch.device):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return torch.jit.load(path, map_location=device)
+
+
+def load_state_file(model: torch.nn.Module, path, what: str) -> str:
+    """Load a state dict file (optionally under a ``state_dict`` key) into ``model``; returns its sha256.
+    A missing file or a mismatching layout is a one-line input error."""
+    from pathlib import Path
+
+    from gentools.errors import InputError
+    from gentools.features.weights import sha256_of
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: weights file not found (--weights for {what})")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+    except Exception as exc:  # noqa: BLE001 - unpickling and layout errors come in many kinds
+        raise InputError(f"{path}: not a {what} state dict ({str(exc).splitlines()[0][:160]})") from None
+    return sha256_of(path)

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from gentools.errors import InputError, UsageError
-from gentools.features.backbones.base import Backbone
+from gentools.features.backbones.base import Backbone, load_state_file
 
 DINOV2 = {"vits14": "vit_small_patch14_dinov2.lvd142m", "vitb14": "vit_base_patch14_dinov2.lvd142m",
           "vitl14": "vit_large_patch14_dinov2.lvd142m", "vitg14": "vit_giant_patch14_dinov2.lvd142m"}
@@ -39,20 +37,6 @@ def _require(module: str, extra: str):
         return __import__(module)
     except ImportError:
         raise UsageError(f"this backbone needs the '{module}' package: pip install 'gentools[{extra}]'") from None
-
-
-def _load_state(model, weights: str, what: str) -> str:
-    from gentools.features.weights import sha256_of
-
-    path = Path(weights)
-    if not path.is_file():
-        raise InputError(f"{path}: weights file not found (--weights for {what})")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    try:
-        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
-    except RuntimeError as exc:
-        raise InputError(f"{path}: not a {what} state dict ({str(exc).splitlines()[0][:160]})") from None
-    return sha256_of(path)
 
 
 def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
@@ -72,7 +56,6 @@ def pil_resize(image, size: int, crop: bool = False):
     if not crop:
         return np.asarray(pil.resize((size, size), Image.BICUBIC))
     w, h = pil.size
-    scale = size / min(w, h)
     new_w, new_h = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
     pil = pil.resize((new_w, new_h), Image.BICUBIC)
     left, top = int(round((new_w - size) / 2.0)), int(round((new_h - size) / 2.0))
@@ -92,7 +75,7 @@ def dinov2(spec: str, weights: str | None, device: torch.device) -> Backbone:
     name = DINOV2[variant]
     model = timm.create_model(name, pretrained=False, num_classes=0, img_size=DINOV2_SIZE)
     if weights:
-        sha256 = _load_state(model, weights, name)
+        sha256 = load_state_file(model, weights, name)
     else:
         try:
             model = timm.create_model(name, pretrained=True, num_classes=0, img_size=DINOV2_SIZE)
@@ -118,7 +101,7 @@ def clip(spec: str, weights: str | None, device: torch.device) -> Backbone:
         raise UsageError(f"--backbone {spec}: open_clip has no model {name!r} (e.g. {', '.join(CLIP)})")
     if weights:
         model = open_clip.create_model(name, pretrained=None)
-        sha256 = _load_state(model, weights, f"open_clip {name}")
+        sha256 = load_state_file(model, weights, f"open_clip {name}")
     else:
         tag = CLIP.get(name, "openai")
         try:

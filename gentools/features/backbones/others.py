@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from gentools.errors import InputError, UsageError
-from gentools.features.backbones.base import Backbone, load_torchscript, optimise, tensor_outputs
+from gentools.features.backbones.base import Backbone, load_state_file, load_torchscript, optimise, tensor_outputs
 
 
 def _scaled(batch: torch.Tensor, size: int) -> torch.Tensor:
@@ -100,12 +100,8 @@ def torchvision_classifier(spec: str, weights: str | None, device: torch.device)
     from gentools.features.weights import checkpoint_dir, sha256_of
 
     if weights:
-        path = Path(weights)
         model = torchvision.models.get_model(name, weights=None)
-        try:
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(f"{path}: not a state dict for {name} ({str(exc).splitlines()[0][:160]})") from exc
+        sha256 = load_state_file(model, weights, name)
     else:
         path = checkpoint_dir() / Path(default.url).name
         try:
@@ -113,6 +109,7 @@ def torchvision_classifier(spec: str, weights: str | None, device: torch.device)
         except OSError as exc:
             raise InputError(f"cannot get the {name} weights ({exc}): put {path.name} (from {default.url}) "
                              f"in {path.parent}/, or pass --weights PATH") from exc
+        sha256 = sha256_of(path)
     transform = default.transforms()
     head = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
     captured = {}
@@ -126,4 +123,4 @@ def torchvision_classifier(spec: str, weights: str | None, device: torch.device)
     size = transform.crop_size[0]
     norm = f"imagenet mean={list(transform.mean)} std={list(transform.std)}"
     return Backbone(spec, "penultimate", size, norm, f"torchvision resize={transform.resize_size[0]} crop={size}",
-                    sha256_of(path), run, device)
+                    sha256, run, device)
