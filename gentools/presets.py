@@ -1,59 +1,194 @@
-"""Parity presets: every default a peer tool uses, so ``--preset TOOL`` reproduces its numbers.
+"""Parity presets: every default a peer tool or paper evaluator uses, so ``--preset TOOL`` reproduces its numbers.
 
-Sources: torch-fidelity (``defaults.py``, ``metric_isc/kid/prc.py``), pytorch-fid
-(``fid_score.py``), clean-fid (``fid.py``: ``kernel_distance``), guided-diffusion's
-ADM evaluator (``evaluations/evaluator.py``), stylegan2-ada-pytorch (``metrics/``).
-KID sampling is the same in all of them (generated rows first, then reference,
-one NumPy RandomState stream; clean-fid and StyleGAN use the global one, so
-``--seed S`` reproduces them after ``np.random.seed(S)``); they differ in whether
-a subset larger than a set is an error or clamped to ``min(n_gen, n_ref, size)``.
+Each setting carries its :class:`Source`: the repository, the file and the line
+of that tool's code it comes from, quoted verbatim (``gentools presets
+--sources`` prints them). The lines of the installed peers (torch-fidelity,
+pytorch-fid, clean-fid, prdc) are checked against their installed source in the
+tests; those of the evaluators that cannot run here (guided-diffusion's ADM
+evaluator, stylegan2-ada-pytorch's ``metrics/``, EDM2's
+``calculate_metrics.py``) were read from their repositories, and the tests
+quote them beside the transcription they check.
+
+KID sampling is the same everywhere (generated rows first, then reference, one
+NumPy RandomState stream; clean-fid and StyleGAN use the global one, so
+``--seed S`` reproduces them after ``np.random.seed(S)``); the tools differ in
+whether a subset larger than a set is an error or clamped to
+``min(n_gen, n_ref, size)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Optional
 
 from gentools.errors import UsageError
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a setting comes from: ``repo`` (GitHub owner/name or PyPI package), ``path`` in it, the ``line``."""
+
+    repo: str
+    path: str
+    line: str
+
+    @property
+    def url(self) -> str:
+        repo, prefix = PACKAGE_REPOS.get(self.repo, (self.repo, ""))
+        return f"https://github.com/{repo}/blob/HEAD/{prefix}{self.path}"
+
+
+# PyPI packages (installed as the test extra, where the tests find each quoted line) -> (GitHub repo, source folder).
+PACKAGE_REPOS = {"torch-fidelity": ("toshas/torch-fidelity", ""), "pytorch-fid": ("mseitzer/pytorch-fid", "src/"),
+                 "clean-fid": ("GaParmar/clean-fid", ""), "prdc": ("clovaai/generative-evaluation-prdc", "")}
+
+
+@dataclass(frozen=True)
 class Preset:
-    resize: str            # extract --resize
-    is_logits: str         # "unbiased" (no fc bias) or "biased" (the TF graph's softmax input)
+    backbone: str          # extract --backbone
+    resize: str            # extract --resize (inception: tf/pytorch-fid/clean; dinov2: pil/torch)
+    fid_ddof: int          # covariance estimator of FID: 1 = np.cov, 0 = raw_cov/n - mu mu^T (StyleGAN)
     is_splits: int         # IS splits (ignored when is_split_size is set)
     is_split_size: int     # IS rows per split (ADM: 5000), 0 = use is_splits
     is_shuffle: bool       # rows permuted with RandomState(seed) before splitting
     kid_clamp: bool        # subset size clamped to min(n_gen, n_ref, size) instead of an error
     pr_k: int              # P&R / PRDC neighbourhood size
     pr_strict: bool        # True: d < radius (prdc package); False: d <= radius
+    pr_float16: bool       # features rounded to float16 before P&R distances (ADM, StyleGAN)
+    pr_backbone: str       # P&R needs features of this backbone ("" = any)
     note: str
+    sources: dict = field(default_factory=dict, compare=False)  # setting -> Source
 
+    def settings(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("sources", "note")}
+
+
+ADM = ("openai/guided-diffusion", "evaluations/evaluator.py")
+SG_FID = ("NVlabs/stylegan2-ada-pytorch", "metrics/frechet_inception_distance.py")
+SG_UTILS = ("NVlabs/stylegan2-ada-pytorch", "metrics/metric_utils.py")
+SG_IS = ("NVlabs/stylegan2-ada-pytorch", "metrics/inception_score.py")
+SG_KID = ("NVlabs/stylegan2-ada-pytorch", "metrics/kernel_inception_distance.py")
+SG_PR = ("NVlabs/stylegan2-ada-pytorch", "metrics/precision_recall.py")
+SG_MAIN = ("NVlabs/stylegan2-ada-pytorch", "metrics/metric_main.py")
+EDM2 = ("NVlabs/edm2", "calculate_metrics.py")
+TF_DEFAULTS = ("torch-fidelity", "torch_fidelity/defaults.py")
+TF_ISC = ("torch-fidelity", "torch_fidelity/metric_isc.py")
+TF_PRC = ("torch-fidelity", "torch_fidelity/metric_prc.py")
+TF_INCEPTION = ("torch-fidelity", "torch_fidelity/feature_extractor_inceptionv3.py")
+PYTORCH_FID = ("pytorch-fid", "pytorch_fid/inception.py")
+CLEAN_RESIZE = ("clean-fid", "cleanfid/resize.py")
+CLEAN_FID = ("clean-fid", "cleanfid/fid.py")
+PRDC = ("prdc", "prdc/prdc.py")
+
+
+def _src(where: tuple, line: str) -> Source:
+    return Source(where[0], where[1], line)
+
+
+_TF_COV = _src(("torch-fidelity", "torch_fidelity/metric_fid.py"), "sigma = np.cov(features, rowvar=False)")
+_TF_RESIZE = _src(TF_INCEPTION, "x = interpolate_bilinear_2d_like_tensorflow1x(")
+_TF_SPLITS = _src(TF_DEFAULTS, '"isc_splits": 10,')
+_TF_SHUFFLE = _src(TF_ISC, "def isc_features_to_metric(feature, splits=10, shuffle=True, rng_seed=2020):")
+_TF_KID = _src(TF_DEFAULTS, '"kid_subset_size": 1000,')
+_PRDC_K = _src(("clovaai/generative-evaluation-prdc", "README.md"), "nearest_k = 5")
+_PRDC_LT = _src(PRDC, "distance_real_fake.min(axis=1) <")
+_CLEAN_KID = _src(CLEAN_FID, "m = min(min(feats1.shape[0], feats2.shape[0]), max_subset_size)")
+_TORCH_FIDELITY = {
+    "resize": _TF_RESIZE, "fid_ddof": _TF_COV, "is_splits": _TF_SPLITS, "is_shuffle": _TF_SHUFFLE, "kid_clamp": _TF_KID,
+    "pr_k": _src(TF_DEFAULTS, '"prc_neighborhood": 3,'),
+    "pr_strict": _src(TF_PRC, "precision = (dist_1_2 <= dist_nn_2).any(dim=1).float().mean().item()")}
+_GENTOOLS = dict(_TORCH_FIDELITY, pr_k=_PRDC_K, pr_strict=_PRDC_LT)
 
 PRESETS = {
-    "gentools": Preset("tf", "unbiased", 10, 0, True, False, 5, True,
-                       "defaults: torch-fidelity's resize/IS/KID, prdc's PRDC"),
-    "torch-fidelity": Preset("tf", "unbiased", 10, 0, True, False, 3, False,
-                             "isc_splits=10 shuffled (seed 2020), kid 100x1000, prc_neighborhood=3 with <="),
-    "pytorch-fid": Preset("pytorch-fid", "unbiased", 10, 0, True, False, 5, True,
-                          "FID only in pytorch-fid: torch bilinear resize; other metrics keep gentools defaults"),
-    "clean-fid": Preset("clean", "unbiased", 10, 0, True, True, 5, True,
-                        "PIL bicubic resize; KID 100 subsets of min(n, 1000)"),
-    "adm": Preset("tf", "biased", 10, 5000, False, False, 3, False,
-                  "guided-diffusion evaluator: IS on the graph's softmax (fc bias) in chunks of 5000, "
-                  "no shuffle; P&R k=3 with <=; sFID from --spatial"),
-    "stylegan": Preset("tf", "unbiased", 10, 0, False, True, 3, False,
-                       "stylegan2-ada: IS 10 splits, no shuffle, no fc bias; KID 100 x min(n, 1000); P&R k=3 <="),
+    "gentools": Preset("inception", "tf", 1, 10, 0, True, False, 5, True, False, "",
+                       "defaults: torch-fidelity's resize/IS/KID, prdc's PRDC (k=5, <)", _GENTOOLS),
+    "torch-fidelity": Preset("inception", "tf", 1, 10, 0, True, False, 3, False, False, "",
+                             "isc_splits=10 shuffled (seed 2020), kid 100x1000, prc_neighborhood=3 with <=",
+                             _TORCH_FIDELITY),
+    "pytorch-fid": Preset("inception", "pytorch-fid", 1, 10, 0, True, False, 5, True, False, "",
+                          "FID only in pytorch-fid: torch bilinear resize; other metrics keep gentools defaults",
+                          dict(_GENTOOLS, resize=_src(PYTORCH_FID, "x = F.interpolate(x,"),
+                               fid_ddof=_src(("pytorch-fid", "pytorch_fid/fid_score.py"),
+                                             "sigma = np.cov(act, rowvar=False)"))),
+    "clean-fid": Preset("inception", "clean", 1, 10, 0, True, True, 5, True, False, "",
+                        "PIL bicubic resize; KID 100 subsets of min(n, 1000)",
+                        dict(_GENTOOLS, resize=_src(CLEAN_RESIZE, 'return make_resizer("PIL", False, "bicubic", (299,299))'),
+                             fid_ddof=_src(CLEAN_FID, "sigma = np.cov(np_feats, rowvar=False)"), kid_clamp=_CLEAN_KID)),
+    "adm": Preset("inception", "tf", 1, 10, 5000, False, False, 3, False, True, "",
+                  "guided-diffusion evaluator: IS on pool3 . W^T (no fc bias) in chunks of 5000, no shuffle; "
+                  "P&R k=3 with <= on float16 features; sFID from --spatial",
+                  {"resize": _src(ADM, 'input_map={f"ExpandDims:0": input_batch},'),
+                   "fid_ddof": _src(ADM, "sigma = np.cov(activations, rowvar=False)"),
+                   "is_split_size": _src(ADM, "def compute_inception_score(self, activations: np.ndarray, "
+                                              "split_size: int = 5000) -> float:"),
+                   "is_shuffle": _src(ADM, "for i in range(0, len(preds), split_size):"),
+                   "pr_k": _src(ADM, "nhood_sizes=(3,),"),
+                   "pr_strict": _src(ADM, "self._batch_1_in = tf.math.reduce_any(dist32 <= self._radii2, axis=1)"),
+                   "pr_float16": _src(ADM, "tf.cast(self._features_batch1, tf.float16),"),
+                   "is_logits": _src(ADM, "logits = tf.matmul(input_batch, w)")}),
+    "stylegan": Preset("inception", "tf", 0, 10, 0, False, True, 3, False, True, "nvidia:vgg16",
+                       "stylegan2-ada: FID covariance ddof=0; IS 10 splits, no shuffle, no fc bias; "
+                       "KID 100 x min(n, 1000); P&R k=3 <= on float16 VGG16 features (nvidia:vgg16.pt)",
+                       {"resize": _src(SG_FID, "detector_url = 'https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch"
+                                               "/pretrained/metrics/inception-2015-12-05.pt'"),
+                        "fid_ddof": _src(SG_UTILS, "cov = self.raw_cov / self.num_items"),
+                        "is_splits": _src(SG_MAIN, "mean, std = inception_score.compute_is(opts, num_gen=50000, "
+                                                   "num_splits=10)"),
+                        "is_shuffle": _src(SG_IS, "part = gen_probs[i * num_gen // num_splits : (i + 1) * num_gen "
+                                                  "// num_splits]"),
+                        "kid_clamp": _src(SG_KID, "m = min(min(real_features.shape[0], gen_features.shape[0]), "
+                                                  "max_subset_size)"),
+                        "pr_k": _src(SG_MAIN, "precision, recall = precision_recall.compute_pr(opts, max_real=200000, "
+                                              "num_gen=50000, nhood_size=3, row_batch_size=10000, "
+                                              "col_batch_size=10000)"),
+                        "pr_strict": _src(SG_PR, "pred.append((dist <= kth).any(dim=1) if opts.rank == 0 else None)"),
+                        "pr_float16": _src(SG_PR, "rel_lo=0, rel_hi=0, capture_all=True, max_items=max_real)"
+                                                  ".get_all_torch().to(torch.float16).to(opts.device)"),
+                        "pr_backbone": _src(SG_PR, "detector_url = 'https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-"
+                                                   "pytorch/pretrained/metrics/vgg16.pt'"),
+                        "is_logits": _src(SG_IS, "detector_kwargs = dict(no_output_bias=True)")}),
+    "edm2": Preset("dinov2:vitl14", "torch", 1, 10, 0, True, False, 5, True, False, "",
+                   "EDM2 FD_DINOv2: dinov2_vitl14, torch bicubic antialiased resize to 224; ddof=1; "
+                   "reads EDM2 reference .pkl",
+                   dict(_GENTOOLS,
+                        backbone=_src(EDM2, "self.model = torch.hub.load('facebookresearch/dinov2:main', "
+                                            "'dinov2_vitl14', trust_repo=True, verbose=False, skip_validation=True)"),
+                        resize=_src(EDM2, "x = torch.nn.functional.interpolate(x.to(torch.float32), size=(224, 224), "
+                                          "mode='bicubic', antialias=True)"),
+                        fid_ddof=_src(EDM2, "sigma = (all_reduce(s.cum_sigma) - mu.ger(mu) * r.num_images) / "
+                                            "(r.num_images - 1)"))),
+    "dgm-eval": Preset("dinov2:vitl14", "pil", 1, 10, 0, True, False, 5, True, False, "",
+                       "dgm-eval FD_DINOv2 (EDM2 resize_mode='pil'): PIL bicubic resize to 224",
+                       dict(_GENTOOLS,
+                            backbone=_src(EDM2, "self.model = torch.hub.load('facebookresearch/dinov2:main', "
+                                                "'dinov2_vitl14', trust_repo=True, verbose=False, "
+                                                "skip_validation=True)"),
+                            resize=_src(EDM2, "x = np.stack([np.uint8(PIL.Image.fromarray(xx, 'RGB').resize((224, "
+                                              "224), PIL.Image.Resampling.BICUBIC)) for xx in x])"))),
 }
+DEFAULT = PRESETS["gentools"]
 
 
-def get(name: Optional[str]) -> Optional[Preset]:
+def get(name: Optional[str]) -> Preset:
+    """The preset ``name``; ``None`` gives gentools' own defaults."""
     if name is None:
-        return None
+        return DEFAULT
     if name not in PRESETS:
         raise UsageError(f"--preset {name}: expected one of {', '.join(PRESETS)}")
     return PRESETS[name]
 
 
 def table() -> list[dict]:
-    return [{"preset": name, **asdict(p)} for name, p in PRESETS.items()]
+    return [{"preset": name, **p.settings(), "note": p.note} for name, p in PRESETS.items()]
+
+
+def sources() -> list[dict]:
+    """One row per (preset, setting) that has a source: value, repo, path, line, url."""
+    rows = []
+    for name, preset in PRESETS.items():
+        values = preset.settings()
+        for setting, source in preset.sources.items():
+            value = values.get(setting, "unbiased" if setting == "is_logits" else "")
+            rows.append({"preset": name, "setting": setting, "value": value, "repo": source.repo,
+                         "path": source.path, "line": source.line, "url": source.url})
+    return rows

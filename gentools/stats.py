@@ -58,11 +58,12 @@ class FeatureStats:
         self.mean += delta * (n_b / n)
         self.n = n
 
-    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(mu (dim,), sigma (dim, dim))`` in float64, sigma with ddof=1."""
+    def mean_cov(self, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu (dim,), sigma (dim, dim))`` in float64, sigma ``M2 / (n - ddof)``: ddof=1 is ``np.cov``;
+        ddof=0 is StyleGAN's ``raw_cov / n - outer(mean, mean)`` (``metrics/metric_utils.py``)."""
         if self.n < 2:
             raise ValueError(f"covariance needs at least 2 rows, have {self.n}")
-        sigma = self.m2 / (self.n - 1)
+        sigma = self.m2 / (self.n - ddof)
         return self.mean.copy(), (sigma + sigma.T) / 2
 
     @classmethod

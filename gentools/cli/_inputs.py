@@ -59,13 +59,13 @@ class StdinSource:
         return lines[0]
 
 
-def open_inputs(args: Sequence[str], no_stdin: bool):
+def open_inputs(args: Sequence[str], no_stdin: bool, allow_sets: bool = False):
     """Open each argument as a features file or stats (``gentools.store.open_input``)."""
     from gentools.store import open_input
 
     wait_for_upstream(args, no_stdin)
     stdin = StdinSource()
-    return [open_input(stdin.resolve(arg)) for arg in args]
+    return [open_input(stdin.resolve(arg), allow_sets=allow_sets) for arg in args]
 
 
 def dim_of(item) -> int:

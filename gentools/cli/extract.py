@@ -18,16 +18,20 @@ def extract(
                                  "'-' (or a pipe and no INPUT) reads image paths from stdin, one per line.",
         show_default=False)] = None,
     output: Output = None,
-    backbone: Annotated[str, typer.Option(
-        "--backbone", "-b", help="inception (FID Inception-v3), tv:NAME (torchvision classifier), ts:PATH "
-                                 "(TorchScript), pixels[:SIZE][:gray], or module:function.")] = "inception",
+    backbone: Annotated[Optional[str], typer.Option(
+        "--backbone", "-b", help="inception (FID Inception-v3), dinov2:VARIANT, clip:NAME, nvidia:PATH (NVIDIA's "
+                                 "TorchScript metric detectors: inception-2015-12-05.pt, vgg16.pt), tv:NAME "
+                                 "(torchvision classifier), ts:PATH (TorchScript), pixels[:SIZE][:gray], or "
+                                 "module:function [default: inception, or the --preset's].",
+        show_default=False)] = None,
     weights: Annotated[Optional[str], typer.Option(
         "--weights", envvar="GENTOOLS_WEIGHTS", show_envvar=True,
         help="Weights file (Inception: pt_inception-2015-12-05-6726825d.pth layout; tv: a state dict). "
              "Default: $TORCH_HOME/hub/checkpoints, else download.", show_default=False)] = None,
     resize: Annotated[Optional[str], typer.Option(
         "--resize", help="Inception input resize: tf (default; torch-fidelity), pytorch-fid, clean "
-                         "(clean-fid), none.", show_default=False)] = None,
+                         "(clean-fid), none. DINOv2: pil (default; dgm-eval), torch (EDM2).",
+        show_default=False)] = None,
     spatial: Annotated[bool, typer.Option("--spatial", help="Also store sFID spatial features "
                                                             "(Mixed_6d.branch1x1, 7 channels, 2023 values).")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 50,
@@ -99,10 +103,10 @@ def extract(
     ranks = job.Ranks(resolve_device(device))
     torch_device = resolve_device(_rank_device(device, ranks))
     parity = presets.get(preset)
-    if parity and backbone == "inception":
+    backbone = backbone or parity.backbone
+    if backbone.split(":")[0] == parity.backbone.split(":")[0]:  # the preset's resize for its backbone family
         resize = resize or parity.resize
-    biased = bool(parity and parity.is_logits == "biased" and backbone == "inception")
-    net = load_backbone(backbone, weights, resize, spatial, torch_device, biased)
+    net = load_backbone(backbone, weights, resize, spatial, torch_device)
     if generator:
         gen = pipeline.load_generator(generator, torch_device)
         latent_dim = latent_dim or getattr(gen, "latent_dim", None)
@@ -123,8 +127,7 @@ def extract(
             return _at(positions, pipeline.image_batches([items[p] for p in positions], net, batch_size, n_workers,
                                                          skip_bad, thumbnails))
 
-    provenance = {**net.provenance(), "source": source, "shard": shard or "",
-                  "is_logits": "biased" if biased else "unbiased", "preset": preset or ""}
+    provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
     if generator:
         provenance.update(seed=seed, latent_dim=int(latent_dim))
     with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:

@@ -8,12 +8,13 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import DEFAULT_SEED, Append, Force, Json, NoStdin, Quiet, Seed, Tag
+from gentools.cli._options import DEFAULT_SEED, Append, Force, Json, NoStdin, PresetOption, Quiet, Seed, Tag
 
 
 def fid(
     inputs: Annotated[List[str], typer.Argument(metavar="GEN REF", help="Generated set first, reference second: "
-                                                "features (.h5/.npy/.npz) or stats (.h5/.npz); '-' is stdin.")],
+                                                "features (.h5/.npy/.npz) or stats (.h5/.npz, EDM2 .pkl); "
+                                                "'-' is stdin.")],
     spatial: Annotated[bool, typer.Option("--spatial", help="sFID: use the 'spatial' features/stats.")] = False,
     bootstrap: Annotated[int, typer.Option("--bootstrap", metavar="B", help="Bootstrap B resamples of both sets "
                                            "for a 95% interval (needs features, not stats; B FD evaluations).")] = 0,
@@ -23,6 +24,7 @@ def fid(
         "--mifid", metavar="TRAIN", help="Also report MiFID: FID divided by the memorisation penalty (mean min "
                                          "cosine distance of GEN rows to TRAIN features, if below 0.1; as "
                                          "torchmetrics).", show_default=False)] = None,
+    preset: PresetOption = None,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     json_: Json = False,
@@ -34,8 +36,10 @@ def fid(
     """Fréchet Inception Distance: |mu1-mu2|² + tr(S1 + S2 - 2(S1 S2)^½).
 
     Either side may be a features file or a stats file (gentools, pytorch-fid,
-    clean-fid, TTUR, guided-diffusion npz). Matches pytorch-fid and torch-fidelity
-    to 1e-6 relative given the same features.
+    clean-fid, TTUR, guided-diffusion npz, EDM2 .pkl: its entry is picked by the
+    other input's backbone). Matches pytorch-fid and torch-fidelity to 1e-6
+    relative given the same features. --preset stylegan uses StyleGAN's ddof=0
+    covariance (raw_cov/n - mu mu^T; stats convert through their stored n).
 
     Example: gentools fid gen.h5 ref.h5
     """
@@ -48,9 +52,12 @@ def fid(
     reporter = Reporter("fid", json_, append, tag)
     if len(inputs) != 2:
         raise UsageError(f"fid takes two inputs (GEN REF), got {len(inputs)}")
-    gen, ref = open_inputs(inputs, no_stdin)
+    from gentools import presets
+
+    ddof = presets.get(preset).fid_ddof
+    gen, ref = _pick_entries(*open_inputs(inputs, no_stdin, allow_sets=True))
     check_compatible([_part(gen, spatial), _part(ref, spatial)], force)
-    (mu1, s1), (mu2, s2) = _moments(gen, spatial), _moments(ref, spatial)
+    (mu1, s1), (mu2, s2) = _moments(gen, spatial, ddof), _moments(ref, spatial, ddof)
     values = {"sfid" if spatial else frechet.FID: frechet.frechet_distance(mu1, s1, mu2, s2)}
     name = "spatial" if spatial else "features"
     if infinity:
@@ -74,7 +81,8 @@ def fid(
         distance, penalty = beyond.memorisation_distance(gen.array(name), train.array(name))
         values["memorization_distance"] = distance
         values["mifid"] = beyond.mifid(values["sfid" if spatial else frechet.FID], penalty)
-    params = {"spatial": spatial, "bootstrap": bootstrap, "infinity": infinity, "seed": seed, "mifid": mifid or ""}
+    params = {"spatial": spatial, "bootstrap": bootstrap, "infinity": infinity, "seed": seed, "mifid": mifid or "",
+              "ddof": ddof, "preset": preset or ""}
     reporter.emit(values, [describe(gen), describe(ref)], params)
 
 
@@ -94,16 +102,37 @@ def _part(item, spatial: bool):
     return item.spatial
 
 
-def _moments(item, spatial: bool):
-    """``(mu, sigma)`` of a features file (streamed) or stats; warns when singular."""
+def _pick_entries(gen, ref):
+    """An EDM2 pickle on one side gives the entry that matches the other side's backbone."""
+    from gentools.errors import InputError
+    from gentools.store import StatsSet
+
+    if isinstance(gen, StatsSet) and isinstance(ref, StatsSet):
+        raise InputError(f"both inputs are EDM2 statistics pickles: one side must be features or stats with a "
+                         f"backbone to pick the entry ({gen.label}, {ref.label})")
+    if isinstance(gen, StatsSet):
+        return gen.pick(ref.provenance), ref
+    if isinstance(ref, StatsSet):
+        return gen, ref.pick(gen.provenance)
+    return gen, ref
+
+
+def _moments(item, spatial: bool, ddof: int = 1):
+    """``(mu, sigma)`` of a features file (streamed) or stats, sigma with ``ddof``; warns when singular."""
+    from gentools.errors import InputError
     from gentools.stats import stats_of_file
 
     if hasattr(item, "dim"):
         acc = stats_of_file(item, "spatial" if spatial else "features")
-        n, (mu, sigma) = acc.n, acc.mean_cov() if acc.n > 1 else _too_few(item)
+        n, (mu, sigma) = acc.n, acc.mean_cov(ddof) if acc.n > 1 else _too_few(item)
     else:
         stats = item.spatial if spatial else item
         n, mu, sigma = stats.n, stats.mu, stats.sigma
+        if ddof != 1:
+            if not n:
+                raise InputError(f"stats carry no sample count n, needed to convert the covariance to "
+                                 f"ddof={ddof} ({item.label})")
+            sigma = sigma * ((n - 1) / (n - ddof))
     if n is not None and n <= len(mu):
         _console.warn(f"covariance of {item.label} is singular (n={n} <= d={len(mu)}); FID is computed but "
                       "biased and unstable: use more samples than feature dimensions")

@@ -32,9 +32,12 @@ def info(
     wait_for_upstream(inputs, no_stdin)
     stdin = StdinSource()
     for index, arg in enumerate(inputs):
-        item = store.open_input(stdin.resolve(arg), allow_incomplete=True)
+        item = store.open_input(stdin.resolve(arg), allow_incomplete=True, allow_sets=True)
         record = {"path": item.label}
-        if hasattr(item, "dim"):
+        if isinstance(item, store.StatsSet):
+            record.update(kind="edm2-stats", n=item.n)
+            record.update({f"dim.{name}": len(entry.mu) for name, entry in item.entries.items()})
+        elif hasattr(item, "dim"):
             record.update(kind="features", n=item.n, dim=item.dim)
             record.update({f"shape.{k}": "x".join(map(str, v)) for k, v in item.shapes().items()})
         else:

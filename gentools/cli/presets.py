@@ -1,20 +1,30 @@
-"""gentools presets: the defaults each peer tool uses, as one table."""
+"""gentools presets: the defaults each peer tool uses, as one table, with the source line behind each."""
 
 from __future__ import annotations
+
+import typer
+from typing_extensions import Annotated
 
 from gentools.cli._options import Json
 
 
-def presets(json_: Json = False) -> None:
-    """Print what each --preset sets: resize, IS logits/splits/shuffle, KID subset clamp, P&R k and comparison.
+def presets(
+    sources: Annotated[bool, typer.Option("--sources", help="One line per setting: preset, setting, value, "
+                                                            "repository, file, the quoted line, URL.")] = False,
+    json_: Json = False,
+) -> None:
+    """Print what each --preset sets: backbone, resize, FID covariance ddof, IS splits/shuffle, KID subset clamp,
+    P&R k, comparison, float16 and backbone.
 
-    Example: gentools presets; gentools extract imgs/ --preset adm -o f.h5; gentools is f.h5 --preset adm
+    Every setting was read in the tool's own source; --sources prints the file and line it comes from.
+
+    Example: gentools presets --sources | grep stylegan
     """
     import json
 
-    from gentools.presets import table
+    from gentools import presets as table_of
 
-    rows = table()
+    rows = table_of.sources() if sources else table_of.table()
     if json_:
         print(json.dumps(rows))
         return

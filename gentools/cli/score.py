@@ -42,6 +42,9 @@ def inception_score(
     _console.set_quiet(quiet)
     reporter = Reporter("is", json_, append, tag)
     (item,) = require_features(open_inputs([gen], no_stdin), "is")
+    if item.provenance.get("is_logits") == "biased":
+        raise InputError(f"holds logits with the fc bias (an older gentools' --preset adm), which no evaluator "
+                         f"scores: re-extract with this version ({item.label})")
     if item.has("logits"):
         logits = item.array("logits")
     elif item.provenance:
@@ -50,15 +53,12 @@ def inception_score(
         logits = item.array("features")
     from gentools import presets
 
-    chosen = presets.get(preset) or presets.PRESETS["gentools"]
+    chosen = presets.get(preset)
     split_size = chosen.is_split_size if splits is None else 0
     splits = chosen.is_splits if splits is None else splits
     shuffle = chosen.is_shuffle if shuffle is None else shuffle
     if not split_size and splits > len(logits):
         raise InputError(f"--splits {splits} is more than the {len(logits)} rows ({item.label})")
-    if preset and item.provenance.get("is_logits", "unbiased") != chosen.is_logits:
-        _console.warn(f"--preset {preset} scores {chosen.is_logits} logits, {item.label} holds "
-                      f"{item.provenance.get('is_logits', 'unbiased')} ones: extract with --preset {preset}")
     values = is_metric(logits, splits, shuffle, seed, split_size)
     reporter.emit(values, [describe(item)], {"splits": splits, "split_size": split_size, "shuffle": shuffle,
                                              "seed": seed, "preset": preset or ""})

@@ -17,9 +17,12 @@ PRECISION, RECALL, DENSITY, COVERAGE, F_SCORE = "precision", "recall", "density"
 
 
 def prdc(real: np.ndarray, generated: np.ndarray, k: int = 5, budget: int = DEFAULT_BUDGET,
-         progress: Callable[[int], None] | None = None, strict: bool = True) -> dict:
+         progress: Callable[[int], None] | None = None, strict: bool = True, float16: bool = False) -> dict:
     """PRDC with k-NN radii ``r_X`` (real) and ``r_Y`` (generated), strict ``<``
     (``strict=False``: ``<=``, as torch-fidelity's, StyleGAN's and ADM's P&R).
+    ``float16``: features rounded to float16 first, as ADM (``tf.cast(..., tf.float16)``)
+    and StyleGAN (``.to(torch.float16)``) do before their distances; the
+    distances themselves are then computed in float32 as usual.
 
     - precision = mean_j [exists i: d(X_i, Y_j) < r_X(i)]
     - recall    = mean_i [exists j: d(X_i, Y_j) < r_Y(j)]
@@ -30,6 +33,9 @@ def prdc(real: np.ndarray, generated: np.ndarray, k: int = 5, budget: int = DEFA
     One chunked pass over the real×generated distances, ``budget`` entries at a
     time. ``real: (n, d)``, ``generated: (m, d)``.
     """
+    if float16:
+        real = np.asarray(real).astype(np.float16).astype(np.float32)
+        generated = np.asarray(generated).astype(np.float16).astype(np.float32)
     r_real = kth_neighbour_sq_radii(real, k, budget)
     r_gen = kth_neighbour_sq_radii(generated, k, budget)
     counts = np.zeros(len(generated), dtype=np.int64)

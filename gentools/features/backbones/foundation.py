@@ -3,7 +3,11 @@
 - ``dinov2:vit{s,b,l,g}14``: timm ``vit_*_patch14_dinov2.lvd142m`` at 224×224,
   the CLS token after the final norm (what ``torch.hub`` DINOv2 returns, as
   dgm-eval uses it); preprocessing as dgm-eval: PIL bicubic resize to
-  224×224, ``x/255``, ImageNet mean/std. ``pip install gentools[dinov2]``.
+  224×224, ``x/255``, ImageNet mean/std; ``--resize torch`` (EDM2's default
+  ``DINOv2Detector(resize_mode='torch')``) instead resizes the batch on the
+  device: ``F.interpolate(x.float(), (224, 224), mode="bicubic",
+  antialias=True)`` on 0..255, then ``/255`` and ImageNet mean/std.
+  ``pip install gentools[dinov2]``.
 - ``clip:NAME`` (``ViT-L-14-336``, ``ViT-L-14``, ``ViT-B-16``, ``ViT-B-32``):
   open_clip ``encode_image`` (not normalised; ``cmmd`` normalises), with
   open_clip's inference transform: PIL bicubic resize of the shorter side to
@@ -67,7 +71,14 @@ def normalised(batch: torch.Tensor, mean, std) -> torch.Tensor:
     return _normalise(batch.float() / 255, mean, std)
 
 
-def dinov2(spec: str, weights: str | None, device: torch.device) -> Backbone:
+def edm2_dinov2_input(batch: torch.Tensor) -> torch.Tensor:
+    """EDM2 ``DINOv2Detector.__call__`` with ``resize_mode='torch'``: uint8 NCHW of any size -> network input."""
+    x = torch.nn.functional.interpolate(batch.to(torch.float32), size=(DINOV2_SIZE, DINOV2_SIZE), mode="bicubic",
+                                        antialias=True)
+    return _normalise(x / 255, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def dinov2(spec: str, weights: str | None, device: torch.device, resize: str = "pil") -> Backbone:
     timm = _require("timm", "dinov2")
     variant = spec.split(":", 1)[1] if ":" in spec else "vitl14"
     if variant not in DINOV2:
@@ -86,12 +97,16 @@ def dinov2(spec: str, weights: str | None, device: torch.device) -> Backbone:
         sha256 = f"timm:{name}"
     net = model.eval().to(device)
 
-    def run(batch: torch.Tensor) -> dict:
-        return {"features": net(normalised(batch, IMAGENET_MEAN, IMAGENET_STD)).float()}
+    prepare = edm2_dinov2_input if resize == "torch" else functools.partial(
+        normalised, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
+    def run(batch: torch.Tensor) -> dict:
+        return {"features": net(prepare(batch)).float()}
+
+    worker = None if resize == "torch" else functools.partial(pil_resize, size=DINOV2_SIZE)
     return Backbone(f"dinov2:{variant}", "cls_token", DINOV2_SIZE, f"imagenet mean={list(IMAGENET_MEAN)} "
-                    f"std={list(IMAGENET_STD)}", "pil-bicubic-224", sha256, run, device,
-                    functools.partial(pil_resize, size=DINOV2_SIZE))
+                    f"std={list(IMAGENET_STD)}", "torch-bicubic-antialias-224" if resize == "torch"
+                    else "pil-bicubic-224", sha256, run, device, worker)
 
 
 def clip(spec: str, weights: str | None, device: torch.device) -> Backbone:

@@ -138,9 +138,10 @@ def random_state_dict(seed: int = 0) -> dict:
     return {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
 
 
-def backbone(weights: str | None, resize: str, spatial: bool, device: torch.device, biased_logits: bool = False):
-    """The ``inception`` backbone: pool3 features, 1008 logits (without the fc bias, as torch-fidelity and
-    StyleGAN score IS; with it for the ADM preset, as the TF graph's softmax), optional sFID spatial features."""
+def backbone(weights: str | None, resize: str, spatial: bool, device: torch.device):
+    """The ``inception`` backbone: pool3 features, the 1008 logits ``pool3 · Wᵀ`` without the fc bias (as
+    torch-fidelity, StyleGAN's ``no_output_bias=True`` and ADM's ``tf.matmul(input_batch, w)`` score IS),
+    optional sFID spatial features."""
     from gentools.cli import _console
     from gentools.features import resize as resizing
     from gentools.features import weights as weight_files
@@ -153,7 +154,6 @@ def backbone(weights: str | None, resize: str, spatial: bool, device: torch.devi
                       f"({weight_files.PUBLISHED_PREFIX}…); numbers are not comparable with published ones")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        fc_bias = state["fc.bias"].to(device) if biased_logits else None
         net = optimise(build(state), device)
     except Exception as exc:  # noqa: BLE001 - any loading failure is a bad weights file
         raise _weights_error(path, exc) from exc
@@ -161,7 +161,7 @@ def backbone(weights: str | None, resize: str, spatial: bool, device: torch.devi
     def run(batch: torch.Tensor) -> dict:
         x = resizing.to_network_input(batch, resize, INPUT_SIZE).contiguous(memory_format=torch.channels_last)
         pool, logits, tap = net(x)
-        out = {"features": pool, "logits": logits if fc_bias is None else logits + fc_bias}
+        out = {"features": pool, "logits": logits}
         if spatial:
             out["spatial"] = tap
         return out

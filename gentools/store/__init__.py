@@ -27,6 +27,7 @@ import h5py
 import numpy as np
 
 from gentools.errors import FormatError, InputError
+from gentools.store.pickles import StatsSet, is_pickle
 
 FORMAT_VERSION = 1
 FEATURES, STATS = "features", "stats"
@@ -50,6 +51,8 @@ def sniff(data: bytes) -> str:
         return "npy"
     if data.startswith(ZIP_MAGIC):
         return "npz"
+    if is_pickle(data):
+        return "pickle"
     return ""
 
 
@@ -162,14 +165,24 @@ def _check_finite(block: np.ndarray, name: str, start: int, label: str) -> None:
         raise InputError(f"'{name}' row {row} has NaN or Inf values ({label})")
 
 
-def open_input(source: Source, allow_incomplete: bool = False) -> FeatureFile | Stats:
-    """Open any metric input: features (HDF5/npy/npz) or statistics (HDF5/npz).
+def open_input(source: Source, allow_incomplete: bool = False, allow_sets: bool = False):
+    """Open any metric input: features (HDF5/npy/npz) or statistics (HDF5/npz, EDM2 ``.pkl``).
 
     A features file marked ``complete=false`` (interrupted extraction) is refused
-    unless ``allow_incomplete``.
+    unless ``allow_incomplete``. An EDM2 pickle holds several statistics
+    (a :class:`~gentools.store.pickles.StatsSet`); only callers that pick an
+    entry by the other input's backbone pass ``allow_sets``.
     """
+    from gentools.store import pickles
+
     label = source_label(source)
     head = source[:8] if isinstance(source, bytes) else _read_head(source)
+    if is_pickle(head):
+        if not allow_sets:
+            raise FormatError(f"an EDM2 statistics pickle serves only `gentools fid` (which picks its entry by the "
+                              f"other input's backbone) ({label})")
+        data = source if isinstance(source, bytes) else _read_all(source)
+        return pickles.load_stats_pickle(data, label, _make_stats)
     kind = sniff(head)
     if kind == "hdf5":
         return _open_hdf5(source, label, allow_incomplete)
@@ -178,7 +191,7 @@ def open_input(source: Source, allow_incomplete: bool = False) -> FeatureFile | 
         return FeatureFile(label, {"features": arr}, {})
     if kind == "npz":
         return _open_npz(source, label)
-    raise FormatError(f"unknown file format: expected a gentools HDF5 file, .npy or .npz ({label})")
+    raise FormatError(f"unknown file format: expected a gentools HDF5 file, .npy, .npz or an EDM2 .pkl ({label})")
 
 
 def _read_head(path: str) -> bytes:
@@ -194,6 +207,11 @@ def _read_head(path: str) -> bytes:
     if not head:
         raise InputError(f"file is empty ({path})")
     return head
+
+
+def _read_all(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
 
 
 def _load_numpy(source: Source, label: str, mmap: bool = False):
