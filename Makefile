@@ -13,12 +13,13 @@ DEMO_OUT ?= out
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "is ignored: it is neither" || true
-	$(BIN)/python -c "import gentools, pytest, pytorch_fid, torch_fidelity, prdc"
+	$(BIN)/python -c "import gentools, pytest, pytorch_fid, torch_fidelity, prdc, importlinter"
 	touch $(STAMP)
 
 install: $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)

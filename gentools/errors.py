@@ -52,3 +52,7 @@ class Interrupted(GentoolsError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class GentoolsNotice(GentoolsWarning):
+    """Progress news that is not a problem (resuming, already complete): printed as ``gentools: ...``."""

@@ -58,6 +58,7 @@ class Preset:
     pr_backbone: str       # P&R needs features of this backbone ("" = any)
     note: str
     sources: dict = field(default_factory=dict, compare=False)  # setting -> Source
+    seed: int = 2020       # every stochastic metric's default seed (torch-fidelity's rng_seed)
 
     def settings(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("sources", "note")}
@@ -97,6 +98,7 @@ _TORCH_FIDELITY = {
     "resize": _TF_RESIZE, "fid_ddof": _TF_COV, "is_splits": _TF_SPLITS, "is_shuffle": _TF_SHUFFLE, "kid_clamp": _TF_KID,
     "pr_k": _src(TF_DEFAULTS, '"prc_neighborhood": 3,'),
     "pr_strict": _src(TF_PRC, "precision = (dist_1_2 <= dist_nn_2).any(dim=1).float().mean().item()")}
+_TORCH_FIDELITY["seed"] = _src(TF_DEFAULTS, '"rng_seed": 2020,')
 _GENTOOLS = dict(_TORCH_FIDELITY, pr_k=_PRDC_K, pr_strict=_PRDC_LT)
 
 PRESETS = {

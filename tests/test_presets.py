@@ -343,6 +343,7 @@ def test_nvidia_detector_called_as_stylegan_calls_it(tmp_path, image_folder, det
         expected = torch.cat([module(b, return_features=True) for b in batches]).numpy()
         probs = torch.cat([module(b, no_output_bias=True) for b in batches]).numpy()
     np.testing.assert_array_equal(features, expected)
+    np.testing.assert_allclose(logits, np.log(probs.astype(np.float64)), rtol=1e-6)  # log p, stored as float32
     ours = _values("is", out, "--preset", "stylegan")
     mean, std = _stylegan_inception_score(probs)
     assert ours["is_mean"] == pytest.approx(mean, rel=1e-6) and ours["is_std"] == pytest.approx(std, rel=1e-5)

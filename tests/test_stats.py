@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from gentools.stats import FeatureStats, features_to_stats
+from gentools.feature_stats import FeatureStats
+
+
+def features_to_stats(x, chunk_rows, ddof=1):
+    """Stream ``x`` into one accumulator ``chunk_rows`` rows at a time, as the store's readers do."""
+    acc = FeatureStats(dim=x.shape[1])
+    for start in range(0, len(x), chunk_rows):
+        acc.append(x[start:start + chunk_rows])
+    return acc.mean_cov(ddof)
 
 
 def test_streaming_stats_equal_numpy_cov(digits):
@@ -9,6 +17,15 @@ def test_streaming_stats_equal_numpy_cov(digits):
     x = digits.astype(np.float64)
     np.testing.assert_allclose(mu, x.mean(axis=0), rtol=0, atol=1e-10)
     np.testing.assert_allclose(sigma, np.cov(x, rowvar=False), rtol=0, atol=1e-10)
+
+
+def test_ddof0_equals_stylegan_raw_cov(digits):
+    """stylegan2-ada-pytorch metrics/metric_utils.py: ``cov = self.raw_cov / self.num_items``,
+    ``cov = cov - np.outer(mean, mean)``."""
+    x = digits.astype(np.float64)
+    mean = x.sum(axis=0) / len(x)
+    expected = (x.T @ x) / len(x) - np.outer(mean, mean)
+    np.testing.assert_allclose(features_to_stats(digits, 100, ddof=0)[1], expected, rtol=0, atol=1e-9)
 
 
 def test_stats_independent_of_chunking(gaussian_pair):

@@ -26,12 +26,18 @@ def info(message: str) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    warn(str(message))
+    from gentools.errors import GentoolsNotice
+
+    (info if issubclass(category, GentoolsNotice) else warn)(str(message))
 
 
 def install_warning_printer() -> None:
-    """Route Python warnings (from gentools and libraries) to one-line stderr messages."""
+    """Route Python warnings (from gentools and libraries) to one-line stderr messages; gentools' own are
+    shown every time (the library warns once per event, not once per source line)."""
+    from gentools.errors import GentoolsWarning
+
     warnings.showwarning = _show_warning
+    warnings.simplefilter("always", GentoolsWarning)
 
 
 @contextlib.contextmanager

@@ -8,8 +8,7 @@ import stat
 import sys
 from typing import Sequence
 
-from gentools.cli import _console
-from gentools.errors import InputError, ProvenanceError, UsageError
+from gentools.errors import InputError, UsageError
 
 
 def wait_for_upstream(args: Sequence[str], no_stdin: bool) -> None:
@@ -59,53 +58,13 @@ class StdinSource:
         return lines[0]
 
 
-def open_inputs(args: Sequence[str], no_stdin: bool, allow_sets: bool = False):
-    """Open each argument as a features file or stats (``gentools.store.open_input``)."""
-    from gentools.store import open_input
+def sources(args: Sequence[str], no_stdin: bool, command: str = "", count: int = 0) -> list:
+    """The pipe rule, then each argument as a path or (for ``-``) the bytes or path read from stdin.
 
+    With ``count``, exactly that many arguments are required (a usage error names ``command``)."""
+    if count and len(args) != count:
+        what = {1: "one input", 2: "two inputs (GEN REF)"}.get(count, f"{count} inputs")
+        raise UsageError(f"{command} takes {what}, got {len(args)}")
     wait_for_upstream(args, no_stdin)
     stdin = StdinSource()
-    return [open_input(stdin.resolve(arg), allow_sets=allow_sets) for arg in args]
-
-
-def dim_of(item) -> int:
-    return item.dim if hasattr(item, "dim") else len(item.mu)
-
-
-def check_compatible(items: Sequence, force: bool) -> None:
-    """Same feature dimension, and the provenance guard (SPEC §3) over guarded keys."""
-    from gentools.store import GUARDED_KEYS
-
-    first = items[0]
-    for other in items[1:]:
-        if dim_of(first) != dim_of(other):
-            raise InputError(f"feature dimensions differ: {dim_of(first)} ({first.label}) "
-                             f"vs {dim_of(other)} ({other.label})")
-    bare = [item.label for item in items if not item.provenance.get("backbone")]
-    if bare and len(items) > 1:
-        _console.warn(f"no provenance in {', '.join(bare)} (plain arrays or foreign stats): cannot check "
-                      "that the inputs come from the same network and preprocessing")
-    for other in items[1:]:
-        for key in GUARDED_KEYS:
-            a, b = first.provenance.get(key), other.provenance.get(key)
-            if a and b and a != b:
-                message = f"inputs differ in {key}: '{a}' ({first.label}) vs '{b}' ({other.label})"
-                if not force:
-                    raise ProvenanceError(message, hint="numbers from mixed inputs are not comparable; "
-                                                        "--force to compute anyway")
-                _console.warn(message + " (--force)")
-
-
-def describe(item) -> dict:
-    """The ``inputs`` entry of the JSON envelope."""
-    n = item.n if hasattr(item, "dim") else item.n
-    return {"path": item.label, "kind": "features" if hasattr(item, "dim") else "stats",
-            "n": n, "dim": dim_of(item), "provenance": item.provenance}
-
-
-def require_features(items: Sequence, command: str) -> list:
-    """Stats files cannot serve where per-row features are needed."""
-    for item in items:
-        if not hasattr(item, "dim"):
-            raise InputError(f"is a stats file, but {command} needs per-row features ({item.label})")
-    return list(items)
+    return [stdin.resolve(arg) for arg in args]

@@ -8,7 +8,9 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
-DEFAULT_SEED = 2020  # torch-fidelity's default, so defaults reproduce its numbers
+from gentools.presets import DEFAULT
+
+DEFAULT_SEED = DEFAULT.seed  # the one defaults table (presets.PRESETS["gentools"]): torch-fidelity's 2020
 
 Output = Annotated[Optional[Path], typer.Option(
     "-o", "--output", help="Write the file here (prints its path when done). Without -o and with stdout "

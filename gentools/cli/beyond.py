@@ -35,30 +35,14 @@ def cmmd(
 
     Example: gentools cmmd gen_clip.h5 ref_clip.h5
     """
-    from gentools.cli._inputs import check_compatible, describe, open_inputs, require_features
+    from gentools.api.metrics import cmmd as run
+    from gentools.cli._inputs import sources
     from gentools.cli.output import Reporter
-    from gentools.errors import InputError, UsageError
-    from gentools.metrics import beyond
 
     _console.set_quiet(quiet)
     reporter = Reporter("cmmd", json_, append, tag)
-    if len(inputs) != 2:
-        raise UsageError(f"cmmd takes two inputs (GEN REF), got {len(inputs)}")
-    gen, ref = require_features(open_inputs(inputs, no_stdin), "cmmd")
-    check_compatible([gen, ref], force)
-    for item in (gen, ref):
-        if item.n < 2:
-            raise InputError(f"cmmd needs at least 2 rows, have {item.n} ({item.label})")
-    backbone = str(gen.provenance.get("backbone", ""))
-    if not backbone.startswith("clip"):
-        _console.warn(f"{gen.label} was not extracted with a CLIP backbone ({backbone or 'unknown'}): "
-                      f"this is MMD on these features, not CMMD as published")
-    x, y = gen.array(), ref.array()
-    if normalise:
-        x, y = beyond.l2_normalise(x), beyond.l2_normalise(y)
-    values = {"cmmd": beyond.cmmd(x, y, sigma, scale, unbiased)}
-    reporter.emit(values, [describe(gen), describe(ref)], {"sigma": sigma, "scale": scale, "unbiased": unbiased,
-                                                            "normalise": normalise})
+    gen, ref = sources(inputs, no_stdin, "cmmd", 2)
+    reporter.report(run(gen, ref, sigma=sigma, scale=scale, unbiased=unbiased, normalise=normalise, force=force))
 
 
 def vendi(
@@ -76,16 +60,11 @@ def vendi(
 
     Example: gentools vendi gen.h5
     """
-    from gentools.cli._inputs import describe, open_inputs, require_features
+    from gentools.api.metrics import vendi as run
+    from gentools.cli._inputs import sources
     from gentools.cli.output import Reporter
-    from gentools.errors import InputError, UsageError
-    from gentools.metrics import beyond
 
     _console.set_quiet(quiet)
     reporter = Reporter("vendi", json_, append, tag)
-    if len(inputs) != 1:
-        raise UsageError(f"vendi takes one input, got {len(inputs)}")
-    (item,) = require_features(open_inputs(inputs, no_stdin), "vendi")
-    if item.n < 1:
-        raise InputError(f"no rows ({item.label})")
-    reporter.emit({"vendi": beyond.vendi_score(item.array())}, [describe(item)], {})
+    (source,) = sources(inputs, no_stdin, "vendi", 1)
+    reporter.report(run(source))

@@ -24,20 +24,18 @@ def info(
 
     Example: gentools info gen.h5
     """
-    from gentools import store
-    from gentools.cli._inputs import StdinSource, wait_for_upstream
+    from gentools.cli._inputs import sources
     from gentools.cli.output import format_value
+    from gentools.inputs import load
 
     _console.set_quiet(quiet)
-    wait_for_upstream(inputs, no_stdin)
-    stdin = StdinSource()
-    for index, arg in enumerate(inputs):
-        item = store.open_input(stdin.resolve(arg), allow_incomplete=True, allow_sets=True)
+    for index, source in enumerate(sources(inputs, no_stdin)):
+        item = load(source, allow_incomplete=True, allow_sets=True)
         record = {"path": item.label}
-        if isinstance(item, store.StatsSet):
+        if item.kind == "stats-set":
             record.update(kind="edm2-stats", n=item.n)
             record.update({f"dim.{name}": len(entry.mu) for name, entry in item.entries.items()})
-        elif hasattr(item, "dim"):
+        elif item.kind == "features":
             record.update(kind="features", n=item.n, dim=item.dim)
             record.update({f"shape.{k}": "x".join(map(str, v)) for k, v in item.shapes().items()})
         else:

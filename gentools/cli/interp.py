@@ -59,128 +59,17 @@ def interp(
 
     Example: gentools interp G.pt -o strip.png --pairs 4 --steps 8 --path-length
     """
-    import re
-
-    import numpy as np
-    import torch
-
-    from gentools import render, store
+    from gentools.api.interp import interp as run
     from gentools.cli.output import Reporter
-    from gentools.errors import InputError, UsageError
-    from gentools.features import pipeline
-    from gentools.features.backbones.base import resolve_device
-    from gentools.metrics import latent
 
     _console.set_quiet(quiet)
     reporter = Reporter("interp", json_, append, tag)
-    if mode not in ("slerp", "lerp"):
-        raise UsageError(f"--mode {mode}: expected slerp or lerp")
-    if encode and not encoder:
-        raise UsageError("--encode needs --encoder")
-    if sum(bool(v) for v in (latents, encode)) > 1:
-        raise UsageError("give --latents or --encode, not both")
-    dev = resolve_device(device)
-    gen = pipeline.load_generator(generator, dev)
-    interpolate = latent.slerp if mode == "slerp" else latent.lerp
-
-    if latents is not None:
-        z, names = store.read_latents(str(latents))
-    elif encode:
-        z = _encode(encoder, encode, dev)
-        names = [p.stem for p in encode]
-    else:
-        dim = latent_dim or getattr(gen, "latent_dim", None)
-        if not dim:
-            raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
-        g = torch.Generator().manual_seed(seed)
-        z = torch.randn(2 * pairs, int(dim), generator=g).numpy()
-        names = [str(i) for i in range(len(z))]
-    if len(z) < 2 and not arith:
-        raise InputError(f"need at least 2 latents to interpolate, have {len(z)}")
-
-    def generate(batch: np.ndarray) -> torch.Tensor:
-        with torch.inference_mode():
-            return gen(torch.from_numpy(np.asarray(batch, dtype=np.float32)).to(dev))
-
-    values: dict = {}
-    t = np.linspace(0.0, 1.0, steps)
-    paths = np.stack([interpolate(z[2 * i], z[2 * i + 1], t) for i in range(len(z) // 2)]) if len(z) >= 2 else None
-    rows = [list(pipeline.to_uint8_images(generate(p)).cpu().numpy()) for p in paths] if paths is not None else []
-    labels = [[f"t={v:.2f}" for v in t] for _ in rows]
-    if arith:
-        try:
-            result, operands = latent.arithmetic(arith, z, names)
-        except ValueError as exc:
-            raise UsageError(f"--arith: {exc}") from None
-        operand_z = np.stack([z[names.index(o)] for o in operands] + [result])
-        rows.append(list(pipeline.to_uint8_images(generate(operand_z)).cpu().numpy()))
-        signs = re.findall(r"[+-]?\s*[^\s+-]+", arith)
-        labels.append([sign.replace(" ", "") for sign in signs] + ["= result"])
-        values["arith_norm"] = float(np.linalg.norm(result))
-    if path_length:
-        values["path_length"] = _path_length(generate, z.shape[1], samples, seed, interpolate, backbone, dev)
-    if output is not None:
-        render.save_atomic(str(output), lambda p: render.image_grid(rows, labels, tile).save(p, format="PNG"))
-        values["grid"] = str(output)
-        latents_out = latents_out or output.with_name(output.stem + "_latents.h5")
-    if latents_out is not None:
-        arrays = {"latents": z, "names": names, "t": t}
-        if paths is not None:
-            arrays["paths"] = paths.astype(np.float32)
-        store.write_latents(str(latents_out), arrays, {"generator": generator, "mode": mode, "seed": seed})
-        values["latents"] = str(latents_out)
-    reporter.emit(values, [{"generator": generator}], {"pairs": len(z) // 2, "steps": steps, "mode": mode,
-                                                       "seed": seed, "arith": arith or ""})
+    reporter.report(run(generator, output=_str(output), latents_out=_str(latents_out), pairs=pairs, steps=steps,
+                        mode=mode, latent_dim=latent_dim, latents=_str(latents),
+                        encode=[str(p) for p in encode] if encode else None, encoder=encoder, arith=arith,
+                        path_length=path_length, samples=samples, backbone=backbone, device=device, tile=tile,
+                        seed=seed))
 
 
-def _encode(spec: str, images: list, device):
-    import numpy as np
-    import torch
-
-    from gentools.errors import InputError
-    from gentools.features import pipeline
-    from gentools.features.images import decode
-
-    try:
-        batch = np.stack([decode(str(p)) for p in images])
-    except ValueError as exc:
-        raise InputError(f"--encode: cannot decode an image ({exc})") from None
-    except Exception as exc:  # noqa: BLE001 - np.stack of different sizes
-        raise InputError(f"--encode: images must share one size ({exc})") from None
-    encoder = pipeline.load_generator(spec, device)
-    x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1
-    with torch.inference_mode():
-        out = encoder(x)
-    if isinstance(out, (tuple, list)):
-        out = out[0]
-    return out.float().cpu().numpy().reshape(len(batch), -1)
-
-
-def _path_length(generate, dim: int, samples: int, seed: int, interpolate, backbone: str | None, device) -> float:
-    import torch
-
-    from gentools.metrics import latent
-
-    g = torch.Generator().manual_seed(seed + 1)
-    za = torch.randn(samples, dim, generator=g).numpy()
-    zb = torch.randn(samples, dim, generator=g).numpy()
-    t = torch.rand(samples, generator=g, dtype=torch.float64).numpy()
-    net = None
-    if backbone:
-        from gentools.features.backbones import load_backbone
-
-        net = load_backbone(backbone, None, None, False, device)
-
-    def features(z):
-        images = generate(z).float()
-        if net is None:
-            return images.flatten(1).double()
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)
-        with torch.inference_mode():
-            return net.run((images * 127.5 + 128).clamp(0, 255))["features"].double()
-
-    def distance(a, b):
-        return ((features(a) - features(b)) ** 2).sum(dim=1).cpu().numpy()
-
-    return latent.path_length(distance, za, zb, t, interpolate)
+def _str(path) -> Optional[str]:
+    return None if path is None else str(path)

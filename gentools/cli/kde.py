@@ -37,23 +37,11 @@ def kde(
 
     Example: gentools kde gen_pixels.h5 --valid valid.h5 --test test.h5 --plot sigma.png
     """
-    from gentools.cli._inputs import check_compatible, describe, open_inputs, require_features
+    from gentools.api.methods import kde as run
+    from gentools.cli._inputs import sources
     from gentools.cli.output import Reporter
-    from gentools.errors import InputError
-    from gentools.metrics.kde import parzen
 
     _console.set_quiet(quiet)
     reporter = Reporter("kde", json_, append, tag)
-    items = require_features(open_inputs([samples, valid, test], no_stdin), "kde")
-    check_compatible(items, force)
-    if items[0].n < 2:
-        raise InputError(f"the KDE needs at least 2 samples, have {items[0].n} ({items[0].label})")
-    result = parzen(items[0].array(), items[1].array(), items[2].array(), sigmas)
-    if plot is not None:
-        from gentools import render
-
-        render.save_atomic(str(plot), lambda path: render.sigma_curve(result["sigmas"], result["valid_curve"],
-                                                                       result["sigma"], path))
-    values = {k: result[k] for k in ("log_likelihood_mean", "log_likelihood_sem", "sigma", "bits_per_dim")}
-    reporter.emit(values, [describe(i) for i in items], {"sigmas": [float(s) for s in result["sigmas"]],
-                                                          "dim": items[0].dim})
+    items = sources([samples, valid, test], no_stdin)
+    reporter.report(run(*items, sigmas=sigmas, plot=str(plot) if plot is not None else None, force=force))

@@ -36,31 +36,12 @@ def kid(
 
     Example: gentools kid gen.h5 ref.h5 --subsets 100 --subset-size 1000
     """
-    from gentools.cli._inputs import check_compatible, describe, open_inputs, require_features
+    from gentools.api.metrics import kid as run
+    from gentools.cli._inputs import sources
     from gentools.cli.output import Reporter
-    from gentools.errors import InputError, UsageError
-    import numpy as np
-
-    from gentools.metrics.kid import kid as kid_metric
 
     _console.set_quiet(quiet)
     reporter = Reporter("kid", json_, append, tag)
-    if len(inputs) != 2:
-        raise UsageError(f"kid takes two inputs (GEN REF), got {len(inputs)}")
-    gen, ref = require_features(open_inputs(inputs, no_stdin), "kid")
-    check_compatible([gen, ref], force)
-    from gentools import presets
-
-    parity = presets.get(preset)
-    if parity and parity.kid_clamp:
-        subset_size = min(subset_size, gen.n, ref.n)  # clean-fid / StyleGAN: min(n_gen, n_ref, size)
-    if subset_size > min(gen.n, ref.n):
-        raise InputError(f"--subset-size {subset_size} is larger than the inputs: {gen.n} rows ({gen.label}), "
-                         f"{ref.n} rows ({ref.label})", hint=f"use --subset-size {min(gen.n, ref.n)} or less")
-    x, y = gen.array(), ref.array()
-    gemm = np.float64 if exact else np.result_type(x.dtype, y.dtype, np.float32)
-    with _console.progress("KID subsets", subsets) as tick:
-        values = kid_metric(x, y, subsets, subset_size, seed, gemm_dtype=gemm, progress=tick)
-    params = {"subsets": subsets, "subset_size": subset_size, "seed": seed, "gemm": np.dtype(gemm).name,
-              "preset": preset or ""}
-    reporter.emit(values, [describe(gen), describe(ref)], params)
+    gen, ref = sources(inputs, no_stdin, "kid", 2)
+    reporter.report(run(gen, ref, subsets=subsets, subset_size=subset_size, exact=exact, preset=preset, seed=seed,
+                        force=force, progress=_console.progress))

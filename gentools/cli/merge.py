@@ -25,12 +25,10 @@ def merge(
 
     Example: gentools merge shard_0.h5 shard_1.h5 shard_2.h5 -o all.h5
     """
-    from gentools import store
-    from gentools.cli._inputs import open_inputs, require_features
+    from gentools.api.files import merge as run
+    from gentools.cli._inputs import sources
     from gentools.cli.output import write_file_output
-    from gentools.shards import merge_feature_files
 
     _console.set_quiet(quiet)
-    files = require_features(open_inputs(inputs, no_stdin), "merge")
-    arrays, provenance = merge_feature_files(files)
-    write_file_output(output, lambda path: store.write_features(path, arrays, provenance), ".h5")
+    merged = run(sources(inputs, no_stdin))
+    write_file_output(output, merged.save, ".h5")

@@ -60,6 +60,10 @@ class Reporter:
                 "inputs": inputs, "params": params, "tags": self.tags,
                 "seconds": round(time.perf_counter() - self.started, 6), "version": __version__}
 
+    def report(self, result) -> None:
+        """Print an API :class:`~gentools.api._common.Result` with its inputs and parameters."""
+        self.emit(dict(result), result.inputs, result.params)
+
     def emit(self, values: dict, inputs: list[dict], params: dict) -> None:
         obj = self.envelope(values, inputs, params)
         line = json.dumps(obj, sort_keys=False, default=str)

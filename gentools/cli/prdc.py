@@ -33,40 +33,11 @@ def prdc(
 
     Example: gentools prdc gen.h5 ref.h5 --k 5
     """
-    from gentools.cli._inputs import check_compatible, describe, open_inputs, require_features
+    from gentools.api.metrics import prdc as run
+    from gentools.cli._inputs import sources
     from gentools.cli.output import Reporter
-    from gentools.errors import InputError, UsageError
-    from gentools.metrics.prdc import prdc as prdc_metric
-
-    from gentools import presets
 
     _console.set_quiet(quiet)
     reporter = Reporter("prdc", json_, append, tag)
-    chosen = presets.get(preset)
-    k = chosen.pr_k if k is None else k
-    if len(inputs) != 2:
-        raise UsageError(f"prdc takes two inputs (GEN REF), got {len(inputs)}")
-    gen, ref = require_features(open_inputs(inputs, no_stdin), "prdc")
-    _check_backbone(chosen.pr_backbone, preset, gen, ref)
-    check_compatible([gen, ref], force)
-    for item in (gen, ref):
-        if item.n <= k:
-            raise InputError(f"--k {k} needs more than {k} rows, have {item.n} ({item.label})")
-    with _console.progress("PRDC", ref.n) as tick:
-        values = prdc_metric(ref.array(), gen.array(), k, budget=chunk_mb << 17, progress=tick,
-                             strict=chosen.pr_strict, float16=chosen.pr_float16)
-    reporter.emit(values, [describe(gen), describe(ref)], {"k": k, "comparison": "<" if chosen.pr_strict else "<=",
-                                                           "float16": chosen.pr_float16, "preset": preset or ""})
-
-
-def _check_backbone(required: str, preset, *items) -> None:
-    """A preset whose P&R is defined on one network (StyleGAN: NVIDIA's VGG16) refuses other features."""
-    from gentools.errors import InputError
-
-    for item in items:
-        found = item.provenance.get("backbone", "")
-        if required and found != required:
-            detector = required.split(":", 1)[1]
-            raise InputError(f"--preset {preset} computes P&R on {required} features, this file holds "
-                             f"{found or 'features of unknown origin'} ({item.label})",
-                             hint=f"gentools extract IMAGES --backbone nvidia:{detector}.pt -o F.h5")
+    gen, ref = sources(inputs, no_stdin, "prdc", 2)
+    reporter.report(run(gen, ref, k=k, preset=preset, chunk_mb=chunk_mb, force=force, progress=_console.progress))

@@ -27,51 +27,16 @@ def report(
 
     Example: gentools fid gen_$N.h5 ref.h5 --append m.jsonl --tag step=$N; gentools report m.jsonl -o trend.png
     """
-    from gentools import render
-    from gentools.errors import InputError
-    from gentools.metrics.report import collect
+    from gentools.api.report import report as run
 
     _console.set_quiet(quiet)
-    records = []
-    for path in logs:
-        records += _read_jsonl(path)
-    if not records:
-        raise InputError(f"no metric lines in {', '.join(map(str, logs))}")
-    try:
-        x_name, table, series = collect(records, x)
-    except ValueError as exc:
-        raise InputError(f"{exc} ({', '.join(map(str, logs))})") from None
-    columns = sorted({k for row in table.values() for k in row})
-    print("\t".join([x_name] + columns))
-    for xv in sorted(table):
-        print("\t".join([_fmt(xv)] + [_fmt(table[xv].get(c, "")) for c in columns]))
+    result = run([str(p) for p in logs], output=str(output) if output is not None else None, x=x)
+    print("\t".join([result["x"]] + result["columns"]))
+    for xv, row in result["rows"]:
+        print("\t".join([_fmt(xv)] + [_fmt(row.get(c, "")) for c in result["columns"]]))
     if output is not None:
-        render.save_atomic(str(output), lambda p: render.metric_panels(series, x_name, p))
         print(output)
 
 
 def _fmt(value) -> str:
     return repr(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    import json
-
-    from gentools.errors import InputError
-
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read {path} ({exc.strerror})") from None
-    records = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"line {number} is not JSON ({exc.msg}) ({path})") from None
-        if not isinstance(obj, dict) or "values" not in obj:
-            raise InputError(f"line {number} is not a gentools --append record ({path})")
-        records.append(obj)
-    return records

@@ -34,31 +34,11 @@ def inception_score(
 
     Example: gentools is gen.h5 --splits 10
     """
-    from gentools.cli._inputs import describe, open_inputs, require_features
+    from gentools.api.metrics import inception_score as run
+    from gentools.cli._inputs import sources
     from gentools.cli.output import Reporter
-    from gentools.errors import InputError
-    from gentools.metrics.inception_score import inception_score as is_metric
 
     _console.set_quiet(quiet)
     reporter = Reporter("is", json_, append, tag)
-    (item,) = require_features(open_inputs([gen], no_stdin), "is")
-    if item.provenance.get("is_logits") == "biased":
-        raise InputError(f"holds logits with the fc bias (an older gentools' --preset adm), which no evaluator "
-                         f"scores: re-extract with this version ({item.label})")
-    if item.has("logits"):
-        logits = item.array("logits")
-    elif item.provenance:
-        raise InputError(f"has no 'logits'; extract with a classifier backbone such as inception ({item.label})")
-    else:
-        logits = item.array("features")
-    from gentools import presets
-
-    chosen = presets.get(preset)
-    split_size = chosen.is_split_size if splits is None else 0
-    splits = chosen.is_splits if splits is None else splits
-    shuffle = chosen.is_shuffle if shuffle is None else shuffle
-    if not split_size and splits > len(logits):
-        raise InputError(f"--splits {splits} is more than the {len(logits)} rows ({item.label})")
-    values = is_metric(logits, splits, shuffle, seed, split_size)
-    reporter.emit(values, [describe(item)], {"splits": splits, "split_size": split_size, "shuffle": shuffle,
-                                             "seed": seed, "preset": preset or ""})
+    (source,) = sources([gen], no_stdin)
+    reporter.report(run(source, splits=splits, shuffle=shuffle, preset=preset, seed=seed))

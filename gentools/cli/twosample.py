@@ -10,9 +10,6 @@ from typing_extensions import Annotated
 from gentools.cli import _console
 from gentools.cli._options import DEFAULT_SEED, Append, Force, Json, NoStdin, Quiet, Seed, Tag
 
-TESTS = ("mmd", "energy", "c2st")
-
-
 def twosample(
     inputs: Annotated[List[str], typer.Argument(metavar="GEN REF", help="Generated features first, reference second.")],
     test: Annotated[str, typer.Option("--test", help="Comma-separated: mmd, energy, c2st.")] = "mmd,energy,c2st",
@@ -45,51 +42,14 @@ def twosample(
 
     Example: gentools twosample gen.h5 ref.h5 --test mmd,c2st
     """
-    import numpy as np
-
-    from gentools.cli._inputs import check_compatible, describe, open_inputs, require_features
+    from gentools.api.methods import twosample as run
+    from gentools.cli._inputs import sources
     from gentools.cli.output import Reporter
-    from gentools.errors import InputError, UsageError
-    from gentools.metrics import twosample as tests
 
     _console.set_quiet(quiet)
     reporter = Reporter("twosample", json_, append, tag)
-    chosen = [t.strip() for t in test.split(",") if t.strip()]
-    unknown = [t for t in chosen if t not in TESTS]
-    if unknown or not chosen:
-        raise UsageError(f"--test {test}: expected a comma-separated list of {', '.join(TESTS)}")
-    if classifier not in ("logistic", "knn", "mlp"):
-        raise UsageError(f"--classifier {classifier}: expected logistic, knn or mlp")
-    if len(inputs) != 2:
-        raise UsageError(f"twosample takes two inputs (GEN REF), got {len(inputs)}")
-    gen, ref = require_features(open_inputs(inputs, no_stdin), "twosample")
-    check_compatible([gen, ref], force)
-    for item in (gen, ref):
-        if item.n < 4:
-            raise InputError(f"two-sample tests need at least 4 rows per set, have {item.n} ({item.label})")
-    rng = np.random.RandomState(seed)
-    x, y = (_subsample(a, max_samples, rng) for a in (gen.array(), ref.array()))
-    values: dict = {}
-    with _console.progress("permutations", permutations * sum(t != "c2st" for t in chosen)) as tick:
-        for name in chosen:
-            if name == "mmd":
-                result = tests.mmd_test(x, y, permutations, seed, bandwidth, tick)
-            elif name == "energy":
-                result = tests.energy_test(x, y, permutations, seed, tick)
-            else:
-                result = tests.c2st(x, y, classifier, test_fraction, seed)
-            values[f"{name}_statistic"] = result["statistic"]
-            values[f"{name}_p_value"] = result["p_value"]
-            values[f"{name}_reject"] = bool(result["p_value"] <= alpha)
-            if name == "mmd":
-                values["mmd_bandwidth"] = result["bandwidth"]
-    params = {"tests": chosen, "alpha": alpha, "permutations": permutations, "max_samples": max_samples,
-              "classifier": classifier, "seed": seed, "n_gen": len(x), "n_ref": len(y)}
-    reporter.emit(values, [describe(gen), describe(ref)], params)
-
-
-def _subsample(rows, size: int, rng):
-    """A seeded subsample of ``size`` rows (kept in file order), or all rows."""
-    import numpy as np
-
-    return rows[np.sort(rng.choice(len(rows), size, replace=False))] if len(rows) > size else rows
+    tests = [t.strip() for t in test.split(",") if t.strip()]
+    gen, ref = sources(inputs, no_stdin, "twosample", 2)
+    reporter.report(run(gen, ref, tests=tests, alpha=alpha, permutations=permutations, max_samples=max_samples,
+                        bandwidth=bandwidth, classifier=classifier, test_fraction=test_fraction, seed=seed,
+                        force=force, progress=_console.progress))

@@ -11,14 +11,15 @@ flight, flush, and stop with exit 130/143.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
 from gentools import store
-from gentools.cli import _console
-from gentools.errors import InputError, Interrupted
+from gentools.errors import GentoolsNotice, GentoolsWarning, InputError, Interrupted
 from gentools.features.pipeline import Rows
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -128,64 +129,90 @@ def _merge_step(parts: list) -> Rows:
     return Rows([r[1] for r in rows], arrays, [s[1] for s in skipped])
 
 
-def run(dest: str, expected_ids: list[str], provenance: dict, make_batches: Callable[[list[int]], Iterator[Rows]],
-        ranks: Ranks, resume: bool, overwrite: bool, flush_every: int) -> Optional[store.FeatureWriter]:
-    """Extract the inputs ``expected_ids`` (already shard-selected) into ``dest``; rank 0 returns its writer.
+class ExtractionJob:
+    """One extraction into ``dest``: opens (or resumes) the partial file, loops over the batches, and
+    finishes it under the final name or, on an error, abandons it keeping what was flushed.
 
-    ``make_batches(positions)`` yields Rows for those positions of the list, with
-    ``Rows.positions`` / ``skipped_positions`` given as positions of the list.
+    ``expected_ids`` are the job's inputs in order (already shard-selected);
+    ``make_batches(positions)`` yields :class:`Rows` for those positions of that
+    list, with ``Rows.positions`` / ``skipped_positions`` given as positions of
+    the same list (absolute within the job).
     """
-    writer = state = None
-    start = 0
-    if ranks.is_writer:
-        writer = store.FeatureWriter(dest, provenance)
-        partial = store.partial_path(dest)
+
+    def __init__(self, dest: str, expected_ids: list[str], provenance: dict,
+                 make_batches: Callable[[list[int]], Iterator[Rows]], ranks: Ranks, flush_every: int = 10,
+                 progress=None):
+        self.dest, self.expected_ids, self.provenance = dest, expected_ids, provenance
+        self.make_batches, self.ranks, self.flush_every, self.progress = make_batches, ranks, flush_every, progress
+        self.writer: Optional[store.FeatureWriter] = None
+
+    def run(self, resume: bool = False, overwrite: bool = False) -> Optional[store.FeatureWriter]:
+        """Extract everything; rank 0 returns its finished writer (``rows_done``, ``skipped``), others None."""
+        start = self._open(resume, overwrite) if self.ranks.is_writer else 0
+        try:
+            self._loop(start)
+            if self.writer is not None:
+                self.writer.flush()
+                if self.writer.rows_done == 0:
+                    raise InputError(f"{self.provenance.get('source', '')}: no image could be decoded")
+                self.writer.finish()
+            return self.writer
+        except Interrupted:
+            raise
+        except BaseException as exc:
+            self._abandon(exc)
+            raise
+
+    def _open(self, resume: bool, overwrite: bool) -> int:
+        self.writer = store.FeatureWriter(self.dest, self.provenance)
+        partial = store.partial_path(self.dest)
         if os.path.exists(partial) and not (resume or overwrite):
             raise InputError(f"{partial} exists: an interrupted extraction; add --resume to continue it, "
                              f"or --overwrite to start again")
+        state = None
         if resume and os.path.exists(partial):
-            state = store.FeatureWriter.resume_state(dest, expected_ids, provenance)
-            if isinstance(state, Exception):
-                _console.warn(f"{partial}: cannot be continued ({state}); starting again")
-                state = None
-            elif state:
-                start = state[1]
-                _console.info(f"resuming {partial}: {state[0]} rows done, {len(expected_ids) - start} inputs left")
-        writer.open(state)
-    try:
-        return _loop(dest, expected_ids, make_batches, ranks, flush_every, writer, start)
-    except Interrupted:
-        raise
-    except BaseException as exc:
-        if writer is not None and writer.h5 is not None:
-            writer.abandon()
-            if writer.rows_done and isinstance(exc, InputError):
-                exc.hint = "; ".join(filter(None, [exc.hint, f"{writer.rows_done} rows before it are kept in "
-                                                   f"{writer.path}; --resume continues after a fix"]))
-        raise
+            try:
+                state = store.FeatureWriter.resume_state(self.dest, self.expected_ids, self.provenance)
+                warnings.warn(f"resuming {partial}: {state[0]} rows done, {len(self.expected_ids) - state[1]} "
+                              f"inputs left", GentoolsNotice, stacklevel=3)
+            except store.CannotResume as exc:
+                warnings.warn(f"{partial}: cannot be continued ({exc}); starting again", GentoolsWarning,
+                              stacklevel=3)
+        self.writer.open(state)
+        return state[1] if state else 0
 
+    def _abandon(self, exc: BaseException) -> None:
+        writer = self.writer
+        if writer is None or writer.h5 is None:
+            return
+        writer.abandon()
+        if writer.rows_done and isinstance(exc, InputError):
+            exc.hint = "; ".join(filter(None, [exc.hint, f"{writer.rows_done} rows before it are kept in "
+                                               f"{writer.path}; --resume continues after a fix"]))
 
-def _loop(dest, expected_ids, make_batches, ranks, flush_every, writer, start):
-    start = ranks.broadcast(start)
-    pending = list(range(start, len(expected_ids)))
-    batches = make_batches(pending[ranks.rank::ranks.world])
-    steps = 0
-    with caught_signals() as caught, _console.progress("extract", len(pending)) as tick:
-        while True:
-            part = next(batches, None)
-            parts = ranks.gather(part)
-            if ranks.is_writer and any(p is not None for p in parts):
-                merged = part if ranks.world == 1 else _merge_step(parts)
-                writer.append(merged.ids, merged.arrays, merged.skipped)
-                steps += 1
-                if tick:
-                    tick(len(merged.ids) + len(merged.skipped))
-                if steps % flush_every == 0:
-                    writer.flush()
-            if ranks.any(caught["signal"] is not None):
-                _interrupt(writer, caught["signal"] or signal.SIGTERM, dest)
-            if ranks.all(part is None):
-                return writer
+    def _loop(self, start: int) -> None:
+        ranks, writer = self.ranks, self.writer
+        start = ranks.broadcast(start)
+        pending = list(range(start, len(self.expected_ids)))
+        batches = self.make_batches(pending[ranks.rank::ranks.world])
+        steps = 0
+        progress = self.progress("extract", len(pending)) if self.progress else contextlib.nullcontext(None)
+        with caught_signals() as caught, progress as tick:
+            while True:
+                part = next(batches, None)
+                parts = ranks.gather(part)
+                if ranks.is_writer and any(p is not None for p in parts):
+                    merged = part if ranks.world == 1 else _merge_step(parts)
+                    writer.append(merged.ids, merged.arrays, merged.skipped)
+                    steps += 1
+                    if tick:
+                        tick(len(merged.ids) + len(merged.skipped))
+                    if steps % self.flush_every == 0:
+                        writer.flush()
+                if ranks.any(caught["signal"] is not None):
+                    _interrupt(writer, caught["signal"] or signal.SIGTERM, self.dest)
+                if ranks.all(part is None):
+                    return
 
 
 def _interrupt(writer, signum, dest: str):

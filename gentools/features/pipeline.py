@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 import torch
 
-from gentools.errors import InputError, UsageError
+from gentools.errors import InputError
 from gentools.features.backbones.base import Backbone
 from gentools.features.images import ImageDataset, Item
 
@@ -60,8 +60,11 @@ def _worker_init(_):
 
 
 def image_batches(items: list[Item], backbone: Backbone, batch_size: int = 50, workers: int = 0,
-                  skip_bad: bool = False, thumbnails: Optional[int] = None) -> Iterator[Rows]:
-    """Features of ``items``, one :class:`Rows` per batch, in the order of ``items``."""
+                  skip_bad: bool = False, thumbnails: Optional[int] = None,
+                  positions: Optional[list[int]] = None) -> Iterator[Rows]:
+    """Features of ``items``, one :class:`Rows` per batch, in the order of ``items``; ``positions[i]`` is
+    item ``i``'s position in the job (default ``i``), reported in ``Rows.positions``."""
+    at = positions if positions is not None else range(len(items))
     dataset = ImageDataset(items, backbone.worker_transform, thumbnails)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=_collate,
@@ -85,7 +88,7 @@ def image_batches(items: list[Item], backbone: Backbone, batch_size: int = 50, w
         bad = {index for index, _ in errors}
         kept = [i for i in indices if i not in bad]
         arrays = {name: np.stack([by_index[i] for i in kept]) if kept else None for name, by_index in rows.items()}
-        yield Rows([items[i].id for i in kept], arrays, skipped, kept, sorted(bad))
+        yield Rows([items[i].id for i in kept], arrays, skipped, [at[i] for i in kept], [at[i] for i in sorted(bad)])
 
 
 CPU_SLICE = 16  # images per forward pass on CPU: activations stay in cache (1.4x faster than 50 on 2 cores)
@@ -107,50 +110,18 @@ def _run(backbone: Backbone, images: torch.Tensor) -> dict:
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
-def load_generator(spec: str, device: torch.device):
-    """A generator from a TorchScript file or ``module:function`` (which returns the module)."""
-    if os.path.isfile(spec):
-        from gentools.features.backbones.base import load_torchscript
-
-        try:
-            return load_torchscript(spec, device).eval()
-        except (RuntimeError, ValueError) as exc:
-            raise InputError(f"{spec}: not a loadable TorchScript generator ({str(exc).splitlines()[0][:160]})") from exc
-    if ":" not in spec:
-        raise UsageError(f"--generator {spec}: expected a TorchScript file or module:function")
-    from gentools.features.backbones.others import load_callable
-
-    module = load_callable(spec, "--generator")()
-    return module.eval().to(device) if isinstance(module, torch.nn.Module) else module
-
-
-def latents(seed: int, indices, latent_dim: int) -> np.ndarray:
-    """Standard normal latents, sample ``i`` from ``default_rng([seed, i])``: the same sample for
-    the same seed and index, whatever the batch size, shard or resume point."""
-    return np.stack([np.random.default_rng([seed, int(i)]).standard_normal(latent_dim, dtype=np.float32)
-                     for i in indices])
-
-
-def to_uint8_images(images: torch.Tensor) -> torch.Tensor:
-    """Generator output NCHW -> uint8 NHWC RGB. Floats are taken as [-1, 1] (``x * 127.5 + 128``,
-    clamped, truncated: StyleGAN's convention); uint8 passes through; 1 channel is repeated."""
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise InputError(f"generator output has shape {list(images.shape)}, expected [B, 1 or 3, H, W]")
-    if images.dtype != torch.uint8:
-        images = (images.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    if images.shape[1] == 1:
-        images = images.expand(-1, 3, -1, -1)
-    return images.permute(0, 2, 3, 1).contiguous()
-
-
 def generator_batches(generator: Callable, indices: list, latent_dim: int, seed: int, backbone: Backbone,
-                      batch_size: int = 50, thumbnails: Optional[int] = None) -> Iterator[Rows]:
-    """Features of the generated samples ``indices`` (never written as images), one Rows per batch."""
+                      batch_size: int = 50, thumbnails: Optional[int] = None,
+                      positions: Optional[list[int]] = None) -> Iterator[Rows]:
+    """Features of the generated samples ``indices`` (never written as images), one Rows per batch;
+    ``positions[i]`` is sample ``i``'s position in the job (default ``i``)."""
     from gentools.features.images import thumbnail
+    from gentools.generators import generator_id, latents, to_uint8_images
 
+    at = positions if positions is not None else range(len(indices))
     for first in range(0, len(indices), batch_size):
-        positions = list(range(first, min(first + batch_size, len(indices))))
-        indices_here = [indices[p] for p in positions]
+        here = list(range(first, min(first + batch_size, len(indices))))
+        indices_here = [indices[p] for p in here]
         z = torch.from_numpy(latents(seed, indices_here, latent_dim)).to(backbone.device)
         with torch.inference_mode():
             images = to_uint8_images(generator(z)).cpu()
@@ -160,8 +131,4 @@ def generator_batches(generator: Callable, indices: list, latent_dim: int, seed:
         out = _run(backbone, batch)
         if thumbnails:
             out["thumbnails"] = np.stack([thumbnail(im, thumbnails) for im in images.numpy()])
-        yield Rows([generator_id(seed, i) for i in indices_here], out, positions=positions)
-
-
-def generator_id(seed: int, index: int) -> str:
-    return f"generator:seed={seed}:index={index}"
+        yield Rows([generator_id(seed, i) for i in indices_here], out, positions=[at[p] for p in here])

@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from gentools.errors import FormatError, InputError
-from gentools.store.pickles import StatsSet, is_pickle
+from gentools.store.pickles import is_pickle
 
 FORMAT_VERSION = 1
 FEATURES, STATS = "features", "stats"
@@ -62,7 +62,7 @@ def source_label(source: Source) -> str:
 
 @dataclass
 class Stats:
-    """Mean and covariance of a feature set: ``mu (d,)``, ``sigma (d, d)`` float64."""
+    """Mean and covariance of a feature set: ``mu (d,)``, ``sigma (d, d)`` float64 (ddof=1), ``n`` rows."""
 
     mu: np.ndarray
     sigma: np.ndarray
@@ -70,14 +70,35 @@ class Stats:
     label: str
     spatial: "Stats | None" = None
     provenance: dict = field(default_factory=dict)
+    kind = "stats"
+
+    @property
+    def dim(self) -> int:
+        return len(self.mu)
+
+    def moments(self, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` with sigma ``M2 / (n - ddof)``; ddof other than 1 needs the stored ``n``."""
+        if ddof == 1:
+            return self.mu, self.sigma
+        if not self.n:
+            raise InputError(f"stats carry no sample count n, needed to convert the covariance to ddof={ddof} "
+                             f"({self.label})")
+        return self.mu, self.sigma * ((self.n - 1) / (self.n - ddof))
+
+    def save(self, path: str, npz: bool = False) -> str:
+        """Write as a gentools stats file (or, with ``npz``, the npz pytorch-fid / clean-fid read)."""
+        (write_stats_npz if npz else write_stats)(path, self)
+        return path
 
 
 class FeatureFile:
-    """Read access to a features input: a gentools HDF5 file, ``.npy`` or ``.npz``.
+    """Read access to a features input: a gentools HDF5 file, ``.npy`` / ``.npz``, or arrays in memory.
 
     Row datasets are read on demand (``array``) or in row chunks (``chunks``),
     and every read is checked for NaN/Inf, naming the first bad row.
     """
+
+    kind = "features"
 
     def __init__(self, label: str, arrays: dict, provenance: dict, handle=None):
         self.label = label
@@ -108,6 +129,32 @@ class FeatureFile:
 
     def has(self, name: str) -> bool:
         return name in self._arrays
+
+    def save(self, path: str) -> str:
+        """Write every dataset and the provenance as a gentools features file (atomically)."""
+        arrays = {name: self.raw(name) if name in ("ids", "skipped", "thumbnails", "labels") else
+                  np.asarray(data) for name, data in self._arrays.items()}
+        write_features(path, arrays, self.provenance)
+        return path
+
+    def moments(self, name: str = "features", ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` of dataset ``name``, streamed in float64, sigma ``M2 / (n - ddof)``."""
+        from gentools.feature_stats import stats_of_file
+
+        acc = stats_of_file(self, name)
+        if acc.n < 2:
+            raise InputError(f"a covariance needs at least 2 rows, have {acc.n} ({self.label})")
+        return acc.mean_cov(ddof)
+
+    @property
+    def ids(self) -> list | None:
+        ids = self.raw("ids")
+        return None if ids is None else [str(i) for i in ids]
+
+    @property
+    def labels(self) -> list | None:
+        labels = self.raw("labels")
+        return None if labels is None else [str(i) for i in labels]
 
     def shapes(self) -> dict:
         return {k: tuple(v.shape) for k, v in self._arrays.items()}
@@ -393,6 +440,10 @@ def partial_path(dest: str) -> str:
     return f"{dest}.partial"
 
 
+class CannotResume(Exception):
+    """A partial file that cannot be continued (unreadable, or not this job's): start again."""
+
+
 class FeatureWriter:
     """Appends extraction rows to ``DEST.partial`` and renames it to ``DEST`` when complete.
 
@@ -416,8 +467,9 @@ class FeatureWriter:
         self._buffer: list = []
 
     @staticmethod
-    def resume_state(dest: str, expected_ids, provenance: dict):
-        """``(rows_done, items_done, skipped)`` of a valid partial file for this job, else ``None``."""
+    def resume_state(dest: str, expected_ids, provenance: dict) -> tuple[int, int, list]:
+        """``(rows_done, items_done, skipped)`` of a valid partial file for this job; raises
+        :class:`CannotResume` saying why the partial file cannot be continued."""
         path = partial_path(dest)
         try:
             with h5py.File(path, "r") as h5:
@@ -439,7 +491,7 @@ class FeatureWriter:
                     raise ValueError("last row is not finite")
                 return rows, items, skipped
         except (OSError, KeyError, ValueError, TypeError) as exc:
-            return exc
+            raise CannotResume(str(exc)) from None
 
     def open(self, resume_from=None) -> None:
         """Start a new partial file, or continue ``resume_from = (rows, items, skipped)``."""

@@ -142,7 +142,9 @@ def backbone(weights: str | None, resize: str, spatial: bool, device: torch.devi
     """The ``inception`` backbone: pool3 features, the 1008 logits ``pool3 · Wᵀ`` without the fc bias (as
     torch-fidelity, StyleGAN's ``no_output_bias=True`` and ADM's ``tf.matmul(input_batch, w)`` score IS),
     optional sFID spatial features."""
-    from gentools.cli import _console
+    import warnings
+
+    from gentools.errors import GentoolsWarning
     from gentools.features import resize as resizing
     from gentools.features import weights as weight_files
     from gentools.features.backbones.base import Backbone, optimise
@@ -150,8 +152,9 @@ def backbone(weights: str | None, resize: str, spatial: bool, device: torch.devi
     path = weight_files.resolve_inception_weights(weights)
     sha256 = weight_files.sha256_of(path)
     if not weight_files.is_published(sha256):
-        _console.warn(f"{path}: sha256 {sha256[:16]}… is not the published FID Inception weights "
-                      f"({weight_files.PUBLISHED_PREFIX}…); numbers are not comparable with published ones")
+        warnings.warn(f"{path}: sha256 {sha256[:16]}… is not the published FID Inception weights "
+                      f"({weight_files.PUBLISHED_PREFIX}…); numbers are not comparable with published ones",
+                      GentoolsWarning, stacklevel=2)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         net = optimise(build(state), device)

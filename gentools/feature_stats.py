@@ -74,14 +74,6 @@ class FeatureStats:
         return cls(dim=len(mu), n=int(n), mean=mu.copy(), m2=sigma * (int(n) - 1))
 
 
-def features_to_stats(features: np.ndarray, chunk_rows: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """``(mu, sigma)`` of ``features: (n, d)``, accumulated chunk by chunk in float64."""
-    acc = FeatureStats(dim=features.shape[1])
-    for start in range(0, len(features), chunk_rows):
-        acc.append(features[start:start + chunk_rows])
-    return acc.mean_cov()
-
-
 def stats_of_file(feature_file, name: str = "features", rows: int = 8192) -> FeatureStats:
     """Accumulate dataset ``name`` of a ``store.FeatureFile`` chunk by chunk."""
     acc = None

@@ -1,0 +1,158 @@
+"""``gentools.extract``: images, or a generator's samples, through a backbone into one features file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from typing import Optional, Sequence, Union
+
+from gentools import presets
+from gentools.api._common import Progress
+from gentools.errors import GentoolsError, GentoolsNotice, GentoolsWarning, InputError, UsageError
+from gentools.store import FeatureFile
+
+GUARD_KEYS_OF_A_JOB = ("source", "shard")
+
+
+def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, output: Optional[str] = None,
+            image_paths: Optional[Sequence[str]] = None, backbone: Optional[str] = None,
+            weights: Optional[str] = None, resize: Optional[str] = None, spatial: bool = False,
+            batch_size: int = 50, workers: Optional[int] = None, device: str = "auto", skip_bad: bool = False,
+            thumbnails: Optional[int] = None, generator: Optional[str] = None, num_samples: Optional[int] = None,
+            latent_dim: Optional[int] = None, seed: Optional[int] = None, preset: Optional[str] = None,
+            shard: Optional[str] = None, resume: bool = False, overwrite: bool = False, flush_every: int = 10,
+            progress: Optional[Progress] = None) -> Optional[FeatureFile]:
+    """Features of images (folders, globs, archives, ``.npy``/``.npz`` uint8 arrays, or ``image_paths``
+    taken as they are) or of ``num_samples`` samples of a ``generator``, through ``backbone`` (default the
+    FID Inception, or the ``preset``'s).
+
+    With ``output`` the features file is written there (atomically; resumable with ``resume``) and
+    returned opened; without, the rows come back in memory. Under torchrun only rank 0 gets the result
+    (others get None). Rows follow the input order; every row's id and the provenance are recorded.
+    """
+    from gentools.features import job
+    from gentools.features.backbones.base import resolve_device
+
+    inputs = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
+    if generator and (inputs or image_paths):
+        raise UsageError("give either INPUT... or --generator, not both")
+    if generator and not num_samples:
+        raise UsageError("--generator needs --num-samples N")
+    parity = presets.get(preset)
+    seed = parity.seed if seed is None else seed
+    items, source = (None, f"generator:{generator}") if generator else _image_items(inputs, image_paths)
+    chosen = job.shard_positions(num_samples if generator else len(items), shard)
+    ranks = job.Ranks(resolve_device(device))
+    torch_device = resolve_device(_rank_device(device, ranks))
+    net = _backbone(backbone, parity, weights, resize, spatial, torch_device)
+    if generator:
+        expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net, batch_size,
+                                                            thumbnails, torch_device)
+    else:
+        expected, make_batches = _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails)
+    provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
+    if generator:
+        provenance.update(seed=seed, latent_dim=int(latent_dim))
+    with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:
+        dest = os.fspath(output) if output is not None else os.path.join(tmp, "out.h5")
+        if resume and output is not None and _finished(dest, provenance):
+            warnings.warn(f"{dest} is already complete", GentoolsNotice, stacklevel=2)
+        else:
+            writer = job.ExtractionJob(dest, expected, provenance, make_batches, ranks, flush_every, progress).run(
+                resume, overwrite)
+            if writer is not None and writer.skipped:
+                warnings.warn(f"skipped {len(writer.skipped)} undecodable image(s); their ids are in the file's "
+                              f"'skipped' list", GentoolsWarning, stacklevel=2)
+        ranks.close()
+        if not ranks.is_writer:
+            return None
+        return _opened(dest) if output is not None else _in_memory(dest)
+
+
+def _image_items(inputs: list, image_paths):
+    from gentools.features.images import Item, list_inputs
+
+    if image_paths is not None:
+        items, source = [Item(p, "file", p) for p in image_paths], "stdin"
+    else:
+        items, source = list_inputs(inputs)
+    if not items:
+        raise InputError(f"{source}: no images found", hint="image extensions: png jpg jpeg bmp gif tif webp ...")
+    return items, source
+
+
+def _backbone(backbone, parity, weights, resize, spatial, device):
+    from gentools.features.backbones import load_backbone
+
+    backbone = backbone or parity.backbone
+    if backbone.split(":")[0] == parity.backbone.split(":")[0]:  # the preset's resize for its backbone family
+        resize = resize or parity.resize
+    return load_backbone(backbone, weights, resize, spatial, device)
+
+
+def _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails):
+    """The ids of the job's inputs and ``make_batches(positions)`` over them (positions absolute)."""
+    from gentools.features import pipeline
+
+    items = [items[i] for i in chosen]
+    n_workers = pipeline.default_workers() if workers is None else workers
+
+    def make_batches(positions):
+        return pipeline.image_batches([items[p] for p in positions], net, batch_size, n_workers, skip_bad,
+                                      thumbnails, positions=positions)
+
+    return [item.id for item in items], make_batches
+
+
+def _generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, device):
+    from gentools import generators
+    from gentools.features import pipeline
+
+    gen = generators.load_generator(spec, device)
+    latent_dim = latent_dim or getattr(gen, "latent_dim", None)
+    if not latent_dim:
+        raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
+
+    def make_batches(positions):
+        return pipeline.generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed, net,
+                                          batch_size, thumbnails, positions=positions)
+
+    return [generators.generator_id(seed, i) for i in chosen], make_batches, latent_dim
+
+
+def _rank_device(device: str, ranks) -> str:
+    """Under torchrun each rank takes its own GPU (LOCAL_RANK)."""
+    if ranks.world > 1 and device in ("auto", "cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return device
+
+
+def _finished(dest: str, provenance: dict) -> bool:
+    """A complete OUTPUT of this very job already exists (so --resume has nothing left to do)."""
+    from gentools import store
+
+    if not os.path.exists(dest) or os.path.exists(store.partial_path(dest)):
+        return False
+    try:
+        with store.open_input(dest) as f:
+            return all(str(f.provenance.get(k, "")) == str(v) for k, v in provenance.items()
+                       if k in store.GUARDED_KEYS + GUARD_KEYS_OF_A_JOB)
+    except (GentoolsError, OSError):  # unreadable or not a features file: not this job's finished output
+        return False
+
+
+def _opened(path: str) -> FeatureFile:
+    from gentools.store import open_input
+
+    return open_input(path)
+
+
+def _in_memory(path: str) -> FeatureFile:
+    """Every dataset of the finished file read into memory (the file itself is about to go)."""
+    with _opened(path) as f:
+        arrays = {name: f.raw(name) for name in f.shapes()}
+        return FeatureFile("<extract>", arrays, dict(f.provenance))

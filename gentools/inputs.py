@@ -1,0 +1,86 @@
+"""Inputs of the public API: a path, file bytes, a loaded object, or an array ``[N, D]`` (numpy or torch).
+
+:func:`load` turns any of them into a :class:`Features` or :class:`Stats`
+(or, for an EDM2 ``.pkl``, a :class:`StatsSet` that ``fid`` resolves);
+:func:`open_pair` does what every two-set metric needs: load both, check the
+kind, the feature dimension, the provenance guard (SPEC §3) and the minimum
+number of rows.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+from gentools.errors import GentoolsWarning, InputError, ProvenanceError
+from gentools.store import GUARDED_KEYS, FeatureFile, Stats, open_input
+from gentools.store.pickles import StatsSet
+
+Features = FeatureFile
+InputLike = Union[str, os.PathLike, bytes, FeatureFile, Stats, StatsSet, np.ndarray, Any]  # Any: a torch.Tensor
+
+
+def load(source: InputLike, allow_incomplete: bool = False, allow_sets: bool = False):
+    """A :class:`Features` or :class:`Stats` from a path (HDF5, ``.npy``, ``.npz``, EDM2 ``.pkl`` with
+    ``allow_sets``), file bytes, an already loaded object, or an array ``[N, D]``."""
+    if isinstance(source, (FeatureFile, Stats, StatsSet)):
+        return source
+    if isinstance(source, (str, os.PathLike, bytes)):
+        return open_input(source if isinstance(source, bytes) else os.fspath(source), allow_incomplete, allow_sets)
+    if hasattr(source, "detach") and hasattr(source, "cpu"):  # a torch tensor, without importing torch
+        source = source.detach().cpu().numpy()
+    if isinstance(source, np.ndarray):
+        return FeatureFile("<array>", {"features": source}, {})
+    raise InputError(f"cannot use a {type(source).__name__} as features: give a path, a Features/Stats object "
+                     f"or an array [N, D]")
+
+
+def require_features(items: Sequence, command: str) -> list:
+    """Stats cannot serve where per-row features are needed."""
+    for item in items:
+        if item.kind != "features":
+            raise InputError(f"is a stats file, but {command} needs per-row features ({item.label})")
+    return list(items)
+
+
+def check_compatible(items: Sequence, force: bool) -> None:
+    """Same feature dimension, and the provenance guard (SPEC §3) over the guarded keys."""
+    first = items[0]
+    for other in items[1:]:
+        if first.dim != other.dim:
+            raise InputError(f"feature dimensions differ: {first.dim} ({first.label}) vs {other.dim} ({other.label})")
+    bare = [item.label for item in items if not item.provenance.get("backbone")]
+    if bare and len(items) > 1:
+        warnings.warn(f"no provenance in {', '.join(bare)} (plain arrays or foreign stats): cannot check "
+                      "that the inputs come from the same network and preprocessing", GentoolsWarning, stacklevel=2)
+    for other in items[1:]:
+        for key in GUARDED_KEYS:
+            a, b = first.provenance.get(key), other.provenance.get(key)
+            if a and b and a != b:
+                message = f"inputs differ in {key}: '{a}' ({first.label}) vs '{b}' ({other.label})"
+                if not force:
+                    raise ProvenanceError(message, hint="numbers from mixed inputs are not comparable; "
+                                                        "--force to compute anyway")
+                warnings.warn(message + " (--force)", GentoolsWarning, stacklevel=2)
+
+
+def open_pair(gen: InputLike, ref: InputLike, command: str, force: bool = False, min_rows: int = 0,
+              features: bool = True) -> tuple:
+    """Load GEN and REF, require features (unless ``features=False``), check them against each other and
+    require more than ``min_rows - 1`` rows on each side."""
+    pair = [load(gen), load(ref)]
+    if features:
+        require_features(pair, command)
+    check_compatible(pair, force)
+    for item in pair:
+        if item.n is not None and item.n < min_rows:
+            raise InputError(f"{command} needs at least {min_rows} rows, have {item.n} ({item.label})")
+    return pair[0], pair[1]
+
+
+def describe(item) -> dict:
+    """The ``inputs`` entry of the JSON envelope."""
+    return {"path": item.label, "kind": item.kind, "n": item.n, "dim": item.dim, "provenance": item.provenance}

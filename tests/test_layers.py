@@ -1,0 +1,39 @@
+"""The layers of STYLE.md hold (import-linter contracts in pyproject.toml), and the check can fail."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LINT), "--config", str(root / "pyproject.toml"), "--no-cache"], cwd=root,
+                          env={"PYTHONPATH": str(root), "PATH": str(LINT.parent)}, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.skipif(not LINT.exists(), reason="import-linter is in the test extra")
+def test_contracts_kept_and_broken_by_a_features_module_importing_the_cli(tmp_path):
+    assert _lint(ROOT).returncode == 0
+    copy = tmp_path / "tree"
+    shutil.copytree(ROOT / "gentools", copy / "gentools", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", copy)
+    pipeline = copy / "gentools" / "features" / "pipeline.py"
+    pipeline.write_text(pipeline.read_text() + "\nfrom gentools.cli import _console  # noqa\n")
+    proc = _lint(copy)
+    assert proc.returncode == 1, proc.stdout
+    assert "The library never imports the CLI BROKEN" in proc.stdout
+    assert "gentools.features.pipeline -> gentools.cli" in proc.stdout
+
+
+def test_import_gentools_loads_no_torch_numpy_or_h5py():
+    code = "import gentools, sys; print(sorted(m for m in ('torch', 'numpy', 'h5py') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
