@@ -37,3 +37,12 @@ def test_import_gentools_loads_no_torch_numpy_or_h5py():
     code = "import gentools, sys; print(sorted(m for m in ('torch', 'numpy', 'h5py') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_backbone_registry_lists_every_backbone_and_its_resize_modes():
+    from gentools.features import resize
+    from gentools.features.backbones import REGISTRY, names_help
+
+    assert REGISTRY["inception"].resizes == tuple(resize.MODES)
+    assert set(REGISTRY) == {"inception", "dinov2", "clip", "nvidia", "tv", "ts", "pixels"}
+    assert all(name in names_help() for name in REGISTRY)

@@ -51,7 +51,7 @@ def corpus(tmp_path_factory):
     add("three_d.npy", lambda p: np.save(p, rng.randn(4, 3, 2)))
     add("one_d.npy", lambda p: np.save(p, rng.randn(40)))
     add("dims.npy", lambda p: np.save(p, rng.randn(40, D + 2)))
-    add("stats.h5", lambda p: store.write_stats(str(p), store._make_stats(good.mean(0), np.cov(good.T), 40, "s")))
+    add("stats.h5", lambda p: store.write_stats(str(p), store.Stats(good.mean(0), np.cov(good.T), 40, "s")))
     add("dup_ids.h5", lambda p: store.write_features(str(p), {"features": good, "ids": ["same"] * 40}, prov))
     return root, files
 

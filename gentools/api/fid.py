@@ -54,14 +54,14 @@ def fid(gen: InputLike, ref: InputLike, *, spatial: bool = False, bootstrap: int
 
 
 def _mifid(gen, train, name: str, fid_value: float, force: bool) -> dict:
-    from gentools.metrics import beyond
+    from gentools.metrics import mifid as memorisation
 
     (train,) = require_features([train], "fid --mifid")
     if gen.kind != "features":
         raise UsageError("--mifid needs GEN as features, not stats", hint=gen.label)
     check_compatible([gen, train], force)
-    distance, penalty = beyond.memorisation_distance(gen.array(name), train.array(name))
-    return {"memorization_distance": distance, "mifid": beyond.mifid(fid_value, penalty)}
+    distance, penalty = memorisation.memorisation_distance(gen.array(name), train.array(name))
+    return {"memorization_distance": distance, "mifid": memorisation.mifid(fid_value, penalty)}
 
 
 def _pick_entries(gen, ref):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import traceback
 
@@ -39,7 +40,8 @@ def _root(
 
 
 def _register() -> None:
-    from gentools.cli import beyond, extract, fid, info, interp, kde, kid, merge, nn_grid, prdc, presets, report, score, stats, twosample
+    from gentools.cli import (cmmd, extract, fid, inception_score, info, interp, kde, kid, merge, nn_grid, prdc,
+                              presets, report, stats, twosample, vendi)
 
     app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
@@ -47,15 +49,15 @@ def _register() -> None:
     app.command("info")(info.info)
     app.command("fid")(fid.fid)
     app.command("kid")(kid.kid)
-    app.command("is")(score.inception_score)
+    app.command("is")(inception_score.inception_score)
     app.command("prdc")(prdc.prdc)
     app.command("twosample")(twosample.twosample)
     app.command("kde")(kde.kde)
     app.command("nn-grid")(nn_grid.nn_grid)
     app.command("interp")(interp.interp)
     app.command("report")(report.report)
-    app.command("cmmd")(beyond.cmmd)
-    app.command("vendi")(beyond.vendi)
+    app.command("cmmd")(cmmd.cmmd)
+    app.command("vendi")(vendi.vendi)
     app.command("presets")(presets.presets)
 
 
@@ -94,6 +96,9 @@ def run(argv: list[str]) -> int:
     debug = os.environ.get("GENTOOLS_DEBUG", "") not in ("", "0") or "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     _console.install_warning_printer()
+    from gentools.store import set_invocation
+
+    set_invocation(shlex.join(["gentools", *argv]))
     try:
         result = app(args=argv, prog_name="gentools", standalone_mode=False)
         if result == 130:  # typer turns KeyboardInterrupt into exit code 130

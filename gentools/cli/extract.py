@@ -10,61 +10,77 @@ from typing_extensions import Annotated
 
 from gentools.cli import _console
 from gentools.cli._options import DEFAULT_SEED, Output, PresetOption, Quiet, Seed
+from gentools.features.backbones import names_help
+
+# The options, one alias each (the --backbone help lists the backbone registry).
+InputsOpt = Annotated[Optional[List[str]], typer.Argument(
+    metavar="INPUT...", help="Folders, image files, globs, .zip/.tar archives, .npy/.npz uint8 arrays; "
+                             "'-' (or a pipe and no INPUT) reads image paths from stdin, one per line.",
+    show_default=False)]
+BackboneOpt = Annotated[Optional[str], typer.Option(
+    "--backbone", "-b", help=f"{names_help()} [default: inception, or the --preset's].", show_default=False)]
+WeightsOpt = Annotated[Optional[str], typer.Option(
+    "--weights", envvar="GENTOOLS_WEIGHTS", show_envvar=True,
+    help="Weights file (Inception: pt_inception-2015-12-05-6726825d.pth layout; tv: a state dict). "
+         "Default: $TORCH_HOME/hub/checkpoints, else download.", show_default=False)]
+ResizeOpt = Annotated[Optional[str], typer.Option(
+    "--resize", help="Inception input resize: tf (default; torch-fidelity), pytorch-fid, clean "
+                     "(clean-fid), none. DINOv2: pil (default; dgm-eval), torch (EDM2).",
+    show_default=False)]
+SpatialOpt = Annotated[bool, typer.Option("--spatial", help="Also store sFID spatial features "
+                                                        "(Mixed_6d.branch1x1, 7 channels, 2023 values).")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")]
+WorkersOpt = Annotated[Optional[int], typer.Option(
+    "--workers", min=0, help="Decoding processes (0: decode in the main process). Default: cores - 1, "
+                             "at most 8.", show_default=False)]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA if available), cpu, cuda or cuda:N.")]
+SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Skip images that cannot be decoded; their ids "
+                                                          "go to the file's 'skipped' list.")]
+ThumbnailsOpt = Annotated[Optional[int], typer.Option(
+    "--thumbnails", min=4, metavar="SIZE", help="Store SIZExSIZE uint8 thumbnails (for nn-grid).",
+    show_default=False)]
+GeneratorOpt = Annotated[Optional[str], typer.Option(
+    "--generator", metavar="SPEC", help="Extract a generator's samples instead of images: a TorchScript "
+                                        "file or module:function mapping latents [B, D] to images [B, C, H, W] "
+                                        "(floats in [-1, 1] or uint8).", show_default=False)]
+NumSamplesOpt = Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Samples to generate.",
+                                                   show_default=False)]
+LatentDimOpt = Annotated[Optional[int], typer.Option(
+    "--latent-dim", min=1, help="Latent size (default: the generator's latent_dim attribute).",
+    show_default=False)]
+ShardOpt = Annotated[Optional[str], typer.Option(
+    "--shard", metavar="i/n", help="Process only the i-th of n interleaved slices (0-based; inputs i, i+n, ...); "
+                                  "join with `gentools merge`.", show_default=False)]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted extraction from OUTPUT.partial "
+                                                      "(a finished OUTPUT of the same job is left as it is).")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Discard an existing OUTPUT.partial and "
+                                                            "start again.")]
+FlushEveryOpt = Annotated[int, typer.Option(
+    "--flush-every", min=1, metavar="BATCHES", help="Write finished rows to OUTPUT.partial every this many "
+                                                    "batches: a pre-emption loses at most that much.")]
 
 
 def extract(
-    inputs: Annotated[Optional[List[str]], typer.Argument(
-        metavar="INPUT...", help="Folders, image files, globs, .zip/.tar archives, .npy/.npz uint8 arrays; "
-                                 "'-' (or a pipe and no INPUT) reads image paths from stdin, one per line.",
-        show_default=False)] = None,
+    inputs: InputsOpt = None,
     output: Output = None,
-    backbone: Annotated[Optional[str], typer.Option(
-        "--backbone", "-b", help="inception (FID Inception-v3), dinov2:VARIANT, clip:NAME, nvidia:PATH (NVIDIA's "
-                                 "TorchScript metric detectors: inception-2015-12-05.pt, vgg16.pt), tv:NAME "
-                                 "(torchvision classifier), ts:PATH (TorchScript), pixels[:SIZE][:gray], or "
-                                 "module:function [default: inception, or the --preset's].",
-        show_default=False)] = None,
-    weights: Annotated[Optional[str], typer.Option(
-        "--weights", envvar="GENTOOLS_WEIGHTS", show_envvar=True,
-        help="Weights file (Inception: pt_inception-2015-12-05-6726825d.pth layout; tv: a state dict). "
-             "Default: $TORCH_HOME/hub/checkpoints, else download.", show_default=False)] = None,
-    resize: Annotated[Optional[str], typer.Option(
-        "--resize", help="Inception input resize: tf (default; torch-fidelity), pytorch-fid, clean "
-                         "(clean-fid), none. DINOv2: pil (default; dgm-eval), torch (EDM2).",
-        show_default=False)] = None,
-    spatial: Annotated[bool, typer.Option("--spatial", help="Also store sFID spatial features "
-                                                            "(Mixed_6d.branch1x1, 7 channels, 2023 values).")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 50,
-    workers: Annotated[Optional[int], typer.Option(
-        "--workers", min=0, help="Decoding processes (0: decode in the main process). Default: cores - 1, "
-                                 "at most 8.", show_default=False)] = None,
-    device: Annotated[str, typer.Option("--device", help="auto (CUDA if available), cpu, cuda or cuda:N.")] = "auto",
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip images that cannot be decoded; their ids "
-                                                              "go to the file's 'skipped' list.")] = False,
-    thumbnails: Annotated[Optional[int], typer.Option(
-        "--thumbnails", min=4, metavar="SIZE", help="Store SIZExSIZE uint8 thumbnails (for nn-grid).",
-        show_default=False)] = None,
-    generator: Annotated[Optional[str], typer.Option(
-        "--generator", metavar="SPEC", help="Extract a generator's samples instead of images: a TorchScript "
-                                            "file or module:function mapping latents [B, D] to images [B, C, H, W] "
-                                            "(floats in [-1, 1] or uint8).", show_default=False)] = None,
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Samples to generate.",
-                                                       show_default=False)] = None,
-    latent_dim: Annotated[Optional[int], typer.Option(
-        "--latent-dim", min=1, help="Latent size (default: the generator's latent_dim attribute).",
-        show_default=False)] = None,
+    backbone: BackboneOpt = None,
+    weights: WeightsOpt = None,
+    resize: ResizeOpt = None,
+    spatial: SpatialOpt = False,
+    batch_size: BatchSizeOpt = 50,
+    workers: WorkersOpt = None,
+    device: DeviceOpt = "auto",
+    skip_bad: SkipBadOpt = False,
+    thumbnails: ThumbnailsOpt = None,
+    generator: GeneratorOpt = None,
+    num_samples: NumSamplesOpt = None,
+    latent_dim: LatentDimOpt = None,
     seed: Seed = DEFAULT_SEED,
     preset: PresetOption = None,
-    shard: Annotated[Optional[str], typer.Option(
-        "--shard", metavar="i/n", help="Process only the i-th of n interleaved slices (0-based; inputs i, i+n, ...); "
-                                      "join with `gentools merge`.", show_default=False)] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted extraction from OUTPUT.partial "
-                                                          "(a finished OUTPUT of the same job is left as it is).")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard an existing OUTPUT.partial and "
-                                                                "start again.")] = False,
-    flush_every: Annotated[int, typer.Option(
-        "--flush-every", min=1, metavar="BATCHES", help="Write finished rows to OUTPUT.partial every this many "
-                                                        "batches: a pre-emption loses at most that much.")] = 10,
+    shard: ShardOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    flush_every: FlushEveryOpt = 10,
     quiet: Quiet = False,
 ) -> None:
     """Extract features from images, or from a generator's samples, into one HDF5 features file.

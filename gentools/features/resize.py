@@ -47,20 +47,32 @@ def _taps(n_in: int, n_out: int, device) -> tuple[torch.Tensor, torch.Tensor, to
     return lo, hi, grid - lo.float()
 
 
-def to_network_input(batch: torch.Tensor, mode: str, size: int) -> torch.Tensor:
-    """uint8 (or, for `clean`, already resized float 0..255) NCHW batch -> float32 in [-1, 1]."""
-    x = batch.float()
-    if mode == "pytorch-fid":
-        x = x / 255
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-        return 2 * x - 1
-    if mode == "tf" and x.shape[-2:] != (size, size):
-        x = tf1_bilinear(x, size)
-    elif x.shape[-2:] != (size, size):  # none, or clean resized in the worker
+def _pytorch_fid(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
+    x = x / 255
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return 2 * x - 1
+
+
+def _tf(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
+    return _already_sized(tf1_bilinear(x, size) if x.shape[-2:] != (size, size) else x, size, mode)
+
+
+def _already_sized(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
+    """`none`, or `clean` (resized in the decoding workers): the batch must have the network's size."""
+    if x.shape[-2:] != (size, size):
         raise InputError(f"images are {x.shape[-1]}x{x.shape[-2]}, the network needs {size}x{size} "
                          f"(--resize {mode} does not resize)", hint="use --resize tf, pytorch-fid or clean")
     return (x - 128) / 128
+
+
+# name -> (float NCHW 0..255 batch, size, name) -> network input in [-1, 1]
+MODES = {"tf": _tf, "pytorch-fid": _pytorch_fid, "clean": _already_sized, "none": _already_sized}
+
+
+def to_network_input(batch: torch.Tensor, mode: str, size: int) -> torch.Tensor:
+    """uint8 (or, for `clean`, already resized float 0..255) NCHW batch -> float32 in [-1, 1]."""
+    return MODES[mode](batch.float(), size, mode)
 
 
 def clean_resize(image: np.ndarray, size: int) -> np.ndarray:

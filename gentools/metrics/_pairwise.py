@@ -23,6 +23,12 @@ def chunk_rows(n_cols: int, budget: int = DEFAULT_BUDGET) -> int:
     return max(1, budget // max(1, n_cols))
 
 
+def l2_normalise(x: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Rows scaled to unit Euclidean norm in ``dtype``; all-zero rows stay zero."""
+    x = np.asarray(x, dtype=dtype)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.finfo(dtype).tiny)
+
+
 def sq_norms(x: np.ndarray) -> np.ndarray:
     """Row squared norms in float64: ``x: (n, d)`` -> ``(n,)``."""
     x64 = np.asarray(x, dtype=np.float64)

@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gentools.metrics._pairwise import DEFAULT_BUDGET, iter_sq_distances, kth_neighbour_sq_radii, sq_norms
+from gentools.metrics._pairwise import DEFAULT_BUDGET, iter_sq_distances, kth_neighbour_sq_radii, l2_normalise, sq_norms
 
 
 def _prepare(x: np.ndarray, metric: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if metric == "cosine":
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return x
+    return l2_normalise(x, np.float32) if metric == "cosine" else np.asarray(x, dtype=np.float32)
 
 
 def nearest(queries: np.ndarray, train: np.ndarray, k: int = 1, metric: str = "euclidean",

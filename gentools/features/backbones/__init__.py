@@ -1,52 +1,83 @@
-"""Backbones: networks that turn a preprocessed image batch into feature rows."""
+"""Backbones: networks that turn a preprocessed image batch into feature rows, as a registry.
+
+``REGISTRY`` maps a backbone's name (the part of ``--backbone`` before the
+first ``:``) to a :class:`Entry`: its help line, the resize modes it takes,
+and a loader that imports its module only when it is used (listing the
+registry, as ``--help`` does, imports no torch). Any other ``module:function``
+is a plugin.
+"""
 
 from __future__ import annotations
 
-import torch
+import importlib
+from dataclasses import dataclass
+from typing import Callable
 
 from gentools.errors import UsageError
 
-DINOV2_RESIZES = ("pil", "torch")
+
+@dataclass(frozen=True)
+class Entry:
+    help: str
+    resizes: tuple  # accepted --resize modes, the first being the default; () = none
+    load: Callable  # (spec, weights, resize, spatial, device) -> Backbone
 
 
-def load_backbone(spec: str, weights: str | None, resize: str | None, spatial: bool, device: torch.device):
+REGISTRY: dict = {}
+
+
+def register(name: str, help: str, resizes: tuple, load: Callable) -> None:
+    """Add backbone ``name``; a name is registered once."""
+    if not name or ":" in name or name in REGISTRY:
+        raise ValueError(f"backbone name {name!r} is empty, has ':' or is taken")
+    REGISTRY[name] = Entry(help, tuple(resizes), load)
+
+
+def _lazy(module: str, function: str, call: Callable) -> Callable:
+    """A loader that imports ``gentools.features.backbones.MODULE`` when called."""
+    def load(spec, weights, resize, spatial, device):
+        target = getattr(importlib.import_module(f"gentools.features.backbones.{module}"), function)
+        return call(target, spec, weights, resize, spatial, device)
+    return load
+
+
+def _after_colon(spec: str) -> str:
+    return spec.split(":", 1)[1] if ":" in spec else ""
+
+
+register("inception", "inception (FID Inception-v3: pool3 2048 + 1008 logits)", ("tf", "pytorch-fid", "clean", "none"),
+         _lazy("inception", "backbone", lambda f, spec, w, r, sp, d: f(w, r, sp, d)))
+register("dinov2", "dinov2:vits14|vitb14|vitl14|vitg14 (timm)", ("pil", "torch"),
+         _lazy("foundation", "dinov2", lambda f, spec, w, r, sp, d: f(spec, w, d, r)))
+register("clip", "clip:NAME (open_clip)", (), _lazy("foundation", "clip", lambda f, spec, w, r, sp, d: f(spec, w, d)))
+register("nvidia", "nvidia:PATH (NVIDIA's TorchScript metric detectors: inception-2015-12-05.pt, vgg16.pt)", (),
+         _lazy("nvidia", "detector", lambda f, spec, w, r, sp, d: f(_after_colon(spec), w, d)))
+register("tv", "tv:NAME (torchvision classifier)", (),
+         _lazy("others", "torchvision_classifier", lambda f, spec, w, r, sp, d: f(spec, w, d)))
+register("ts", "ts:PATH (TorchScript)", (), _lazy("others", "torchscript", lambda f, spec, w, r, sp, d: f(spec[3:], d)))
+register("pixels", "pixels[:SIZE][:gray]", (), _lazy("others", "pixels", lambda f, spec, w, r, sp, d: f(spec, d)))
+
+
+def names_help() -> str:
+    """The ``--backbone`` help: every registered backbone, then plugins."""
+    return ", ".join(entry.help for entry in REGISTRY.values()) + ", or module:function (a plugin)"
+
+
+def load_backbone(spec: str, weights: str | None, resize: str | None, spatial: bool, device):
     """The :class:`~gentools.features.backbones.base.Backbone` named by ``--backbone``."""
-    from gentools.features.backbones import others
-
-    if spatial and spec != "inception":
+    name = spec.split(":", 1)[0]
+    entry = REGISTRY.get(name)
+    if spatial and name != "inception":
         raise UsageError("--spatial is only defined for the inception backbone (sFID)")
-    if spec == "inception":
-        from gentools.features.backbones import inception
-        from gentools.features.resize import MODES
+    if entry is None:
+        if ":" not in spec:
+            raise UsageError(f"--backbone {spec}: expected {names_help()}")
+        from gentools.features.backbones import others
 
-        mode = resize or "tf"
-        if mode not in MODES:
-            raise UsageError(f"--resize {mode}: expected one of {', '.join(MODES)}")
-        return inception.backbone(weights, mode, spatial, device)
-    if spec == "dinov2" or spec.startswith("dinov2:"):
-        from gentools.features.backbones import foundation
-
-        if (resize or "pil") not in DINOV2_RESIZES:
-            raise UsageError(f"--resize {resize}: dinov2 takes {' or '.join(DINOV2_RESIZES)}")
-        return foundation.dinov2(spec, weights, device, resize or "pil")
-    if resize:
+        entry = Entry("", (), lambda s, w, r, sp, d: others.plugin(s, d))
+    if resize and not entry.resizes:
         raise UsageError(f"--resize applies to the inception and dinov2 backbones; {spec} declares its own "
                          f"preprocessing")
-    if spec == "clip" or spec.startswith("clip:"):
-        from gentools.features.backbones import foundation
-
-        return foundation.clip(spec, weights, device)
-    if spec.startswith("nvidia:"):
-        from gentools.features.backbones import nvidia
-
-        return nvidia.detector(spec[len("nvidia:"):], weights, device)
-    if spec.startswith("tv:"):
-        return others.torchvision_classifier(spec, weights, device)
-    if spec.startswith("ts:"):
-        return others.torchscript(spec[3:], device)
-    if spec == "pixels" or spec.startswith("pixels:"):
-        return others.pixels(spec, device)
-    if ":" in spec:
-        return others.plugin(spec, device)
-    raise UsageError(f"--backbone {spec}: expected inception, dinov2:VARIANT, clip:NAME, nvidia:PATH, tv:NAME, "
-                     f"ts:PATH, pixels[:SIZE] or module:function")
+    if entry.resizes and (resize or entry.resizes[0]) not in entry.resizes:
+        raise UsageError(f"--resize {resize}: {name} takes {', '.join(entry.resizes)}")
+    return entry.load(spec, weights, resize or (entry.resizes[0] if entry.resizes else None), spatial, device)

@@ -1,4 +1,4 @@
-"""gentools cmmd and gentools vendi: CLIP-MMD distance and the Vendi diversity score."""
+"""gentools cmmd: the CLIP-MMD distance (Jayasumana et al. 2024)."""
 
 from __future__ import annotations
 
@@ -43,28 +43,3 @@ def cmmd(
     reporter = Reporter("cmmd", json_, append, tag)
     gen, ref = sources(inputs, no_stdin, "cmmd", 2)
     reporter.report(run(gen, ref, sigma=sigma, scale=scale, unbiased=unbiased, normalise=normalise, force=force))
-
-
-def vendi(
-    inputs: Annotated[List[str], typer.Argument(metavar="FEATURES", help="One features file.")],
-    json_: Json = False,
-    append: Append = None,
-    tag: Tag = None,
-    quiet: Quiet = False,
-    no_stdin: NoStdin = False,
-) -> None:
-    """Vendi score (Friedman & Dieng 2023): the effective number of distinct samples, exp(entropy of K/n).
-
-    K is the cosine-similarity kernel of the rows; computed from the d x d
-    matrix when d < n. Equal to the vendi-score package.
-
-    Example: gentools vendi gen.h5
-    """
-    from gentools.api.metrics import vendi as run
-    from gentools.cli._inputs import sources
-    from gentools.cli.output import Reporter
-
-    _console.set_quiet(quiet)
-    reporter = Reporter("vendi", json_, append, tag)
-    (source,) = sources(inputs, no_stdin, "vendi", 1)
-    reporter.report(run(source))

@@ -1,0 +1,64 @@
+"""Names and signatures of the on-disk formats, shared by the store's readers and writers."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+
+from gentools.errors import InputError
+from gentools.store.pickles import is_pickle
+
+FORMAT_VERSION = 1
+FEATURES, STATS = "features", "stats"
+ROW_DATASETS = ("features", "logits", "spatial", "ids", "thumbnails")
+# Provenance attributes that must agree between two inputs of one metric.
+GUARDED_KEYS = ("backbone", "weights_sha256", "resize", "layer")
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+# An input is a path, or the bytes of a file read from stdin.
+Source = Union[str, bytes]
+
+
+def sniff(data: bytes) -> str:
+    """Name the binary format whose signature starts ``data``, or ``""``."""
+    if data.startswith(HDF5_MAGIC):
+        return "hdf5"
+    if data.startswith(NPY_MAGIC):
+        return "npy"
+    if data.startswith(ZIP_MAGIC):
+        return "npz"
+    if is_pickle(data):
+        return "pickle"
+    return ""
+
+def source_label(source: Source) -> str:
+    return "<stdin>" if isinstance(source, bytes) else str(source)
+
+def _attr(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+def _read_head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except FileNotFoundError:
+        raise InputError(f"no such file ({path})") from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, expected a file ({path})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror} ({path})") from None
+    if not head:
+        raise InputError(f"file is empty ({path})")
+    return head

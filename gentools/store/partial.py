@@ -1,0 +1,167 @@
+"""The resumable writer of an extraction: rows appended to ``DEST.partial``, renamed to ``DEST`` when complete."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import h5py
+import numpy as np
+
+from gentools.errors import InputError
+from gentools.store.formats import FEATURES, GUARDED_KEYS, ROW_DATASETS, _attr
+from gentools.store.write import _umask, _write_attrs, chunk_rows
+
+
+def partial_path(dest: str) -> str:
+    """Where an unfinished extraction keeps its rows: ``DEST.partial`` beside the final name."""
+    return f"{dest}.partial"
+
+class CannotResume(Exception):
+    """A partial file that cannot be continued (unreadable, or not this job's): start again."""
+
+class FeatureWriter:
+    """Appends extraction rows to ``DEST.partial`` and renames it to ``DEST`` when complete.
+
+    The partial file is a features file with ``complete=false`` and two
+    attributes telling how far it got: ``rows_done`` (rows written) and
+    ``items_done`` (inputs consumed, rows + skipped). Each :meth:`flush` writes
+    the buffered rows, flushes HDF5, fsyncs, and only then advances the
+    counters, so after a crash at any moment the counters never cover unwritten
+    rows. :meth:`resume_state` validates a partial file against the expected
+    ids before it is continued; anything unreadable or inconsistent is
+    reported as ``None`` (start cleanly), never read as data.
+    """
+
+    def __init__(self, dest: str, provenance: dict):
+        self.dest = dest
+        self.path = partial_path(dest)
+        self.provenance = dict(provenance, complete=False)
+        self.h5 = None
+        self.rows_done = self.items_done = 0
+        self.skipped: list = []
+        self._buffer: list = []
+
+    @staticmethod
+    def resume_state(dest: str, expected_ids, provenance: dict) -> tuple[int, int, list]:
+        """``(rows_done, items_done, skipped)`` of a valid partial file for this job; raises
+        :class:`CannotResume` saying why the partial file cannot be continued."""
+        path = partial_path(dest)
+        try:
+            with h5py.File(path, "r") as h5:
+                attrs = {k: _attr(v) for k, v in h5.attrs.items()}
+                rows, items = int(attrs["rows_done"]), int(attrs["items_done"])
+                for key in GUARDED_KEYS + ("source", "shard"):
+                    if str(attrs.get(key, "")) != str(provenance.get(key, "")):
+                        raise ValueError(f"{key} differs")
+                if rows == 0:
+                    return 0, 0, []
+                ids = [_attr(i) for i in h5["ids"][:rows]]
+                skipped = [_attr(i) for i in h5["skipped"][:]] if "skipped" in h5 else []
+                if len(ids) != rows or items > len(expected_ids) or rows + len(skipped) != items:
+                    raise ValueError("row counts disagree")
+                consumed = set(ids) | set(skipped)
+                if ids != [i for i in expected_ids[:items] if i in consumed] or len(consumed) != items:
+                    raise ValueError("ids are not this job's inputs")
+                if not np.isfinite(h5["features"][rows - 1]).all():
+                    raise ValueError("last row is not finite")
+                return rows, items, skipped
+        except (OSError, KeyError, ValueError) as exc:  # unreadable, or not this job's: start again
+            raise CannotResume(str(exc)) from None
+
+    def open(self, resume_from=None) -> None:
+        """Start a new partial file, or continue ``resume_from = (rows, items, skipped)``."""
+        if resume_from:
+            self.rows_done, self.items_done, self.skipped = resume_from
+            self.h5 = h5py.File(self.path, "r+")
+            for name in ROW_DATASETS:
+                if name in self.h5:
+                    self.h5[name].resize(self.rows_done, axis=0)
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise InputError(f"output folder does not exist ({folder})")
+        self.h5 = h5py.File(self.path, "w")
+        _write_attrs(self.h5, FEATURES, self.provenance)
+        self._set_progress()
+
+    def append(self, ids: list, arrays: dict, skipped: list) -> None:
+        self._buffer.append((ids, arrays, skipped))
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        ids = [i for b in self._buffer for i in b[0]]
+        skipped = [s for b in self._buffer for s in b[2]]
+        names = {n for b in self._buffer for n, v in b[1].items() if v is not None}
+        new = len(ids)
+        for name in names:
+            rows = np.concatenate([b[1][name] for b in self._buffer if b[1].get(name) is not None])
+            self._dataset(name, rows.shape[1:], rows.dtype)
+            self.h5[name].resize(self.rows_done + new, axis=0)
+            self.h5[name][self.rows_done:] = rows
+        if new:
+            self._dataset("ids", (), None)
+            self.h5["ids"].resize(self.rows_done + new, axis=0)
+            self.h5["ids"][self.rows_done:] = ids
+        if skipped:
+            self.skipped += skipped
+            if "skipped" in self.h5:
+                del self.h5["skipped"]
+            self.h5.create_dataset("skipped", data=self.skipped, dtype=h5py.string_dtype("utf-8"))
+        self.h5.flush()
+        os.fsync(self.h5.id.get_vfd_handle())
+        self.rows_done += new
+        self.items_done += new + len(skipped)
+        self._buffer = []
+        self._set_progress()
+
+    def _set_progress(self) -> None:
+        self.h5.attrs["rows_done"] = self.rows_done
+        self.h5.attrs["items_done"] = self.items_done
+        self.h5.flush()
+
+    def _dataset(self, name: str, tail: tuple, dtype) -> None:
+        if name in self.h5:
+            return
+        if name == "ids":
+            self.h5.create_dataset(name, shape=(0,), maxshape=(None,), dtype=h5py.string_dtype("utf-8"),
+                                   chunks=(4096,))
+            return
+        dtype = np.uint8 if name == "thumbnails" else np.float32
+        chunk = chunk_rows(int(np.prod(tail)) * np.dtype(dtype).itemsize, 4096)
+        self.h5.create_dataset(name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype, chunks=(chunk, *tail))
+
+    def finish(self) -> None:
+        """Mark complete, fsync, and rename to the final name (atomically replacing an old file)."""
+        self.flush()
+        for key in ("rows_done", "items_done"):
+            del self.h5.attrs[key]
+        self.h5.attrs["complete"] = True
+        self.h5.attrs["count"] = self.rows_done
+        if "ids" not in self.h5:
+            self._dataset("ids", (), None)
+        self.h5.flush()
+        os.fsync(self.h5.id.get_vfd_handle())
+        self.h5.close()
+        os.chmod(self.path, 0o666 & ~_umask())
+        os.replace(self.path, self.dest)
+
+    def abandon(self) -> None:
+        """After an error: keep what was flushed for ``--resume``, or remove an empty partial file."""
+        with contextlib.suppress(OSError):
+            self.close()
+        if self.rows_done == 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+    def close(self) -> None:
+        """Flush what is done and leave the partial file for ``--resume`` (the handle is closed even
+        when the flush fails, e.g. on a full disk)."""
+        if self.h5 is not None and self.h5.id.valid:
+            try:
+                self.flush()
+            finally:
+                self.h5.close()

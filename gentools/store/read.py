@@ -1,0 +1,268 @@
+"""Reading metric inputs: gentools features/stats HDF5 files, ``.npy``/``.npz`` arrays and npz stats."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from gentools.errors import FormatError, InputError
+from gentools.store.formats import FEATURES, FORMAT_VERSION, ROW_DATASETS, STATS, Source, _attr, _read_head, sniff, source_label
+from gentools.store.pickles import is_pickle
+from gentools.store.write import write_features, write_stats, write_stats_npz
+
+
+@dataclass
+class Stats:
+    """Mean and covariance of a feature set: ``mu (d,)``, ``sigma (d, d)`` float64 (ddof=1), ``n`` rows."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    n: int | None
+    label: str
+    spatial: "Stats | None" = None
+    provenance: dict = field(default_factory=dict)
+    kind = "stats"
+
+    @property
+    def dim(self) -> int:
+        return len(self.mu)
+
+    def moments(self, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` with sigma ``M2 / (n - ddof)``; ddof other than 1 needs the stored ``n``."""
+        if ddof == 1:
+            return self.mu, self.sigma
+        if not self.n:
+            raise InputError(f"stats carry no sample count n, needed to convert the covariance to ddof={ddof} "
+                             f"({self.label})")
+        return self.mu, self.sigma * ((self.n - 1) / (self.n - ddof))
+
+    def save(self, path: str, npz: bool = False) -> str:
+        """Write as a gentools stats file (or, with ``npz``, the npz pytorch-fid / clean-fid read)."""
+        (write_stats_npz if npz else write_stats)(path, self)
+        return path
+
+class FeatureFile:
+    """Read access to a features input: a gentools HDF5 file, ``.npy`` / ``.npz``, or arrays in memory.
+
+    Row datasets are read on demand (``array``) or in row chunks (``chunks``),
+    and every read is checked for NaN/Inf, naming the first bad row.
+    """
+
+    kind = "features"
+
+    def __init__(self, label: str, arrays: dict, provenance: dict, handle=None):
+        self.label = label
+        self.provenance = provenance
+        self._arrays = arrays  # name -> np.ndarray or h5py.Dataset
+        self._handle = handle
+        if "features" not in arrays:
+            raise FormatError(f"no 'features' dataset ({label})")
+        self._check_shape("features")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def n(self) -> int:
+        return int(self._arrays["features"].shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self._arrays["features"].shape[1])
+
+    def has(self, name: str) -> bool:
+        return name in self._arrays
+
+    def save(self, path: str) -> str:
+        """Write every dataset and the provenance as a gentools features file (atomically)."""
+        arrays = {name: self.raw(name) if name in ("ids", "skipped", "thumbnails", "labels") else
+                  np.asarray(data) for name, data in self._arrays.items()}
+        write_features(path, arrays, self.provenance)
+        return path
+
+    def moments(self, name: str = "features", ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, sigma)`` of dataset ``name``, streamed in float64, sigma ``M2 / (n - ddof)``."""
+        from gentools.feature_stats import stats_of_file
+
+        acc = stats_of_file(self, name)
+        if acc.n < 2:
+            raise InputError(f"a covariance needs at least 2 rows, have {acc.n} ({self.label})")
+        return acc.mean_cov(ddof)
+
+    @property
+    def ids(self) -> list | None:
+        ids = self.raw("ids")
+        return None if ids is None else [str(i) for i in ids]
+
+    @property
+    def labels(self) -> list | None:
+        labels = self.raw("labels")
+        return None if labels is None else [str(i) for i in labels]
+
+    def shapes(self) -> dict:
+        return {k: tuple(v.shape) for k, v in self._arrays.items()}
+
+    def _check_shape(self, name: str) -> None:
+        shape = self._arrays[name].shape
+        if len(shape) == 1:
+            raise FormatError(f"'{name}' is 1-D (shape {shape}); features must be a 2-D array [N, D] ({self.label})")
+        if len(shape) == 4 and name == "features":
+            raise FormatError(f"holds images of shape {shape}, not features; run `gentools extract` on it first ({self.label})")
+        if len(shape) != 2:
+            raise FormatError(f"'{name}' has shape {shape}; expected a 2-D array [N, D] ({self.label})")
+        if shape[0] == 0:
+            raise InputError(f"'{name}' has no rows ({self.label})")
+        if shape[1] == 0:
+            raise InputError(f"'{name}' has zero columns ({self.label})")
+        kind = np.dtype(self._arrays[name].dtype).kind
+        if kind not in "fiu":
+            raise FormatError(f"'{name}' has dtype {self._arrays[name].dtype}; expected numbers ({self.label})")
+
+    def chunks(self, name: str = "features", rows: int = 8192) -> Iterator[np.ndarray]:
+        """Yield consecutive row blocks of dataset ``name`` as float arrays, checked finite."""
+        if name not in self._arrays:
+            raise InputError(f"has no '{name}' dataset ({self.label})")
+        self._check_shape(name)
+        data = self._arrays[name]
+        for start in range(0, data.shape[0], rows):
+            block = _as_float(np.asarray(data[start:start + rows]))
+            _check_finite(block, name, start, self.label)
+            yield block
+
+    def array(self, name: str = "features") -> np.ndarray:
+        """The whole dataset ``name`` as one float array, checked finite."""
+        blocks = list(self.chunks(name))
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def raw(self, name: str) -> np.ndarray | None:
+        """A non-numeric row dataset (``ids``, ``thumbnails``, ``skipped``) or None."""
+        if name not in self._arrays:
+            return None
+        data = self._arrays[name]
+        if isinstance(data, h5py.Dataset) and h5py.check_string_dtype(data.dtype):
+            return np.array(data.asstr()[()], dtype=object)
+        return np.asarray(data[()])
+
+def _as_float(block: np.ndarray) -> np.ndarray:
+    return block if block.dtype in (np.float32, np.float64) else block.astype(np.float32)
+
+def _check_finite(block: np.ndarray, name: str, start: int, label: str) -> None:
+    bad = ~np.isfinite(block).all(axis=1)
+    if bad.any():
+        row = start + int(np.argmax(bad))
+        raise InputError(f"'{name}' row {row} has NaN or Inf values ({label})")
+
+def open_input(source: Source, allow_incomplete: bool = False, allow_sets: bool = False):
+    """Open any metric input: features (HDF5/npy/npz) or statistics (HDF5/npz, EDM2 ``.pkl``).
+
+    A features file marked ``complete=false`` (interrupted extraction) is refused
+    unless ``allow_incomplete``. An EDM2 pickle holds several statistics
+    (a :class:`~gentools.store.pickles.StatsSet`); only callers that pick an
+    entry by the other input's backbone pass ``allow_sets``.
+    """
+    from gentools.store import pickles
+
+    label = source_label(source)
+    head = source[:8] if isinstance(source, bytes) else _read_head(source)
+    if is_pickle(head):
+        if not allow_sets:
+            raise FormatError(f"an EDM2 statistics pickle serves only `gentools fid` (which picks its entry by the "
+                              f"other input's backbone) ({label})")
+        data = source if isinstance(source, bytes) else _read_all(source)
+        return pickles.load_stats_pickle(data, label, _make_stats)
+    kind = sniff(head)
+    if kind == "hdf5":
+        return _open_hdf5(source, label, allow_incomplete)
+    if kind == "npy":
+        arr = _load_numpy(source, label, mmap=True)
+        return FeatureFile(label, {"features": arr}, {})
+    if kind == "npz":
+        return _open_npz(source, label)
+    raise FormatError(f"unknown file format: expected a gentools HDF5 file, .npy, .npz or an EDM2 .pkl ({label})")
+
+def _read_all(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+def _load_numpy(source: Source, label: str, mmap: bool = False):
+    try:
+        if isinstance(source, bytes):
+            return np.load(io.BytesIO(source), allow_pickle=False)
+        return np.load(source, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except Exception as exc:  # numpy raises many kinds on corrupt files
+        raise FormatError(f"cannot read numpy file: {exc} ({label})") from None
+
+def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
+    with _load_numpy(source, label) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    if "mu" in arrays and "sigma" in arrays:
+        spatial = None
+        if "mu_s" in arrays and "sigma_s" in arrays:
+            spatial = _make_stats(arrays["mu_s"], arrays["sigma_s"], None, label)
+        return _make_stats(arrays["mu"], arrays["sigma"], None, label, spatial)
+    if "features" not in arrays:
+        if len(arrays) != 1:
+            raise FormatError(f"npz holds {sorted(arrays)}; expected 'features', 'mu'/'sigma', or a single array ({label})")
+        arrays = {"features": next(iter(arrays.values()))}
+    return FeatureFile(label, {k: v for k, v in arrays.items() if k in ROW_DATASETS}, {})
+
+def _make_stats(mu, sigma, n, label, spatial=None, provenance=None) -> Stats:
+    mu = np.asarray(mu, dtype=np.float64)
+    sigma = np.asarray(sigma, dtype=np.float64)
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise FormatError(f"statistics have mu {mu.shape} and sigma {sigma.shape}; expected [D] and [D, D] ({label})")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise InputError(f"statistics contain NaN or Inf ({label})")
+    return Stats(mu, sigma, n, label, spatial, provenance or {})
+
+def _open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFile | Stats:
+    try:
+        handle = h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
+    except OSError as exc:
+        raise FormatError(f"cannot read HDF5 file (truncated or corrupt?): {exc} ({label})") from None
+    try:
+        attrs = {k: _attr(v) for k, v in handle.attrs.items()}
+        fmt = attrs.pop("gentools_format", None)
+        version = attrs.pop("format_version", None)
+        if fmt not in (FEATURES, STATS):
+            raise FormatError(f"not a gentools features or stats file (no gentools_format attribute) ({label})")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise FormatError(
+                f"written by a newer gentools (format_version {version}, this one reads {FORMAT_VERSION}); "
+                f"upgrade gentools ({label})")
+        if fmt == STATS:
+            return _read_stats(handle, attrs, label)
+        if attrs.get("complete") is False and not allow_incomplete:
+            raise InputError(
+                f"unfinished extraction (complete=false); finish it by re-running the same "
+                f"`gentools extract` command with --resume ({label})")
+        arrays = {k: handle[k] for k in ("features", "logits", "spatial", "ids", "thumbnails", "skipped")
+                  if k in handle}
+        return FeatureFile(label, arrays, attrs, handle)
+    except BaseException:
+        handle.close()
+        raise
+
+def _read_stats(handle, attrs: dict, label: str) -> Stats:
+    try:
+        spatial = None
+        if "spatial_mu" in handle:
+            spatial = _make_stats(handle["spatial_mu"][()], handle["spatial_sigma"][()],
+                                  attrs.pop("spatial_n", None), label)
+        n = attrs.pop("n", None)
+        return _make_stats(handle["mu"][()], handle["sigma"][()], n, label, spatial, attrs)
+    except KeyError as exc:
+        raise FormatError(f"stats file lacks {exc} ({label})") from None
+    finally:
+        handle.close()

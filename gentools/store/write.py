@@ -1,0 +1,105 @@
+"""Writing gentools files atomically: a temporary file in the destination folder, flushed, fsynced, renamed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Iterator
+
+import h5py
+import numpy as np
+
+from gentools.errors import InputError
+from gentools.store.formats import FEATURES, FORMAT_VERSION, STATS
+
+# Recorded as each file's ``argv`` attribute; the command line sets it (the library never reads sys.argv).
+_INVOCATION = {"argv": "gentools (Python API)"}
+
+
+def set_invocation(argv: str) -> None:
+    """The command line that the files written from now on record as ``argv``."""
+    _INVOCATION["argv"] = argv
+
+
+def chunk_rows(row_bytes: int, cap: int) -> int:
+    """HDF5 chunk length of a row dataset: about 1 MiB per chunk, at most ``cap`` rows."""
+    return max(1, min(cap, (1 << 20) // max(1, row_bytes)))
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str) -> Iterator[str]:
+    """Yield a temporary path beside ``dest``; on success fsync and rename it to ``dest``."""
+    folder = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(folder):
+        raise InputError(f"output folder does not exist ({folder})")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+def _write_attrs(h5, fmt: str, provenance: dict) -> None:
+    """Format marker, provenance, and the write's own record (time, version, command line)."""
+    import datetime
+
+    from gentools import __version__
+
+    h5.attrs["gentools_format"] = fmt
+    h5.attrs["format_version"] = FORMAT_VERSION
+    h5.attrs["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    h5.attrs["gentools_version"] = __version__
+    h5.attrs["argv"] = _INVOCATION["argv"]
+    provenance = {k: v for k, v in provenance.items() if k not in ("created", "gentools_version", "argv")}
+    for key, value in provenance.items():
+        if value is not None:
+            h5.attrs[key] = value
+
+def write_features(dest: str, arrays: dict, provenance: dict) -> None:
+    """Write a features file atomically. ``arrays`` maps dataset name to array/list."""
+    with atomic_path(dest) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, FEATURES, provenance)
+        for name, data in arrays.items():
+            if data is None:
+                continue
+            if name in ("ids", "skipped"):
+                h5.create_dataset(name, data=list(data), dtype=h5py.string_dtype("utf-8"))
+                continue
+            data = np.asarray(data, dtype=np.uint8 if name == "thumbnails" else np.float32)
+            rows = chunk_rows(data[0].nbytes, len(data)) if len(data) else 0
+            h5.create_dataset(name, data=data, chunks=(rows, *data.shape[1:]) if len(data) else None)
+
+def write_stats(dest: str, stats) -> None:
+    """Write a stats file atomically (float64 ``mu``, ``sigma``, attr ``n``)."""
+    with atomic_path(dest) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, STATS, stats.provenance)
+        if stats.n is not None:
+            h5.attrs["n"] = int(stats.n)
+        h5.create_dataset("mu", data=np.asarray(stats.mu, dtype=np.float64))
+        h5.create_dataset("sigma", data=np.asarray(stats.sigma, dtype=np.float64))
+        if stats.spatial is not None:
+            h5.create_dataset("spatial_mu", data=stats.spatial.mu)
+            h5.create_dataset("spatial_sigma", data=stats.spatial.sigma)
+            if stats.spatial.n is not None:
+                h5.attrs["spatial_n"] = int(stats.spatial.n)
+
+def write_stats_npz(dest: str, stats) -> None:
+    """Write ``mu``/``sigma`` (and ``mu_s``/``sigma_s``) as the npz pytorch-fid and clean-fid read."""
+    arrays = {"mu": stats.mu, "sigma": stats.sigma}
+    if stats.spatial is not None:
+        arrays.update(mu_s=stats.spatial.mu, sigma_s=stats.spatial.sigma)
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
