@@ -16,7 +16,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from gentools.errors import GentoolsWarning, InputError, ProvenanceError
-from gentools.store import GUARDED_KEYS, FeatureFile, Stats, open_input
+from gentools.store import GUARDED_KEYS, FeatureFile, Stats, open_input, provenance_differences
 from gentools.store.pickles import StatsSet
 
 Features = FeatureFile
@@ -57,14 +57,12 @@ def check_compatible(items: Sequence, force: bool) -> None:
         warnings.warn(f"no provenance in {', '.join(bare)} (plain arrays or foreign stats): cannot check "
                       "that the inputs come from the same network and preprocessing", GentoolsWarning, stacklevel=2)
     for other in items[1:]:
-        for key in GUARDED_KEYS:
-            a, b = first.provenance.get(key), other.provenance.get(key)
-            if a and b and a != b:
-                message = f"inputs differ in {key}: '{a}' ({first.label}) vs '{b}' ({other.label})"
-                if not force:
-                    raise ProvenanceError(message, hint="numbers from mixed inputs are not comparable; "
-                                                        "--force to compute anyway")
-                warnings.warn(message + " (--force)", GentoolsWarning, stacklevel=2)
+        for key, a, b in provenance_differences(first.provenance, other.provenance, GUARDED_KEYS, ignore_missing=True):
+            message = f"inputs differ in {key}: '{a}' ({first.label}) vs '{b}' ({other.label})"
+            if not force:
+                raise ProvenanceError(message, hint="numbers from mixed inputs are not comparable; "
+                                                    "--force to compute anyway")
+            warnings.warn(message + " (--force)", GentoolsWarning, stacklevel=2)
 
 
 def open_pair(gen: InputLike, ref: InputLike, command: str, force: bool = False, min_rows: int = 0,

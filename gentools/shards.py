@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store import GUARDED_KEYS, ROW_DATASETS, FeatureFile
+from gentools.store import GUARDED_KEYS, ROW_DATASETS, FeatureFile, provenance_differences
 
 # Attributes that must agree between shards of one extraction.
 _SHARD_KEYS = GUARDED_KEYS + ("source", "input_size")
@@ -32,10 +32,8 @@ def merge_feature_files(files: list[FeatureFile]) -> tuple[dict, dict]:
     """
     first = files[0]
     for other in files[1:]:
-        for key in _SHARD_KEYS:
-            a, b = first.provenance.get(key), other.provenance.get(key)
-            if a != b:
-                raise InputError(f"cannot merge: {key} differs: '{a}' ({first.label}) vs '{b}' ({other.label})")
+        for key, a, b in provenance_differences(first.provenance, other.provenance, _SHARD_KEYS)[:1]:
+            raise InputError(f"cannot merge: {key} differs: '{a}' ({first.label}) vs '{b}' ({other.label})")
     names = [name for name in ROW_DATASETS if all(f.has(name) for f in files)]
     shards = [f.provenance.get("shard") or "" for f in files]
     if all(shards):

@@ -86,26 +86,51 @@ def _whole(path) -> bool:
         with h5py.File(path, "r") as h5:
             return h5.attrs["gentools_format"] == "latents" and len(h5["latents"]) > 0
     item = store.open_input(str(path))
-    if hasattr(item, "close"):
+    if item.kind == "features":
         item.close()
     return item.n > 0
+
+
+def _writing(out) -> bool:
+    """A writer is mid-write: its temporary file (``.NAME.*.tmp``) or ``NAME.partial`` exists."""
+    return any(p.name.startswith(".") or p.name.endswith(".partial") for p in out.iterdir())
+
+
+# Writers whose write phase is long enough to be hit for sure, with how long after it begins the kill may land
+# (merge writes 60,000 rows; extract appends to its .partial for the whole run). stats, interp and nn-grid compute
+# for seconds and then write a small file in milliseconds: for them the kill lands at a random moment of the run.
+MID_WRITE = {"merge": 0.05, "extract": 0.5}
+KILL_WINDOW = {"stats": (0.05, 0.6)}  # stats is done within a second: kill it early enough to hit it
 
 
 @pytest.mark.parametrize("command", ["stats", "merge", "extract", "interp", "nn-grid"])
 def test_kill_9_at_random_moments_never_leaves_a_partial_final_file(inputs, tmp_path, command):
     env = cli_env(PYTHONPATH=str(inputs))
     rng = random.Random(command)
+    hits = mid_write = 0
     for attempt in range(4):
         out = tmp_path / f"run{attempt}"
         out.mkdir()
         argv, finals = _writers(inputs, out)[command]
         proc = subprocess.Popen([str(BIN / "gentools"), *map(str, argv), "-q"], env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 3.0))
+        if command in MID_WRITE:  # wait until the write has begun, then kill within its first half second
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and not _writing(out) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0.0, MID_WRITE[command]))
+        else:
+            time.sleep(rng.uniform(*KILL_WINDOW.get(command, (0.3, 3.0))))
+        writing = _writing(out)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        hits += proc.returncode == -signal.SIGKILL
+        mid_write += proc.returncode == -signal.SIGKILL and writing
         for final in finals:
             assert not final.exists() or _whole(final), (command, attempt, final)
+    assert hits >= 1, f"{command} finished before every kill: the test killed nothing"
+    if command in MID_WRITE:
+        assert mid_write >= 1, f"no kill of {command} landed while it was writing"
 
 
 def test_disk_full_is_a_clear_error_and_leaves_nothing(inputs, tmp_path, monkeypatch, capfd):
@@ -145,6 +170,5 @@ def test_two_writers_on_one_path_leave_one_whole_file(tmp_path):
                  for n in ("a", "b")]
         assert [p.wait() for p in procs] == [0, 0]
         stats = store.open_input(str(out))
-        if True:
-            assert any(np.allclose(stats.mu, x.mean(0)) and np.allclose(stats.sigma, np.cov(x.T)) for x in (a, b))
+        assert any(np.allclose(stats.mu, x.mean(0)) and np.allclose(stats.sigma, np.cov(x.T)) for x in (a, b))
         assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.npy", "s.h5"]

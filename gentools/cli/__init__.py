@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import sys
@@ -96,6 +97,8 @@ def run(argv: list[str]) -> int:
     debug = os.environ.get("GENTOOLS_DEBUG", "") not in ("", "0") or "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     _console.install_warning_printer()
+    if not debug:  # third-party log lines (open_clip, timm) would break the one-line error rule
+        logging.getLogger().addHandler(logging.NullHandler())
     from gentools.store import set_invocation
 
     set_invocation(shlex.join(["gentools", *argv]))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from gentools.errors import InputError
-from gentools.features.backbones.base import Backbone
+from gentools.features.backbones.base import Backbone, full_float32
 from gentools.features.images import ImageDataset, Item
 
 
@@ -103,7 +103,7 @@ def _run(backbone: Backbone, images: torch.Tensor) -> dict:
     x = images.permute(0, 3, 1, 2).to(backbone.device, non_blocking=True)
     step = CPU_SLICE if backbone.device.type == "cpu" else len(x)
     parts: dict = {}
-    with torch.inference_mode():
+    with torch.inference_mode(), full_float32(backbone.device):
         for start in range(0, len(x), step):
             for name, value in backbone.run(x[start:start + step]).items():
                 parts.setdefault(name, []).append(value.float().cpu().numpy())

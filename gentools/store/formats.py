@@ -62,3 +62,17 @@ def _read_head(path: str) -> bytes:
     if not head:
         raise InputError(f"file is empty ({path})")
     return head
+
+
+def provenance_differences(a: dict, b: dict, keys, ignore_missing: bool = False) -> list:
+    """``[(key, a[key], b[key])]`` for the ``keys`` whose values differ (compared as text, absent = "");
+    with ``ignore_missing``, a key absent on either side is not a difference. The one provenance comparison:
+    the metric guard, shard merges, resume and "already finished" all use it."""
+    out = []
+    for key in keys:
+        va, vb = a.get(key), b.get(key)
+        if ignore_missing and (va in (None, "") or vb in (None, "")):
+            continue
+        if str("" if va is None else va) != str("" if vb is None else vb):
+            out.append((key, va, vb))
+    return out

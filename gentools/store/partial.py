@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store.formats import FEATURES, GUARDED_KEYS, ROW_DATASETS, _attr
+from gentools.store.formats import FEATURES, GUARDED_KEYS, ROW_DATASETS, _attr, provenance_differences
 from gentools.store.write import _umask, _write_attrs, chunk_rows
 
 
@@ -51,9 +51,8 @@ class FeatureWriter:
             with h5py.File(path, "r") as h5:
                 attrs = {k: _attr(v) for k, v in h5.attrs.items()}
                 rows, items = int(attrs["rows_done"]), int(attrs["items_done"])
-                for key in GUARDED_KEYS + ("source", "shard"):
-                    if str(attrs.get(key, "")) != str(provenance.get(key, "")):
-                        raise ValueError(f"{key} differs")
+                for key, _, _ in provenance_differences(attrs, provenance, GUARDED_KEYS + ("source", "shard"))[:1]:
+                    raise ValueError(f"{key} differs")
                 if rows == 0:
                     return 0, 0, []
                 ids = [_attr(i) for i in h5["ids"][:rows]]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -28,27 +29,40 @@ class Backbone:
     run: Callable[[torch.Tensor], dict]
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     worker_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None
+    runtime: str = ""  # "torchscript" or "eager" where gentools compiles the network itself
 
     def provenance(self) -> dict:
-        return {"backbone": self.name, "layer": self.layer, "input_size": self.input_size,
-                "normalisation": self.normalisation, "resize": self.resize, "weights_sha256": self.weights_sha256}
+        record = {"backbone": self.name, "layer": self.layer, "input_size": self.input_size,
+                  "normalisation": self.normalisation, "resize": self.resize, "weights_sha256": self.weights_sha256}
+        return dict(record, runtime=self.runtime) if self.runtime else record
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when available, else CPU. On CUDA, TF32 is switched off: features must
-    match the float32 references (TF32 convolutions differ in the third digit)."""
+    """``auto`` is CUDA when available, else CPU."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     resolved = torch.device(device)
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            from gentools.errors import UsageError
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        from gentools.errors import UsageError
 
-            raise UsageError("--device cuda: no CUDA device is available")
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.benchmark = True
+        raise UsageError("--device cuda: no CUDA device is available")
     return resolved
+
+
+@contextlib.contextmanager
+def full_float32(device: torch.device) -> Iterator[None]:
+    """On CUDA, TF32 off (features must match the float32 references: TF32 convolutions differ in the third
+    digit) and cuDNN autotuning on, for the block only: the caller's settings are restored after."""
+    if device.type != "cuda":
+        yield
+        return
+    matmul = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        with torch.backends.cudnn.flags(enabled=True, benchmark=True, deterministic=False, allow_tf32=False):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul
 
 
 def optimise(module: torch.nn.Module, device: torch.device) -> Callable:
@@ -64,12 +78,21 @@ def optimise(module: torch.nn.Module, device: torch.device) -> Callable:
         return module
     import warnings
 
+    from gentools.errors import GentoolsWarning
+
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch >= 2.10 marks TorchScript deprecated; it still works
+        with warnings.catch_warnings():  # torch >= 2.10 marks TorchScript deprecated; it still works
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
             return torch.jit.optimize_for_inference(torch.jit.script(module))
-    except Exception:  # noqa: BLE001 - any scripting failure: fall back to eager, same numbers
+    except (RuntimeError, OSError, TypeError, torch.jit.frontend.NotSupportedError) as exc:
+        warnings.warn(f"{type(module).__name__} could not be compiled with TorchScript ({str(exc).splitlines()[0]}); "
+                      f"running it eagerly: same numbers, about 40% slower", GentoolsWarning, stacklevel=2)
         return module
+
+
+def runtime_of(net) -> str:
+    """How a network runs, recorded as provenance: ``torchscript`` (frozen, optimised) or ``eager``."""
+    return "torchscript" if isinstance(net, torch.jit.ScriptModule) else "eager"
 
 
 def tensor_outputs(out, names=("features", "logits")) -> dict:

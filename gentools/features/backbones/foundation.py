@@ -22,7 +22,6 @@ when offline: the error names the file and where to put it.
 from __future__ import annotations
 
 import functools
-import logging
 
 import torch
 
@@ -119,15 +118,12 @@ def clip(spec: str, weights: str | None, device: torch.device) -> Backbone:
         sha256 = load_state_file(model, weights, f"open_clip {name}")
     else:
         tag = CLIP.get(name, "openai")
-        try:
-            logging.disable(logging.CRITICAL)  # open_clip logs the failure itself: one line is ours
+        try:  # open_clip also logs the failure; the CLI routes third-party logging away from stderr
             model = open_clip.create_model(name, pretrained=tag)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - hub and download errors come in many kinds
             raise InputError(f"no {name} ({tag}) weights here and they cannot be fetched ({type(exc).__name__}): "
                              f"run open_clip.create_model({name!r}, pretrained={tag!r}) once on a machine with "
                              f"internet and copy its cache (~/.cache/huggingface/hub), or pass --weights PATH") from None
-        finally:
-            logging.disable(logging.NOTSET)
         sha256 = f"open_clip:{name}:{tag}"
     size = model.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else int(size)

@@ -147,7 +147,7 @@ def backbone(weights: str | None, resize: str, spatial: bool, device: torch.devi
     from gentools.errors import GentoolsWarning
     from gentools.features import resize as resizing
     from gentools.features import weights as weight_files
-    from gentools.features.backbones.base import Backbone, optimise
+    from gentools.features.backbones.base import Backbone, optimise, runtime_of
 
     path = weight_files.resolve_inception_weights(weights)
     sha256 = weight_files.sha256_of(path)
@@ -171,7 +171,7 @@ def backbone(weights: str | None, resize: str, spatial: bool, device: torch.devi
 
     worker = functools.partial(resizing.clean_resize, size=INPUT_SIZE) if resize == "clean" else None
     return Backbone("inception", "pool3", INPUT_SIZE, "(x-128)/128" if resize != "pytorch-fid" else "2*x/255-1",
-                    resize, sha256, run, device, worker)
+                    resize, sha256, run, device, worker, runtime_of(net))
 
 
 def _weights_error(path, exc):

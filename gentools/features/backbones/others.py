@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from gentools.errors import InputError, UsageError
-from gentools.features.backbones.base import Backbone, load_state_file, load_torchscript, optimise, tensor_outputs
+from gentools.features.backbones.base import Backbone, load_state_file, load_torchscript, optimise, runtime_of, tensor_outputs
 
 
 def _scaled(batch: torch.Tensor, size: int) -> torch.Tensor:
@@ -39,7 +39,8 @@ def module_backbone(name: str, module, sha256: str, device: torch.device, script
     def run(batch: torch.Tensor) -> dict:
         return tensor_outputs(net(_scaled(batch, size)))
 
-    return Backbone(name, layer, size, "x/255", "bilinear" if size else "none", sha256, run, device)
+    return Backbone(name, layer, size, "x/255", "bilinear" if size else "none", sha256, run, device,
+                    runtime=runtime_of(net))
 
 
 def torchscript(path: str, device: torch.device) -> Backbone:
