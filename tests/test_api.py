@@ -108,3 +108,26 @@ def test_readme_python_api_example_runs(tmp_path, image_folder, inception_weight
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["result"]["fid"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_interp_latents_are_extract_generator_latents(tmp_path):
+    """One latent scheme: interp's seeded pair i is sample i of `extract --generator` with the same --seed."""
+    import torch
+
+    from gentools import generators, store
+
+    class G(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.latent_dim = 5
+            self.fc = torch.nn.Linear(5, 3 * 4 * 4)
+
+        def forward(self, z):
+            return torch.tanh(self.fc(z)).view(-1, 3, 4, 4)
+
+    torch.jit.script(G()).save(str(tmp_path / "g.pt"))
+    result = gentools.interp(str(tmp_path / "g.pt"), latents_out=str(tmp_path / "z.h5"), pairs=3, steps=2, seed=11,
+                             device="cpu")
+    z, names = store.read_latents(result["latents"])
+    np.testing.assert_array_equal(z, generators.latents(11, range(6), 5))
+    assert names == [str(i) for i in range(6)]

@@ -84,8 +84,7 @@ def _latents(gen, latents, encode, encoder, latent_dim, pairs: int, seed: int, d
     dim = latent_dim or getattr(gen, "latent_dim", None)
     if not dim:
         raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(2 * pairs, int(dim), generator=g).numpy()
+    z = generators.latents(seed, range(2 * pairs), int(dim))  # sample i: as extract --generator's sample i
     return z, [str(i) for i in range(len(z))]
 
 
@@ -109,10 +108,9 @@ def _encode(spec: str, images: list, device):
 
 
 def _path_length(generate, dim: int, samples: int, seed: int, interpolate, backbone: str | None, device) -> float:
-    g = torch.Generator().manual_seed(seed + 1)
-    za = torch.randn(samples, dim, generator=g).numpy()
-    zb = torch.randn(samples, dim, generator=g).numpy()
-    t = torch.rand(samples, generator=g, dtype=torch.float64).numpy()
+    za = generators.latents(seed + 1, range(samples), dim)  # the pairs' ends: samples of --seed + 1
+    zb = generators.latents(seed + 1, range(samples, 2 * samples), dim)
+    t = np.random.default_rng([seed + 1, 2 ** 32]).random(samples)
     net = None
     if backbone:
         from gentools.features.backbones import load_backbone

@@ -54,7 +54,7 @@ def interp(
     """Walk a generator's latent space: interpolation grid, latent arithmetic, path length.
 
     Prints 'grid' and 'latents' (the paths written) and, with --path-length,
-    'path_length'. Latents are z ~ N(0, I) from --seed (torch.Generator), rows
+    'path_length'. Latents are z ~ N(0, I) from --seed (sample i as extract --generator's sample i), rows
     of --latents, or --encode images through --encoder.
 
     Example: gentools interp G.pt -o strip.png --pairs 4 --steps 8 --path-length
