@@ -32,6 +32,7 @@ _API = {
     "prdc": "gentools.api.metrics", "cmmd": "gentools.api.metrics", "vendi": "gentools.api.metrics",
     "twosample": "gentools.api.methods", "kde": "gentools.api.methods", "nn_grid": "gentools.api.methods",
     "interp": "gentools.api.interp", "report": "gentools.api.report",
+    "Evaluator": "gentools.api.evaluator", "log": "gentools.api.log",
 }
 
 __all__ = ["GentoolsError", "GentoolsWarning", "__version__", *_API]

@@ -11,7 +11,6 @@ import tempfile
 import time
 from typing import Callable, Optional
 
-from gentools import __version__
 from gentools.errors import UsageError
 
 
@@ -38,12 +37,6 @@ def format_value(value) -> str:
     return str(value)
 
 
-def _json_value(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 class Reporter:
     """Collects a command's context and prints its result in the chosen form."""
 
@@ -56,25 +49,22 @@ class Reporter:
         self.started = time.perf_counter()
 
     def envelope(self, values: dict, inputs: list[dict], params: dict) -> dict:
-        return {"command": self.command, "values": {k: _json_value(v) for k, v in values.items()},
-                "inputs": inputs, "params": params, "tags": self.tags,
-                "seconds": round(time.perf_counter() - self.started, 6), "version": __version__}
+        from gentools.api.log import envelope
+
+        return envelope(self.command, values, inputs, params, self.tags, time.perf_counter() - self.started)
 
     def report(self, result) -> None:
         """Print an API :class:`~gentools.api._common.Result` with its inputs and parameters."""
         self.emit(dict(result), result.inputs, result.params)
 
     def emit(self, values: dict, inputs: list[dict], params: dict) -> None:
+        from gentools.api.log import append_jsonl
+
         obj = self.envelope(values, inputs, params)
-        line = json.dumps(obj, sort_keys=False, default=str)
         if self.append is not None:
-            fd = os.open(self.append, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-            try:
-                os.write(fd, (line + "\n").encode("utf-8"))  # one write: lines never interleave
-            finally:
-                os.close(fd)
+            append_jsonl(self.append, obj)
         if self.as_json:
-            print(line)
+            print(json.dumps(obj, sort_keys=False, default=str))
         else:
             for key, value in values.items():
                 print(f"{key}\t{format_value(value)}")
