@@ -31,30 +31,45 @@ class FeatureStats:
             self.m2 = np.zeros((self.dim, self.dim), dtype=np.float64)
 
     def append(self, batch: np.ndarray) -> None:
-        """Fold in rows ``batch: (b, dim)`` of any float dtype."""
-        x = np.asarray(batch, dtype=np.float64)
+        """Fold in rows ``batch: (b, dim)`` of any float dtype.
+
+        The batch's scatter is added into ``M2`` in place by one BLAS call
+        (``dgemm`` with ``beta=1``), and the rank-one correction by ``dger``:
+        no d×d temporary, so memory stays at ``M2`` plus one float64 copy of the batch.
+        """
+        x = np.array(batch, dtype=np.float64)  # a copy: centred in place below
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"expected rows of dim {self.dim}, got shape {x.shape}")
         if len(x) == 0:
             return
         mean_b = x.mean(axis=0)
-        xc = x - mean_b
-        self._fold(len(x), mean_b, xc.T @ xc)
+        x -= mean_b
+        self._fold(len(x), mean_b, x)
 
     def merge(self, other: "FeatureStats") -> "FeatureStats":
         """Fold in another accumulator (exact pooled mean and scatter); returns self."""
         if other.dim != self.dim:
             raise ValueError(f"cannot merge stats of dim {other.dim} into dim {self.dim}")
         if other.n:
-            self._fold(other.n, other.mean, other.m2)
+            self._fold(other.n, other.mean, None, other.m2)
         return self
 
-    def _fold(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+    def _fold(self, n_b: int, mean_b: np.ndarray, centred=None, m2_b=None) -> None:
+        """Chan et al.'s update with a batch given as centred rows (scatter ``centredᵀ centred``) or as ``m2_b``."""
+        from scipy.linalg import blas
+
         n_a, n = self.n, self.n + n_b
         delta = mean_b - self.mean
-        self.m2 += m2_b
+        m2 = self.m2.T  # the Fortran-ordered view BLAS updates in place (M2 is symmetric)
+        if centred is not None:
+            out = blas.dgemm(1.0, centred.T, centred.T, beta=1.0, c=m2, trans_b=1, overwrite_c=1)  # no copies
+        else:
+            out = m2
+            out += m2_b
         if n_a:
-            self.m2 += np.outer(delta, delta) * (n_a * n_b / n)
+            out = blas.dger(n_a * n_b / n, delta, delta, a=out, overwrite_a=1)
+        if not np.shares_memory(out, self.m2):  # the wrapper copied: keep its result
+            self.m2 = np.ascontiguousarray(out.T)
         self.mean += delta * (n_b / n)
         self.n = n
 
