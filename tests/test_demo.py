@@ -53,13 +53,21 @@ def test_demo_numbers_make_sense(demo):
 
 
 def test_demo_tracks_training(demo):
+    """trend.tsv: the checkpoints' fid/kid/prdc (gentools fid --append) and prepare.py's training log
+    (gentools.log every 20 steps, gentools.Evaluator at each checkpoint) against step."""
     out, _ = demo
     lines = (out / "results" / "trend.tsv").read_text().splitlines()
     header = lines[0].split("\t")
-    rows = [dict(zip(header, line.split("\t"))) for line in lines[1:5]]
-    assert lines[5].endswith("trend.png")
-    assert [float(r["step"]) for r in rows] == [20, 100, 400, 1500]
-    assert float(rows[-1]["fid.fid"]) < float(rows[0]["fid.fid"])  # the VAE improves while it trains
+    rows = {float(r["step"]): r for r in (dict(zip(header, line.split("\t"))) for line in lines[1:-1])}
+    assert lines[-1].endswith("trend.png")
+    checkpoints = [step for step, r in sorted(rows.items()) if r.get("fid.fid")]
+    assert checkpoints == [20, 100, 400, 1500]
+    assert float(rows[1500]["fid.fid"]) < float(rows[20]["fid.fid"])  # the VAE improves while it trains
+    for step in checkpoints:  # in-loop FID = the command's FID of the saved checkpoint (same latents, same pixels)
+        assert float(rows[step]["evaluate.fid"]) == pytest.approx(float(rows[step]["fid.fid"]), rel=1e-6)
+    logged = [step for step, r in rows.items() if r.get("log.loss")]
+    assert len(logged) >= 70 and all(float(rows[s]["log.grad_norm"]) > 0 for s in logged)
+    assert {"evaluate.loss", "evaluate.grad_norm", "log.loss", "log.grad_norm"} <= set(header)
 
 
 def test_report_one_panel_per_metric(tmp_path, gaussian_pair):

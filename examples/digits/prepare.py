@@ -9,6 +9,8 @@ Writes, under OUT (default: this folder):
   models/vae_encoder.pt  TorchScript VAE encoder, images [B, 3, 8, 8] in [-1, 1] -> (mu, logvar)
   models/vae_step{N}.pt  decoder checkpoints during training (for tracking a training run)
   models/vae2_decoder.pt a second, weaker model: 2-d latent, trained briefly
+  results/run.jsonl      the VAE's training log: loss and gradient norm every 20 steps (gentools.log), and
+                         FID of 500 samples against the test digits at each checkpoint (gentools.Evaluator)
 
 Usage: python prepare.py data OUT | python prepare.py models OUT   (the Makefile calls these)
 """
@@ -99,7 +101,7 @@ def train_classifier(images, labels) -> Classifier:
     return model.eval()
 
 
-def train_vae(images, latent: int, steps: int, checkpoint=None):
+def train_vae(images, latent: int, steps: int, checkpoint=None, monitor=None):
     torch.manual_seed(SEED)
     enc, dec = Encoder(latent), Decoder(latent)
     x = torch.from_numpy(images[:1000]).float().div(255).flatten(1)
@@ -115,7 +117,11 @@ def train_vae(images, latent: int, steps: int, checkpoint=None):
         kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / 128
         opt.zero_grad()
         (rec + kl).backward()
+        grads = [p.grad for p in list(enc.parameters()) + list(dec.parameters())]
+        grad_norm = float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
         opt.step()
+        if monitor:
+            monitor(step, dec, loss=float(rec + kl), grad_norm=grad_norm)
         if checkpoint and step in CHECKPOINTS:
             checkpoint(step, dec)
     return enc.eval(), dec.eval()
@@ -136,11 +142,39 @@ def write_models(out: Path) -> None:
         torch.jit.script(decoder.eval()).save(str(models / f"vae_step{step}.pt"))
         decoder.train()
 
-    encoder, decoder = train_vae(images, 8, CHECKPOINTS[-1], save)
+    encoder, decoder = train_vae(images, 8, CHECKPOINTS[-1], save, training_monitor(out, models / "classifier.pt"))
     torch.jit.script(decoder).save(str(models / "vae_decoder.pt"))
     torch.jit.script(encoder).save(str(models / "vae_encoder.pt"))
     _, weak = train_vae(images, 2, 150)
     torch.jit.script(weak).save(str(models / "vae2_decoder.pt"))
+
+
+def training_monitor(out: Path, classifier: Path):
+    """Evaluate inside the training loop: loss and gradient norm every 20 steps with gentools.log, and FID of
+    500 samples against the test digits at each checkpoint with a gentools.Evaluator. The latents are those of
+    `gentools extract --generator ... --num-samples 500` (seed 2020), so the FID logged here equals the one the
+    Makefile computes from the saved checkpoint."""
+    import gentools
+    from gentools.generators import latents as generator_latents
+
+    log = out / "results" / "run.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
+    backbone = f"ts:{classifier}"
+    reference = gentools.extract(str(out / "data" / "test"), backbone=backbone, workers=0)
+    evaluator = gentools.Evaluator(reference, metrics=["fid"], backbone=backbone, device="cpu")
+    latents = torch.from_numpy(generator_latents(2020, range(500), 8))
+
+    def monitor(step: int, decoder, **scalars) -> None:
+        if step in CHECKPOINTS:  # the weights saved as vae_step{step}.pt
+            evaluator.reset()
+            with torch.no_grad():
+                evaluator.update(decoder(latents))
+            evaluator.log(log, step=step, **scalars)
+        elif step % 20 == 0:
+            gentools.log(log, step=step, **scalars)
+
+    return monitor
 
 
 if __name__ == "__main__":
