@@ -33,6 +33,7 @@ _API = {
     "twosample": "gentools.api.methods", "kde": "gentools.api.methods", "nn_grid": "gentools.api.methods",
     "interp": "gentools.api.interp", "report": "gentools.api.report",
     "Evaluator": "gentools.api.evaluator", "log": "gentools.api.log",
+    "diversity": "gentools.api.classes", "clipscore": "gentools.api.metrics",
 }
 
 __all__ = ["GentoolsError", "GentoolsWarning", "__version__", *_API]

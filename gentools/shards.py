@@ -53,7 +53,7 @@ def merge_feature_files(files: list[FeatureFile]) -> tuple[dict, dict]:
 
 
 def _rows(f: FeatureFile, name: str) -> np.ndarray:
-    return f.raw(name) if name in ("ids", "thumbnails") else f.array(name)
+    return f.raw(name) if name in ("ids", "labels", "thumbnails") else f.array(name)
 
 
 def _shard_order(files: list[FeatureFile], shards: list[str]) -> list[int]:

@@ -34,7 +34,7 @@ def demo(tmp_path_factory):
 def test_demo_runs_every_command(demo):
     out, values = demo
     commands = {json.loads(line)["command"] for line in (out / "results" / "metrics.jsonl").read_text().splitlines()}
-    assert commands >= {"fid", "kid", "is", "prdc", "twosample", "kde", "nn-grid", "interp"}
+    assert commands >= {"fid", "kid", "is", "prdc", "twosample", "kde", "nn-grid", "interp", "diversity"}
     assert (out / "feats" / "test_stats.h5").exists() and (out / "feats" / "vae.h5").exists()  # stats, extract
     for png in ("nn_grid.png", "interp.png", "interp_encoded.png", "kde_sigma.png", "trend.png"):
         assert Image.open(out / "results" / png).size[0] > 100
@@ -50,6 +50,12 @@ def test_demo_numbers_make_sense(demo):
     assert v["train"]["kde.log_likelihood_mean"] > v["vae"]["kde.log_likelihood_mean"] > \
         v["noise"]["kde.log_likelihood_mean"]
     assert v["vae"]["is.is_mean"] > v["noise"]["is.is_mean"]
+    # the weak VAE (recall ~0.01) covers fewer classes, or covers them less evenly, than the VAE and real digits
+    assert v["vae2"]["diversity.class_entropy"] < v["vae"]["diversity.class_entropy"] < \
+        v["train"]["diversity.class_entropy"]
+    assert v["vae2"]["diversity.modes"] <= v["vae"]["diversity.modes"] == 10
+    per_class = [v["vae"][f"fid.fid.{d}"] for d in range(10)]
+    assert v["vae"]["fid.intra_fid"] == pytest.approx(np.mean(per_class), rel=1e-12)
 
 
 def test_demo_tracks_training(demo):

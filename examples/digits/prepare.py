@@ -3,6 +3,7 @@
 Writes, under OUT (default: this folder):
   data/train/, data/valid/, data/test/   real digits as 8x8 PNGs (a fixed shuffled split)
   data/noise/                            uniform-noise 8x8 PNGs (a "model" that learned nothing)
+  data/{train,valid,test}_labels.tsv     each image's digit (id<TAB>label, for extract --labels)
   models/classifier.pt   TorchScript digits classifier: the feature backbone (ts:), 32-d
                          penultimate features + 10 logits (the offline stand-in for Inception)
   models/vae_decoder.pt  TorchScript VAE decoder, latents [B, 8] -> images [B, 1, 8, 8] in [-1, 1]
@@ -40,14 +41,18 @@ def digits():
 def write_data(out: Path) -> None:
     from PIL import Image
 
-    images, _ = digits()
-    splits = {"train": images[:1000], "valid": images[1000:1300], "test": images[1300:]}
+    images, labels = digits()
+    parts = {"train": slice(0, 1000), "valid": slice(1000, 1300), "test": slice(1300, None)}
+    splits = {name: images[part] for name, part in parts.items()}
     splits["noise"] = np.random.RandomState(SEED).randint(0, 256, (400, 8, 8), dtype=np.uint8)
     for name, rows in splits.items():
         folder = out / "data" / name
         folder.mkdir(parents=True, exist_ok=True)
         for i, image in enumerate(rows):
             Image.fromarray(image, mode="L").save(folder / f"{i:04d}.png")
+        if name in parts:  # id<TAB>digit, for extract --labels
+            (out / "data" / f"{name}_labels.tsv").write_text(
+                "".join(f"{i:04d}.png\t{digit}\n" for i, digit in enumerate(labels[parts[name]])))
 
 
 class Classifier(nn.Module):

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 COLUMNS = [("fid", "fid"), ("kid", "kid_mean"), ("is", "is_mean"), ("prdc", "precision"), ("prdc", "recall"),
-           ("twosample", "mmd_p_value"), ("twosample", "c2st_statistic"), ("kde", "log_likelihood_mean")]
+           ("twosample", "mmd_p_value"), ("twosample", "c2st_statistic"), ("kde", "log_likelihood_mean"),
+           ("diversity", "modes"), ("diversity", "class_entropy")]
 
 
 def main(out: Path) -> None:
@@ -21,6 +22,8 @@ def main(out: Path) -> None:
         if record["command"] in ("nn-grid", "interp"):
             extra += [f"{record['command']}.{k}\t{v}" for k, v in record["values"].items()
                       if not isinstance(v, str)]
+        if record["command"] == "fid" and "intra_fid" in record["values"]:  # vae vs test, per classifier class
+            extra += [f"vae.per_class.{k}\t{v:.4g}" for k, v in record["values"].items()]
     header = ["model"] + [f"{c}.{n}" if c not in ("fid", "kid", "is") else n for c, n in COLUMNS]
     print("\t".join(header))
     for model in ("train", "valid", "vae", "vae2", "noise"):

@@ -91,7 +91,8 @@ class Evaluator:
         self._labels += [str(label) for label in (labels if labels is not None else [""] * len(features))]
 
     def _kept(self) -> set:
-        kept = {"features"} if {"kid", "prdc", "cmmd"} & set(self.metrics) else set()
+        per_class = any(options.get("per_class") for options in self.metrics.values())
+        kept = {"features"} if per_class or {"kid", "prdc", "cmmd"} & set(self.metrics) else set()
         return kept | ({"logits"} if "is" in self.metrics else set())
 
     def compute(self) -> dict:
@@ -105,10 +106,14 @@ class Evaluator:
         gen = None
         if rows:
             arrays = {name: np.concatenate(parts) for name, parts in rows.items()}
+            if any(labels):
+                arrays["labels"] = np.asarray(labels, dtype=object)
             gen = FeatureFile("<evaluator>", arrays, dict(self.provenance, count=len(labels)))
         values: dict = {}
         for name, options in self.metrics.items():
-            if name == "fid":
+            if name == "fid" and options.get("per_class"):
+                values.update(gentools.fid(gen, self.reference, preset=self.preset, **options))
+            elif name == "fid":
                 mu, sigma = stats.mean_cov()
                 values.update(gentools.fid(Stats(mu, sigma, stats.n, "<evaluator>", provenance=self.provenance),
                                            self.reference, preset=self.preset, **options))

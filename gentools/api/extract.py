@@ -22,10 +22,16 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
             thumbnails: Optional[int] = None, generator: Optional[str] = None, num_samples: Optional[int] = None,
             latent_dim: Optional[int] = None, seed: Optional[int] = None, preset: Optional[str] = None,
             shard: Optional[str] = None, resume: bool = False, overwrite: bool = False, flush_every: int = 10,
-            progress: Optional[Progress] = None) -> Optional[FeatureFile]:
+            labels: Optional[str] = None, classes: int = 0, class_input: str = "index",
+            captions: Optional[str] = None, progress: Optional[Progress] = None) -> Optional[FeatureFile]:
     """Features of images (folders, globs, archives, ``.npy``/``.npz`` uint8 arrays, or ``image_paths``
     taken as they are) or of ``num_samples`` samples of a ``generator``, through ``backbone`` (default the
     FID Inception, or the ``preset``'s).
+
+    ``labels``: ``"folder"`` (ImageFolder classes) or an ``id<TAB>label`` file; ``classes=N``: generated
+    sample i is of class ``i % N`` and the generator gets it as a second argument (``class_input`` ``index``:
+    int64 ``[B]``, ``onehot``: ``[B, N]``); ``captions``: an ``id<TAB>caption`` file, embedded by the
+    ``clip:`` backbone's text encoder as ``text_features``.
 
     With ``output`` the features file is written there (atomically; resumable with ``resume``) and
     returned opened; without, the rows come back in memory. Under torchrun only rank 0 gets the result
@@ -39,6 +45,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
         raise UsageError("give either INPUT... or --generator, not both")
     if generator and not num_samples:
         raise UsageError("--generator needs --num-samples N")
+    if class_input not in ("index", "onehot"):
+        raise UsageError(f"--class-input {class_input}: expected index or onehot")
     parity = presets.get(preset)
     seed = parity.seed if seed is None else seed
     items, source = (None, f"generator:{generator}") if generator else _image_items(inputs, image_paths)
@@ -48,9 +56,10 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
     net = _backbone(backbone, parity, weights, resize, spatial, torch_device)
     if generator:
         expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net, batch_size,
-                                                            thumbnails, torch_device)
+                                                            thumbnails, torch_device, classes, class_input)
     else:
         expected, make_batches = _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails)
+    make_batches = _annotated(make_batches, expected, chosen, labels, classes if generator else 0, captions, net)
     provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
     if generator:
         provenance.update(seed=seed, latent_dim=int(latent_dim))
@@ -105,7 +114,29 @@ def _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails):
     return [item.id for item in items], make_batches
 
 
-def _generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, device):
+def _annotated(make_batches, expected: list, chosen: list, labels, classes: int, captions, net):
+    """Rows with their labels and caption embeddings (features/annotations.py)."""
+    from gentools.features import annotations
+
+    generated = {i: str(position % classes) for i, position in zip(expected, chosen)} if classes else None
+    label_of = annotations.labels_for(labels, expected, generated)
+    caption_of = None
+    if captions:
+        if net.encode_text is None:
+            raise InputError(f"--captions needs a clip: backbone (image and caption embedded by one model); "
+                             f"{net.name} has no text encoder")
+        caption_of = annotations.require_all(expected, annotations.read_tsv(captions, "caption"), "caption",
+                                             captions)
+        truncated = net.encode_text.truncated(list(caption_of.values()))
+        if truncated:
+            warnings.warn(f"{truncated} caption(s) are longer than the model's context of "
+                          f"{net.encode_text.context_length} tokens and were truncated to it", GentoolsWarning,
+                          stacklevel=3)
+    return annotations.annotated(make_batches, label_of, caption_of, net.encode_text)
+
+
+def _generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, device, classes=0,
+                   class_input="index"):
     from gentools import generators
     from gentools.features import pipeline
 
@@ -116,7 +147,8 @@ def _generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, 
 
     def make_batches(positions):
         return pipeline.generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed, net,
-                                          batch_size, thumbnails, positions=positions)
+                                          batch_size, thumbnails, positions=positions, classes=classes,
+                                          class_input=class_input)
 
     return [generators.generator_id(seed, i) for i in chosen], make_batches, latent_dim
 

@@ -14,7 +14,7 @@ from gentools.metrics import frechet
 
 def fid(gen: InputLike, ref: InputLike, *, spatial: bool = False, bootstrap: int = 0, infinity: bool = False,
         mifid: Optional[InputLike] = None, preset: Optional[str] = None, seed: Optional[int] = None,
-        force: bool = False, progress: Optional[Progress] = None) -> Result:
+        force: bool = False, per_class: bool = False, progress: Optional[Progress] = None) -> Result:
     """FID = |mu1 - mu2|² + tr(S1 + S2 - 2 (S1^½ S2 S1^½)^½) (Heusel et al. 2017).
 
     ``gen`` and ``ref`` are features or stats (paths, loaded objects, arrays
@@ -25,8 +25,14 @@ def fid(gen: InputLike, ref: InputLike, *, spatial: bool = False, bootstrap: int
     uses StyleGAN's ddof=0 covariance. Equal to pytorch-fid's
     ``calculate_frechet_distance`` to 1e-6 relative.
 
-    Returns ``{"fid": ...}`` (``"sfid"`` with ``spatial``) plus the optional values.
+    Returns ``{"fid": ...}`` (``"sfid"`` with ``spatial``) plus the optional values. ``per_class``: the FID
+    of each class's rows (``fid.LABEL``) and their mean ``intra_fid`` (Miyato & Koyama 2018).
     """
+    if per_class:
+        from gentools.api.classes import by_class
+
+        return by_class(fid, gen, ref, {"fid": "intra_fid", "sfid": "intra_sfid"}, spatial=spatial, preset=preset,
+                        seed=seed, force=force)
     chosen = presets.get(preset)
     seed = chosen.seed if seed is None else seed
     gen, ref = _pick_entries(load(gen, allow_sets=True), load(ref, allow_sets=True))

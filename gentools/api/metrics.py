@@ -16,13 +16,19 @@ DEFAULT_CHUNK_MB = 128
 
 
 def kid(gen: InputLike, ref: InputLike, *, subsets: int = 100, subset_size: int = 1000, exact: bool = False,
-        preset: Optional[str] = None, seed: Optional[int] = None, force: bool = False,
+        preset: Optional[str] = None, seed: Optional[int] = None, force: bool = False, per_class: bool = False,
         progress: Optional[Progress] = None) -> Result:
     """Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD² with ``k(x, y) = (x·y/d + 1)³``,
     mean and std over ``subsets`` subsets of ``subset_size`` rows drawn as torch-fidelity draws them.
-    Equal to torch-fidelity's ``kid_features_to_metric`` to 1e-9 relative. Returns ``kid_mean``, ``kid_std``."""
+    Equal to torch-fidelity's ``kid_features_to_metric`` to 1e-9 relative. Returns ``kid_mean``, ``kid_std``
+    (``per_class``: ``kid_mean.LABEL``, ``kid_std.LABEL`` per class, then their means)."""
     from gentools.metrics.kid import kid as kid_metric
 
+    if per_class:
+        from gentools.api.classes import by_class
+
+        return by_class(kid, gen, ref, subsets=subsets, subset_size=subset_size, exact=exact, preset=preset,
+                        seed=seed, force=force)
     chosen = presets.get(preset)
     seed = chosen.seed if seed is None else seed
     gen, ref = open_pair(gen, ref, "kid", force)
@@ -70,11 +76,17 @@ def inception_score(gen: InputLike, *, splits: Optional[int] = None, shuffle: Op
 
 
 def prdc(gen: InputLike, ref: InputLike, *, k: Optional[int] = None, preset: Optional[str] = None,
-         chunk_mb: int = DEFAULT_CHUNK_MB, force: bool = False, progress: Optional[Progress] = None) -> Result:
+         chunk_mb: int = DEFAULT_CHUNK_MB, force: bool = False, per_class: bool = False,
+         progress: Optional[Progress] = None) -> Result:
     """Precision, recall, density, coverage (Naeem et al. 2020) and the P/R ``f_score``, with k-NN radii;
-    equal to ``prdc.compute_prdc(real_features=ref, fake_features=gen, nearest_k=k)``. Chunked."""
+    equal to ``prdc.compute_prdc(real_features=ref, fake_features=gen, nearest_k=k)``. Chunked.
+    ``per_class``: each value per class (``precision.LABEL``, ...), then their means."""
     from gentools.metrics.prdc import prdc as prdc_metric
 
+    if per_class:
+        from gentools.api.classes import by_class
+
+        return by_class(prdc, gen, ref, k=k, preset=preset, chunk_mb=chunk_mb, force=force)
     chosen = presets.get(preset)
     k = chosen.pr_k if k is None else k
     gen, ref = load(gen), load(ref)
@@ -129,3 +141,19 @@ def vendi(gen: InputLike) -> Result:
 
     (item,) = require_features([load(gen)], "vendi")
     return Result({"vendi": vendi_score(item.array())}, [describe(item)], {})
+
+
+def clipscore(gen: InputLike) -> Result:
+    """CLIP score (Hessel et al. 2021): ``mean_i max(100 · cos(image_i, caption_i), 0)`` over the rows' image
+    ``features`` and ``text_features`` (``extract --backbone clip:MODEL --captions FILE.tsv``), as torchmetrics."""
+    from gentools.metrics.clipscore import clip_score
+
+    (item,) = require_features([load(gen)], "clipscore")
+    if not item.has("text_features"):
+        raise InputError(f"has no 'text_features'; extract with a clip: backbone and --captions FILE.tsv "
+                         f"({item.label})")
+    backbone = str(item.provenance.get("backbone", ""))
+    if not backbone.startswith("clip"):
+        warnings.warn(f"{item.label} was not extracted with a CLIP backbone ({backbone or 'unknown'})",
+                      GentoolsWarning, stacklevel=2)
+    return Result({"clip_score": clip_score(item.array(), item.array("text_features"))}, [describe(item)], {})

@@ -41,8 +41,8 @@ def _root(
 
 
 def _register() -> None:
-    from gentools.cli import (cmmd, extract, fid, inception_score, info, interp, kde, kid, merge, nn_grid, prdc,
-                              presets, report, stats, twosample, vendi)
+    from gentools.cli import (clipscore, cmmd, diversity, extract, fid, inception_score, info, interp, kde, kid,
+                              merge, nn_grid, prdc, presets, report, stats, twosample)
 
     app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
@@ -58,7 +58,9 @@ def _register() -> None:
     app.command("interp")(interp.interp)
     app.command("report")(report.report)
     app.command("cmmd")(cmmd.cmmd)
-    app.command("vendi")(vendi.vendi)
+    app.command("diversity")(diversity.diversity)
+    app.command("vendi", help="Alias of `gentools diversity` (same lines).")(diversity.diversity)
+    app.command("clipscore")(clipscore.clipscore)
     app.command("presets")(presets.presets)
 
 

@@ -30,6 +30,9 @@ NoStdin = Annotated[bool, typer.Option(
     help="Do not wait for a still-running upstream command on a stdin pipe (the pipe rule).")]
 Force = Annotated[bool, typer.Option(
     "--force", help="Proceed even if the inputs' backbone, weights, resize or layer differ.")]
+PerClass = Annotated[bool, typer.Option(
+    "--per-class", help="Group rows by their labels: one METRIC.LABEL line per class, then the mean over classes "
+                        "(both inputs need labels: extract --labels / --classes).")]
 PresetOption = Annotated[Optional[str], typer.Option(
     "--preset", help="Use every default of another tool: pytorch-fid, torch-fidelity, clean-fid, adm, stylegan "
                      "(`gentools presets` shows them). Explicit options still win.", show_default=False)]

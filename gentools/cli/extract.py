@@ -17,6 +17,18 @@ InputsOpt = Annotated[Optional[List[str]], typer.Argument(
     metavar="INPUT...", help="Folders, image files, globs, .zip/.tar archives, .npy/.npz uint8 arrays; "
                              "'-' (or a pipe and no INPUT) reads image paths from stdin, one per line.",
     show_default=False)]
+LabelsOpt = Annotated[Optional[str], typer.Option(
+    "--labels", metavar="folder|FILE.tsv", help="Store each row's class: 'folder' = the first folder under the "
+                                               "input root (ImageFolder), or id<TAB>label lines.",
+    show_default=False)]
+ClassesOpt = Annotated[int, typer.Option(
+    "--classes", min=0, metavar="N", help="Conditional --generator: sample i is of class i % N, passed as G(z, c).")]
+ClassInputOpt = Annotated[str, typer.Option(
+    "--class-input", help="How G gets the class: index (int64 [B]) or onehot ([B, N]).")]
+CaptionsOpt = Annotated[Optional[str], typer.Option(
+    "--captions", metavar="FILE.tsv", help="id<TAB>caption lines: with a clip: backbone, also store each row's "
+                                           "caption embedding as text_features (for clipscore).",
+    show_default=False)]
 BackboneOpt = Annotated[Optional[str], typer.Option(
     "--backbone", "-b", help=f"{names_help()} [default: inception, or the --preset's].", show_default=False)]
 WeightsOpt = Annotated[Optional[str], typer.Option(
@@ -81,6 +93,10 @@ def extract(
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     flush_every: FlushEveryOpt = 10,
+    labels: LabelsOpt = None,
+    classes: ClassesOpt = 0,
+    class_input: ClassInputOpt = "index",
+    captions: CaptionsOpt = None,
     quiet: Quiet = False,
 ) -> None:
     """Extract features from images, or from a generator's samples, into one HDF5 features file.
@@ -109,7 +125,8 @@ def extract(
                        resize=resize, spatial=spatial, batch_size=batch_size, workers=workers, device=device,
                        skip_bad=skip_bad, thumbnails=thumbnails, generator=generator, num_samples=num_samples,
                        latent_dim=latent_dim, seed=seed, preset=preset, shard=shard, resume=resume,
-                       overwrite=overwrite, flush_every=flush_every, progress=_console.progress)
+                       overwrite=overwrite, flush_every=flush_every, labels=labels, classes=classes,
+                       class_input=class_input, captions=captions, progress=_console.progress)
         if features is None:  # a torchrun rank other than 0
             return
         features.close()

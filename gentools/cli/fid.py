@@ -8,7 +8,7 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import DEFAULT_SEED, Append, Force, Json, NoStdin, PresetOption, Quiet, Seed, Tag
+from gentools.cli._options import PerClass, DEFAULT_SEED, Append, Force, Json, NoStdin, PresetOption, Quiet, Seed, Tag
 
 
 def fid(
@@ -26,6 +26,7 @@ def fid(
                                          "torchmetrics).", show_default=False)] = None,
     preset: PresetOption = None,
     seed: Seed = DEFAULT_SEED,
+    per_class: PerClass = False,
     force: Force = False,
     json_: Json = False,
     append: Append = None,
@@ -52,4 +53,4 @@ def fid(
     gen, ref = sources(inputs, no_stdin, "fid", 2)
     train = sources([mifid], True)[0] if mifid else None
     reporter.report(run(gen, ref, spatial=spatial, bootstrap=bootstrap, infinity=infinity, mifid=train, preset=preset,
-                        seed=seed, force=force, progress=_console.progress))
+                        seed=seed, force=force, per_class=per_class, progress=_console.progress))

@@ -38,6 +38,8 @@ def info(
         elif item.kind == "features":
             record.update(kind="features", n=item.n, dim=item.dim)
             record.update({f"shape.{k}": "x".join(map(str, v)) for k, v in item.shapes().items()})
+            if item.labels is not None:
+                record["classes"] = len(set(item.labels))
         else:
             record.update(kind="stats", n=item.n, dim=len(item.mu), spatial=item.spatial is not None)
         record.update(item.provenance)

@@ -8,7 +8,7 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import DEFAULT_SEED, Append, Force, Json, NoStdin, PresetOption, Quiet, Seed, Tag
+from gentools.cli._options import PerClass, DEFAULT_SEED, Append, Force, Json, NoStdin, PresetOption, Quiet, Seed, Tag
 
 
 def kid(
@@ -22,6 +22,7 @@ def kid(
                                         "either way).")] = False,
     preset: PresetOption = None,
     seed: Seed = DEFAULT_SEED,
+    per_class: PerClass = False,
     force: Force = False,
     json_: Json = False,
     append: Append = None,
@@ -44,4 +45,4 @@ def kid(
     reporter = Reporter("kid", json_, append, tag)
     gen, ref = sources(inputs, no_stdin, "kid", 2)
     reporter.report(run(gen, ref, subsets=subsets, subset_size=subset_size, exact=exact, preset=preset, seed=seed,
-                        force=force, progress=_console.progress))
+                        force=force, per_class=per_class, progress=_console.progress))

@@ -8,7 +8,7 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import Append, Force, Json, NoStdin, PresetOption, Quiet, Tag
+from gentools.cli._options import PerClass, Append, Force, Json, NoStdin, PresetOption, Quiet, Tag
 
 
 def prdc(
@@ -19,6 +19,7 @@ def prdc(
                                              show_default=False)] = None,
     preset: PresetOption = None,
     chunk_mb: Annotated[int, typer.Option("--chunk-mb", min=1, help="Memory per distance chunk, MiB.")] = 128,
+    per_class: PerClass = False,
     force: Force = False,
     json_: Json = False,
     append: Append = None,
@@ -40,4 +41,5 @@ def prdc(
     _console.set_quiet(quiet)
     reporter = Reporter("prdc", json_, append, tag)
     gen, ref = sources(inputs, no_stdin, "prdc", 2)
-    reporter.report(run(gen, ref, k=k, preset=preset, chunk_mb=chunk_mb, force=force, progress=_console.progress))
+    reporter.report(run(gen, ref, k=k, preset=preset, chunk_mb=chunk_mb, force=force, per_class=per_class,
+                        progress=_console.progress))

@@ -121,9 +121,12 @@ def _run(backbone: Backbone, images: torch.Tensor) -> dict:
 
 def generator_batches(generator: Callable, indices: list, latent_dim: int, seed: int, backbone: Backbone,
                       batch_size: int = 50, thumbnails: Optional[int] = None,
-                      positions: Optional[list[int]] = None) -> Iterator[Rows]:
+                      positions: Optional[list[int]] = None, classes: int = 0,
+                      class_input: str = "index") -> Iterator[Rows]:
     """Features of the generated samples ``indices`` (never written as images), one Rows per batch;
-    ``positions[i]`` is sample ``i``'s position in the job (default ``i``)."""
+    ``positions[i]`` is sample ``i``'s position in the job (default ``i``). With ``classes=N`` the
+    generator is called ``G(z, c)``, sample i of class ``i % N`` (``class_input``: ``index`` gives int64
+    ``[B]``, ``onehot`` a float ``[B, N]``), as StyleGAN's conditional generators take it."""
     from gentools.features.images import thumbnail
     from gentools.generators import generator_id, latents, to_uint8_images
 
@@ -133,7 +136,12 @@ def generator_batches(generator: Callable, indices: list, latent_dim: int, seed:
         indices_here = [indices[p] for p in here]
         z = torch.from_numpy(latents(seed, indices_here, latent_dim)).to(backbone.device)
         with torch.inference_mode():
-            images = to_uint8_images(generator(z)).cpu()
+            if classes:
+                c = torch.tensor([i % classes for i in indices_here], dtype=torch.int64, device=backbone.device)
+                images = generator(z, torch.nn.functional.one_hot(c, classes).float() if class_input == "onehot" else c)
+            else:
+                images = generator(z)
+            images = to_uint8_images(images).cpu()
         out = uint8_features(backbone, images)
         if thumbnails:
             out["thumbnails"] = np.stack([thumbnail(im, thumbnails) for im in images.numpy()])

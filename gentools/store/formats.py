@@ -11,7 +11,8 @@ from gentools.store.pickles import is_pickle
 
 FORMAT_VERSION = 1
 FEATURES, STATS = "features", "stats"
-ROW_DATASETS = ("features", "logits", "spatial", "ids", "thumbnails")
+ROW_DATASETS = ("features", "logits", "spatial", "text_features", "ids", "labels", "thumbnails")
+TEXT_ROWS = ("ids", "labels")  # UTF-8 string row datasets
 # Provenance attributes that must agree between two inputs of one metric.
 GUARDED_KEYS = ("backbone", "weights_sha256", "resize", "layer")
 

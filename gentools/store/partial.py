@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store.formats import FEATURES, GUARDED_KEYS, ROW_DATASETS, _attr, provenance_differences
+from gentools.store.formats import FEATURES, GUARDED_KEYS, ROW_DATASETS, TEXT_ROWS, _attr, provenance_differences
 from gentools.store.write import _umask, _write_attrs, chunk_rows
 
 
@@ -98,7 +98,9 @@ class FeatureWriter:
         new = len(ids)
         for name in names:
             rows = np.concatenate([b[1][name] for b in self._buffer if b[1].get(name) is not None])
-            self._dataset(name, rows.shape[1:], rows.dtype)
+            if name in TEXT_ROWS:
+                rows = [str(v) for v in rows]
+            self._dataset(name, np.shape(rows)[1:], None)
             self.h5[name].resize(self.rows_done + new, axis=0)
             self.h5[name][self.rows_done:] = rows
         if new:
@@ -125,7 +127,7 @@ class FeatureWriter:
     def _dataset(self, name: str, tail: tuple, dtype) -> None:
         if name in self.h5:
             return
-        if name == "ids":
+        if name in TEXT_ROWS:
             self.h5.create_dataset(name, shape=(0,), maxshape=(None,), dtype=h5py.string_dtype("utf-8"),
                                    chunks=(4096,))
             return

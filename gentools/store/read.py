@@ -247,7 +247,7 @@ def _open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFil
             raise InputError(
                 f"unfinished extraction (complete=false); finish it by re-running the same "
                 f"`gentools extract` command with --resume ({label})")
-        arrays = {k: handle[k] for k in ("features", "logits", "spatial", "ids", "thumbnails", "skipped")
+        arrays = {k: handle[k] for k in ROW_DATASETS + ("skipped",)
                   if k in handle}
         return FeatureFile(label, arrays, attrs, handle)
     except BaseException:

@@ -74,7 +74,7 @@ def write_features(dest: str, arrays: dict, provenance: dict) -> None:
         for name, data in arrays.items():
             if data is None:
                 continue
-            if name in ("ids", "skipped"):
+            if name in ("ids", "labels", "skipped"):
                 h5.create_dataset(name, data=list(data), dtype=h5py.string_dtype("utf-8"))
                 continue
             data = np.asarray(data, dtype=np.uint8 if name == "thumbnails" else np.float32)

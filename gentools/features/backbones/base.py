@@ -30,6 +30,7 @@ class Backbone:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     worker_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None
     runtime: str = ""  # "torchscript" or "eager" where gentools compiles the network itself
+    encode_text: Optional[Callable] = None  # captions -> float32 [N, E] (clip:), with .truncated(captions)
 
     def provenance(self) -> dict:
         record = {"backbone": self.name, "layer": self.layer, "input_size": self.input_size,

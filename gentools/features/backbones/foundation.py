@@ -136,4 +136,26 @@ def clip(spec: str, weights: str | None, device: torch.device) -> Backbone:
 
     return Backbone(f"clip:{name}", "image_embedding", size, f"openai-clip mean={list(mean)} std={list(std)}",
                     "pil-bicubic-shorter-side+center-crop", sha256, run, device,
-                    functools.partial(pil_resize, size=size, crop=True))
+                    functools.partial(pil_resize, size=size, crop=True),
+                    encode_text=TextEncoder(net, open_clip.get_tokenizer(name), device))
+
+
+class TextEncoder:
+    """Captions -> the same open_clip model's ``encode_text`` embeddings (float32 ``[N, E]``, not normalised),
+    through open_clip's tokenizer, which truncates a caption longer than the context to it."""
+
+    def __init__(self, model, tokenizer, device: torch.device):
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.context_length = int(getattr(tokenizer, "context_length", 77))
+
+    def __call__(self, captions: list):
+        with torch.inference_mode():
+            tokens = self.tokenizer(list(captions)).to(self.device)
+            return self.model.encode_text(tokens).float().cpu().numpy()
+
+    def truncated(self, captions: list) -> int:
+        """How many captions do not fit the context (start and end tokens included)."""
+        encode = getattr(self.tokenizer, "encode", None)
+        if encode is None:
+            return 0
+        return sum(len(encode(caption)) + 2 > self.context_length for caption in captions)

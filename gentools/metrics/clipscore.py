@@ -1,0 +1,19 @@
+"""CLIP score (Hessel et al. 2021, "CLIPScore: A Reference-free Evaluation Metric for Image Captioning").
+
+``clip_score = mean_i max(100 · cos(img_i, text_i), 0)`` over rows whose image and caption embeddings come
+from one CLIP model, as torchmetrics ``CLIPScore`` computes it (``100 * cos``, clamped at 0, averaged).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gentools.metrics._pairwise import l2_normalise
+
+CLIP_SCORE = "clip_score"
+
+
+def clip_score(images: np.ndarray, texts: np.ndarray) -> float:
+    """``images: (n, e)``, ``texts: (n, e)`` embeddings of the same rows."""
+    cos = np.einsum("ij,ij->i", l2_normalise(images), l2_normalise(texts))
+    return float(np.maximum(100 * cos, 0).mean())
