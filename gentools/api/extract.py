@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import warnings
@@ -63,16 +64,22 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
     provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
     if generator:
         provenance.update(seed=seed, latent_dim=int(latent_dim))
+    new_job = functools.partial(job.ExtractionJob, expected_ids=expected, provenance=provenance,
+                                make_batches=make_batches, ranks=ranks, flush_every=flush_every, progress=progress)
+    return _run(new_job, ranks, output, provenance, resume, overwrite)
+
+
+def _run(new_job, ranks, output, provenance: dict, resume: bool, overwrite: bool) -> Optional[FeatureFile]:
+    """Run the job into ``output`` (or a temporary file); rank 0 gets the features back."""
     with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:
         dest = os.fspath(output) if output is not None else os.path.join(tmp, "out.h5")
         if resume and output is not None and _finished(dest, provenance):
-            warnings.warn(f"{dest} is already complete", GentoolsNotice, stacklevel=2)
+            warnings.warn(f"{dest} is already complete", GentoolsNotice, stacklevel=3)
         else:
-            writer = job.ExtractionJob(dest, expected, provenance, make_batches, ranks, flush_every, progress).run(
-                resume, overwrite)
+            writer = new_job(dest).run(resume, overwrite)
             if writer is not None and writer.skipped:
                 warnings.warn(f"skipped {len(writer.skipped)} undecodable image(s); their ids are in the file's "
-                              f"'skipped' list", GentoolsWarning, stacklevel=2)
+                              f"'skipped' list", GentoolsWarning, stacklevel=3)
         ranks.close()
         if not ranks.is_writer:
             return None

@@ -106,6 +106,7 @@ def extract(
 
     Example: gentools extract samples/ -o gen.h5
     """
+    options = {k: v for k, v in locals().items() if k not in ("inputs", "output", "quiet")}  # the API's names
     import tempfile
 
     from gentools.api.extract import extract as run
@@ -121,12 +122,7 @@ def extract(
     inputs, image_paths = _image_inputs(list(inputs or []), generator)
     with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:
         dest = os.path.join(tmp, "out.h5") if to_stdout else str(output)
-        features = run(inputs, output=dest, image_paths=image_paths, backbone=backbone, weights=weights,
-                       resize=resize, spatial=spatial, batch_size=batch_size, workers=workers, device=device,
-                       skip_bad=skip_bad, thumbnails=thumbnails, generator=generator, num_samples=num_samples,
-                       latent_dim=latent_dim, seed=seed, preset=preset, shard=shard, resume=resume,
-                       overwrite=overwrite, flush_every=flush_every, labels=labels, classes=classes,
-                       class_input=class_input, captions=captions, progress=_console.progress)
+        features = run(inputs, output=dest, image_paths=image_paths, progress=_console.progress, **options)
         if features is None:  # a torchrun rank other than 0
             return
         features.close()
