@@ -57,12 +57,19 @@ def check_compatible(items: Sequence, force: bool) -> None:
         warnings.warn(f"no provenance in {', '.join(bare)} (plain arrays or foreign stats): cannot check "
                       "that the inputs come from the same network and preprocessing", GentoolsWarning, stacklevel=2)
     for other in items[1:]:
-        for key, a, b in provenance_differences(first.provenance, other.provenance, GUARDED_KEYS, ignore_missing=True):
-            message = f"inputs differ in {key}: '{a}' ({first.label}) vs '{b}' ({other.label})"
-            if not force:
-                raise ProvenanceError(message, hint="numbers from mixed inputs are not comparable; "
-                                                    "--force to compute anyway")
-            warnings.warn(message + " (--force)", GentoolsWarning, stacklevel=2)
+        guard(first.provenance, first.label, other.provenance, other.label, force)
+
+
+def guard(a: dict, a_label: str, b: dict, b_label: str, force: bool, what: str = "inputs",
+          override: str = "--force") -> None:
+    """The provenance guard (SPEC §3): guarded keys that differ stop with an error naming both values, or with
+    ``force`` give a warning."""
+    for key, va, vb in provenance_differences(a, b, GUARDED_KEYS, ignore_missing=True):
+        message = f"{what} differ in {key}: '{va}' ({a_label}) vs '{vb}' ({b_label})"
+        if not force:
+            raise ProvenanceError(message, hint=f"numbers from mixed inputs are not comparable; {override} to "
+                                                f"compute anyway")
+        warnings.warn(f"{message} ({override})", GentoolsWarning, stacklevel=3)
 
 
 def open_pair(gen: InputLike, ref: InputLike, command: str, force: bool = False, min_rows: int = 0,

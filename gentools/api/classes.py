@@ -30,16 +30,16 @@ def labels_of(item) -> list:
     return labels
 
 
-def subset(item, rows: np.ndarray, label: str) -> FeatureFile:
-    """Rows ``rows`` of features ``item`` (every row dataset) as an in-memory Features, labelled by class."""
-    arrays = {}
-    for name in ("features", "logits", "spatial"):
-        if item.has(name):
-            arrays[name] = item.array(name)[rows]
-    for name in ("ids", "labels"):
-        if item.has(name):
-            arrays[name] = np.asarray(item.raw(name), dtype=object)[rows]
-    return FeatureFile(f"{item.label}[class {label}]", arrays, item.provenance)
+def in_memory(item) -> dict:
+    """Every row dataset a metric may use, read once (numbers checked finite)."""
+    arrays = {name: item.array(name) for name in ("features", "logits", "spatial") if item.has(name)}
+    arrays.update({name: np.asarray(item.raw(name), dtype=object) for name in ("ids", "labels") if item.has(name)})
+    return arrays
+
+
+def subset(item, arrays: dict, rows: np.ndarray, label: str) -> FeatureFile:
+    """Rows ``rows`` of ``arrays`` (``item``'s, read by :func:`in_memory`) as Features of one class."""
+    return FeatureFile(f"{item.label}[class {label}]", {n: a[rows] for n, a in arrays.items()}, item.provenance)
 
 
 def classes_in(gen, ref, min_rows: int = MIN_ROWS) -> tuple[list, dict, dict]:
@@ -67,9 +67,10 @@ def by_class(metric: Callable, gen: InputLike, ref: InputLike, mean_names: Optio
     gen, ref = require_features([load(gen), load(ref)], "--per-class")
     check_compatible([gen, ref], options.get("force", False))
     classes, gen_rows, ref_rows = classes_in(gen, ref, min_rows)
+    gen_arrays, ref_arrays = in_memory(gen), in_memory(ref)
     values, per_name = {}, {}
     for k in classes:
-        result = metric(subset(gen, gen_rows[k], k), subset(ref, ref_rows[k], k), **options)
+        result = metric(subset(gen, gen_arrays, gen_rows[k], k), subset(ref, ref_arrays, ref_rows[k], k), **options)
         for name, value in result.items():
             values[f"{name}.{k}"] = value
             per_name.setdefault(name, []).append(value)

@@ -20,10 +20,10 @@ import numpy as np
 
 from gentools import presets
 from gentools.api.log import append_jsonl, envelope
-from gentools.errors import GentoolsWarning, InputError, ProvenanceError, UsageError
+from gentools.errors import GentoolsWarning, InputError, UsageError
 from gentools.feature_stats import FeatureStats
-from gentools.inputs import InputLike, describe, load
-from gentools.store import GUARDED_KEYS, FeatureFile, Stats, provenance_differences
+from gentools.inputs import InputLike, describe, guard, load
+from gentools.store import FeatureFile, Stats
 
 METRICS = ("fid", "kid", "prdc", "is", "cmmd")
 ROUNDING = 1e-6  # floats may overshoot [-1, 1] by this much (tanh/clamp rounding)
@@ -148,11 +148,8 @@ def _guard(provenance: dict, reference, force: bool) -> None:
         warnings.warn(f"no provenance in {reference.label}: cannot check that it comes from the same network and "
                       "preprocessing", GentoolsWarning, stacklevel=3)
         return
-    for key, a, b in provenance_differences(provenance, reference.provenance, GUARDED_KEYS, ignore_missing=True):
-        message = f"the evaluator's network and the reference differ in {key}: '{a}' vs '{b}' ({reference.label})"
-        if not force:
-            raise ProvenanceError(message, hint="numbers would not be comparable; force=True to evaluate anyway")
-        warnings.warn(message + " (force=True)", GentoolsWarning, stacklevel=3)
+    guard(provenance, "the evaluator's network", reference.provenance, reference.label, force,
+          what="the network and the reference", override="force=True")
 
 
 def _check_batch(images) -> None:
