@@ -59,7 +59,8 @@ def _register() -> None:
     app.command("report")(report.report)
     app.command("cmmd")(cmmd.cmmd)
     app.command("diversity")(diversity.diversity)
-    app.command("vendi", help="Alias of `gentools diversity` (same lines).")(diversity.diversity)
+    app.command("vendi", help="Alias of `gentools diversity` (same lines).\n\nExample: gentools vendi gen.h5")(
+        diversity.diversity)
     app.command("clipscore")(clipscore.clipscore)
     app.command("presets")(presets.presets)
 
