@@ -17,6 +17,16 @@ def partial_path(dest: str) -> str:
     """Where an unfinished extraction keeps its rows: ``DEST.partial`` beside the final name."""
     return f"{dest}.partial"
 
+def rows_done(partial: str) -> int:
+    """How many rows a partial file holds, readable while its writer is still at work (without HDF5's lock);
+    0 when there is no readable partial file yet. For watching a long extraction."""
+    try:
+        with h5py.File(partial, "r", locking=False) as h5:
+            return int(h5.attrs.get("rows_done", 0))
+    except OSError:
+        return 0
+
+
 class CannotResume(Exception):
     """A partial file that cannot be continued (unreadable, or not this job's): start again."""
 
