@@ -16,7 +16,7 @@ import numpy as np
 from gentools.api._common import Result
 from gentools.errors import InputError
 from gentools.inputs import InputLike, check_compatible, describe, load, require_features
-from gentools.store import FeatureFile
+from gentools.store import ROW_DATASETS, FeatureFile
 
 MIN_ROWS = 2
 
@@ -30,16 +30,11 @@ def labels_of(item) -> list:
     return labels
 
 
-def in_memory(item) -> dict:
-    """Every row dataset a metric may use, read once (numbers checked finite)."""
-    arrays = {name: item.array(name) for name in ("features", "logits", "spatial") if item.has(name)}
-    arrays.update({name: np.asarray(item.raw(name), dtype=object) for name in ("ids", "labels") if item.has(name)})
-    return arrays
-
-
-def subset(item, arrays: dict, rows: np.ndarray, label: str) -> FeatureFile:
-    """Rows ``rows`` of ``arrays`` (``item``'s, read by :func:`in_memory`) as Features of one class."""
-    return FeatureFile(f"{item.label}[class {label}]", {n: a[rows] for n, a in arrays.items()}, item.provenance)
+def subset(item: FeatureFile, rows: np.ndarray, label: str) -> FeatureFile:
+    """Rows ``rows`` of every row dataset of ``item`` (already in memory: :meth:`FeatureFile.loaded`) as the
+    Features of one class; the metric checks their values as it reads them."""
+    arrays = {name: item.raw(name)[rows] for name in ROW_DATASETS if item.has(name)}
+    return FeatureFile(f"{item.label}[class {label}]", arrays, item.provenance)
 
 
 def classes_in(gen, ref, min_rows: int = MIN_ROWS) -> tuple[list, dict, dict]:
@@ -67,10 +62,10 @@ def by_class(metric: Callable, gen: InputLike, ref: InputLike, mean_names: Optio
     gen, ref = require_features([load(gen), load(ref)], "--per-class")
     check_compatible([gen, ref], options.get("force", False))
     classes, gen_rows, ref_rows = classes_in(gen, ref, min_rows)
-    gen_arrays, ref_arrays = in_memory(gen), in_memory(ref)
+    gen, ref = gen.loaded(), ref.loaded()  # each input read once, not once per class
     values, per_name = {}, {}
     for k in classes:
-        result = metric(subset(gen, gen_arrays, gen_rows[k], k), subset(ref, ref_arrays, ref_rows[k], k), **options)
+        result = metric(subset(gen, gen_rows[k], k), subset(ref, ref_rows[k], k), **options)
         for name, value in result.items():
             values[f"{name}.{k}"] = value
             per_name.setdefault(name, []).append(value)

@@ -42,7 +42,7 @@ class Evaluator:
     def __init__(self, reference: InputLike, metrics: Union[Sequence[str], Mapping[str, dict]] = ("fid",),
                  backbone: Optional[str] = None, weights: Optional[str] = None, resize: Optional[str] = None,
                  preset: Optional[str] = None, device: Optional[str] = None, force: bool = False):
-        from gentools.api.extract import _backbone
+        from gentools.api.extract import backbone_for
         from gentools.features.backbones.base import resolve_device
 
         self.metrics = {name: dict(options) for name, options in
@@ -52,7 +52,7 @@ class Evaluator:
             raise UsageError(f"metrics {unknown or '[]'}: expected some of {', '.join(METRICS)}")
         self.reference = load(reference)
         self.preset = preset
-        self.net = _backbone(backbone, presets.get(preset), weights, resize, False, resolve_device(device or "auto"))
+        self.net = backbone_for(backbone, presets.get(preset), weights, resize, False, resolve_device(device or "auto"))
         self.provenance = {**self.net.provenance(), "source": "evaluator", "preset": preset or ""}
         _guard(self.provenance, self.reference, force)
         self.reset()
@@ -126,13 +126,13 @@ class Evaluator:
     def log(self, path, step: Optional[int] = None, tags: Optional[dict] = None, **scalars) -> dict:
         """Append one JSONL line, the ``--append`` envelope: the metric values plus ``scalars`` (``loss=...``,
         ``grad_norm=...``), tagged with ``step``. Under torch.distributed only rank 0 writes. Returns the values."""
-        from gentools.api.log import _scalar, _tags
+        from gentools.api.log import as_scalar, tags_of
 
         values = self.compute()
-        values.update({name: _scalar(value) for name, value in scalars.items()})
+        values.update({name: as_scalar(value) for name, value in scalars.items()})
         if _rank() == 0:
             params = {"metrics": self.metrics, "n": self._total}
-            record = envelope("evaluate", values, [describe(self.reference)], params, _tags(step, tags),
+            record = envelope("evaluate", values, [describe(self.reference)], params, tags_of(step, tags),
                               time.perf_counter() - self._started)
             append_jsonl(path, record)
         return values

@@ -54,7 +54,7 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
     chosen = job.shard_positions(num_samples if generator else len(items), shard)
     ranks = job.Ranks(resolve_device(device))
     torch_device = resolve_device(_rank_device(device, ranks))
-    net = _backbone(backbone, parity, weights, resize, spatial, torch_device)
+    net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
     if generator:
         expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net, batch_size,
                                                             thumbnails, torch_device, classes, class_input)
@@ -98,7 +98,8 @@ def _image_items(inputs: list, image_paths):
     return items, source
 
 
-def _backbone(backbone, parity, weights, resize, spatial, device):
+def backbone_for(backbone, parity, weights, resize, spatial, device):
+    """The backbone ``extract`` runs: ``backbone`` (default the preset's), with the preset's resize for its family."""
     from gentools.features.backbones import load_backbone
 
     backbone = backbone or parity.backbone
@@ -192,5 +193,4 @@ def _opened(path: str) -> FeatureFile:
 def _in_memory(path: str) -> FeatureFile:
     """Every dataset of the finished file read into memory (the file itself is about to go)."""
     with _opened(path) as f:
-        arrays = {name: f.raw(name) for name in f.shapes()}
-        return FeatureFile("<extract>", arrays, dict(f.provenance))
+        return f.loaded("<extract>")

@@ -36,20 +36,21 @@ def append_jsonl(path: os.PathLike, record: dict) -> None:
 def log(path: os.PathLike, step: Optional[int] = None, tags: Optional[dict] = None, **scalars) -> dict:
     """Append training scalars (``loss=...``, ``grad_norm=...``, ``lr=...``) as one line of the ``--append``
     format, tagged with ``step``; ``gentools report`` draws every numeric value as a panel. Returns the record."""
-    values = {name: _scalar(value) for name, value in scalars.items()}
-    record = envelope("log", values, [], {}, _tags(step, tags), 0.0)
+    values = {name: as_scalar(value) for name, value in scalars.items()}
+    record = envelope("log", values, [], {}, tags_of(step, tags), 0.0)
     append_jsonl(path, record)
     return record
 
 
-def _tags(step, tags) -> dict:
+def tags_of(step, tags) -> dict:
+    """A record's tags: ``tags`` plus ``step``."""
     out = dict(tags or {})
     if step is not None:
         out["step"] = int(step)
     return out
 
 
-def _scalar(value):
+def as_scalar(value):
     """Numbers as floats (a 0-d tensor or numpy scalar too); anything else as it is."""
     if hasattr(value, "item") and callable(value.item):
         value = value.item()

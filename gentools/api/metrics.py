@@ -146,7 +146,7 @@ def vendi(gen: InputLike) -> Result:
 def clipscore(gen: InputLike) -> Result:
     """CLIP score (Hessel et al. 2021): ``mean_i max(100 · cos(image_i, caption_i), 0)`` over the rows' image
     ``features`` and ``text_features`` (``extract --backbone clip:MODEL --captions FILE.tsv``), as torchmetrics."""
-    from gentools.metrics.clipscore import clip_score
+    from gentools.metrics.clipscore import CLIP_SCORE, clip_score
 
     (item,) = require_features([load(gen)], "clipscore")
     if not item.has("text_features"):
@@ -156,4 +156,4 @@ def clipscore(gen: InputLike) -> Result:
     if not backbone.startswith("clip"):
         warnings.warn(f"{item.label} was not extracted with a CLIP backbone ({backbone or 'unknown'})",
                       GentoolsWarning, stacklevel=2)
-    return Result({"clip_score": clip_score(item.array(), item.array("text_features"))}, [describe(item)], {})
+    return Result({CLIP_SCORE: clip_score(item.array(), item.array("text_features"))}, [describe(item)], {})

@@ -84,11 +84,13 @@ class FeatureFile:
     def has(self, name: str) -> bool:
         return name in self._arrays
 
+    def loaded(self, label: str | None = None) -> "FeatureFile":
+        """Every dataset read into memory as it is stored: the same Features, no longer tied to the file."""
+        return FeatureFile(label or self.label, {name: self.raw(name) for name in self._arrays}, dict(self.provenance))
+
     def save(self, path: str) -> str:
         """Write every dataset and the provenance as a gentools features file (atomically)."""
-        arrays = {name: self.raw(name) if name in ("ids", "skipped", "thumbnails", "labels") else
-                  np.asarray(data) for name, data in self._arrays.items()}
-        write_features(path, arrays, self.provenance)
+        write_features(path, self.loaded()._arrays, self.provenance)
         return path
 
     def moments(self, name: str = "features", ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +148,8 @@ class FeatureFile:
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def raw(self, name: str) -> np.ndarray | None:
-        """A non-numeric row dataset (``ids``, ``thumbnails``, ``skipped``) or None."""
+        """Dataset ``name`` as stored (strings as ``str`` objects, numbers unchecked), or None when absent;
+        :meth:`array` / :meth:`chunks` are the checked float readers."""
         if name not in self._arrays:
             return None
         data = self._arrays[name]
