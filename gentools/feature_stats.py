@@ -7,6 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 
+FOLD_ROWS = 256  # rows folded per BLAS update: bounds the float64 copy (2 MiB at d=2048) whatever the batch
+
+
 @dataclass
 class FeatureStats:
     """Running ``n``, mean and centred scatter matrix ``M2 = sum (x - mu)(x - mu)^T``.
@@ -35,16 +38,16 @@ class FeatureStats:
 
         The batch's scatter is added into ``M2`` in place by one BLAS call
         (``dgemm`` with ``beta=1``), and the rank-one correction by ``dger``:
-        no d×d temporary, so memory stays at ``M2`` plus one float64 copy of the batch.
+        no d×d temporary, so memory stays at ``M2`` plus a float64 copy of at most ``FOLD_ROWS`` rows.
         """
-        x = np.array(batch, dtype=np.float64)  # a copy: centred in place below
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected rows of dim {self.dim}, got shape {x.shape}")
-        if len(x) == 0:
-            return
-        mean_b = x.mean(axis=0)
-        x -= mean_b
-        self._fold(len(x), mean_b, x)
+        batch = np.asarray(batch)
+        if batch.ndim != 2 or batch.shape[1] != self.dim:
+            raise ValueError(f"expected rows of dim {self.dim}, got shape {batch.shape}")
+        for start in range(0, len(batch), FOLD_ROWS):
+            x = np.array(batch[start:start + FOLD_ROWS], dtype=np.float64)  # a copy: centred in place below
+            mean_b = x.mean(axis=0)
+            x -= mean_b
+            self._fold(len(x), mean_b, x)
 
     def merge(self, other: "FeatureStats") -> "FeatureStats":
         """Fold in another accumulator (exact pooled mean and scatter); returns self."""
