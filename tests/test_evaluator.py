@@ -99,6 +99,20 @@ def test_bad_update_is_one_line_and_keeps_the_state(folders, bad, message):
     assert ev.n == 50 and ev.compute() == before
 
 
+def test_empty_batch_adds_nothing_and_label_count_must_match(folders):
+    """A rank whose share is empty calls update() with [0, 3, H, W]: uint8 or float, it changes nothing."""
+    root, batches = folders
+    ev = gentools.Evaluator(str(root / "ref.h5"), metrics=["fid", "prdc"], backbone="pixels:8", device="cpu")
+    ev.update(batches["gen"][:50])
+    before = ev.compute()
+    ev.update(batches["gen"][:0])
+    ev.update(torch.zeros(0, 3, 32, 32))
+    assert ev.n == 50 and ev.compute() == before
+    with pytest.raises(gentools.GentoolsError, match="3 labels for 4 images"):
+        ev.update(batches["gen"][:4], labels=[0, 1, 2])
+    assert ev.n == 50
+
+
 def test_provenance_guard_between_network_and_reference(folders):
     root, _ = folders
     with pytest.raises(gentools.GentoolsError, match="differ in backbone"):

@@ -85,7 +85,8 @@ def diversity(gen: InputLike, *, ref: Optional[InputLike] = None, per_class: boo
 
     (item,) = require_features([load(gen)], "diversity")
     reference = load(ref) if ref is not None else None
-    values: dict = {"vendi": vendi_score(item.array())}
+    features = item.array()
+    values: dict = {"vendi": vendi_score(features)}
     classes, universe = _classes(item)
     ref_classes, ref_universe = _classes(reference) if reference is not None else (None, [])
     universe = sorted(set(universe) | set(ref_universe), key=_natural)
@@ -101,7 +102,7 @@ def diversity(gen: InputLike, *, ref: Optional[InputLike] = None, per_class: boo
     if per_class:
         labels = np.asarray(labels_of(item), dtype=object)
         for k in sorted(set(labels), key=_natural):
-            values[f"vendi.{k}"] = vendi_score(item.array()[labels == k])
+            values[f"vendi.{k}"] = vendi_score(features[labels == k])
     inputs = [describe(item)] + ([describe(reference)] if reference is not None else [])
     return Result(values, inputs, {"universe": len(universe) if universe else 0, "per_class": per_class})
 

@@ -72,13 +72,16 @@ class Evaluator:
     def update(self, images, labels=None) -> None:
         """Add a batch ``[B, 3, H, W]`` (or ``[B, 1, H, W]``, repeated to 3 channels): uint8, or float in
         [-1, 1] quantised as ``extract --generator`` does (``x * 127.5 + 128``, clamped, truncated).
-        ``labels``: one per image (kept for per-class metrics). Bad input raises and changes nothing."""
+        ``labels``: one per image (kept for per-class metrics). An empty batch adds nothing; bad input raises and
+        changes nothing."""
         from gentools.features.pipeline import uint8_features
         from gentools.generators import to_uint8_images
 
         _check_batch(images)
         if labels is not None and len(labels) != len(images):
             raise InputError(f"{len(labels)} labels for {len(images)} images")
+        if len(images) == 0:  # an empty share (a rank with nothing left to do) adds nothing
+            return
         rows = uint8_features(self.net, to_uint8_images(images.detach()).cpu())
         features = rows["features"]
         if "fid" in self.metrics:
@@ -160,7 +163,7 @@ def _check_batch(images) -> None:
         raise InputError(f"update() takes a torch tensor [B, 3, H, W], got {type(images).__name__}")
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise InputError(f"update() takes images [B, 3, H, W] (or [B, 1, H, W]), got shape {list(images.shape)}")
-    if images.dtype == torch.uint8:
+    if images.dtype == torch.uint8 or images.numel() == 0:
         return
     if not images.is_floating_point():
         raise InputError(f"update() takes uint8 or float images, got {images.dtype}")
