@@ -47,6 +47,19 @@ def parse_tsv(stdout: bytes) -> dict:
     return out
 
 
+def cli_values(*argv, env=None) -> dict:
+    """``gentools ARGV -q`` (must exit 0) as ``{name: float}`` from its TSV lines."""
+    return {k: float(v) for k, v in parse_tsv(run_cli(*argv, "-q", check=0, env=env).stdout).items()}
+
+
+def one_line_error(*argv, env=None) -> str:
+    """Run a command that must fail with one stderr line (``-q``: warnings off) and exit 1; returns the line."""
+    proc = run_cli(*argv, "-q", env=env)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.count("\n") == 1 and err.startswith("gentools: error:"), err
+    return err
+
+
 @pytest.fixture(scope="session")
 def digits() -> np.ndarray:
     """sklearn's bundled 8x8 digits as float32 pixel features (1797, 64)."""

@@ -9,18 +9,7 @@ from PIL import Image
 
 import gentools
 from gentools import store
-from tests.conftest import parse_tsv, run_cli
-
-
-def _values(*argv) -> dict:
-    return {k: float(v) for k, v in parse_tsv(run_cli(*argv, "-q", check=0).stdout).items()}
-
-
-def _one_line_error(*argv) -> str:
-    proc = run_cli(*argv, "-q")
-    err = proc.stderr.decode()
-    assert proc.returncode == 1 and err.count("\n") == 1 and err.startswith("gentools: error:"), err
-    return err
+from tests.conftest import cli_values, one_line_error, parse_tsv, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +33,7 @@ def test_per_class_fid_equals_direct_frechet_distance(digit_folders):
     from gentools.metrics.frechet import frechet_distance
 
     root = digit_folders
-    printed = _values("fid", root / "gen.h5", root / "ref.h5", "--per-class")
+    printed = cli_values("fid", root / "gen.h5", root / "ref.h5", "--per-class")
     expected = []
     with gentools.load(str(root / "gen.h5")) as gen, gentools.load(str(root / "ref.h5")) as ref:
         assert sorted(set(gen.labels), key=int) == [str(d) for d in range(10)]
@@ -60,9 +49,9 @@ def test_per_class_fid_equals_direct_frechet_distance(digit_folders):
     assert list(printed)[:2] == ["fid.0", "fid.1"] and list(printed)[-1] == "intra_fid"
     info = parse_tsv(run_cli("info", root / "gen.h5", check=0).stdout)
     assert info["classes"] == "10"
-    kid = _values("kid", root / "gen.h5", root / "ref.h5", "--per-class", "--subsets", "5", "--subset-size", "50")
+    kid = cli_values("kid", root / "gen.h5", root / "ref.h5", "--per-class", "--subsets", "5", "--subset-size", "50")
     assert kid["kid_mean"] == pytest.approx(np.mean([kid[f"kid_mean.{d}"] for d in range(10)]), rel=1e-12)
-    prdc = _values("prdc", root / "gen.h5", root / "ref.h5", "--per-class")
+    prdc = cli_values("prdc", root / "gen.h5", root / "ref.h5", "--per-class")
     assert prdc["recall"] == pytest.approx(np.mean([prdc[f"recall.{d}"] for d in range(10)]), rel=1e-12)
 
 
@@ -80,7 +69,7 @@ def test_diversity_equals_the_formulas_on_known_counts(tmp_path):
     counts = {"0": 40, "1": 30, "2": 20, "3": 7, "4": 3}  # only classes 0-4
     gen = _labelled(tmp_path / "gen.h5", [k for k, c in counts.items() for _ in range(c)])
     ref = _labelled(tmp_path / "ref.h5", [str(k % 10) for k in range(200)], seed=1)  # all ten, 20 each
-    values = _values("diversity", gen, "--ref", ref)
+    values = cli_values("diversity", gen, "--ref", ref)
     c = np.array(list(counts.values()) + [0] * 5, dtype=np.float64)  # universe: the union, 10 classes
     p = c / c.sum()
     nz = p > 0
@@ -95,13 +84,13 @@ def test_diversity_equals_the_formulas_on_known_counts(tmp_path):
         assert values["vendi"] == pytest.approx(vendi.score_dual(g.array()), rel=1e-6)
     assert parse_tsv(run_cli("vendi", gen, "--ref", ref, "-q", check=0).stdout) == \
         parse_tsv(run_cli("diversity", gen, "--ref", ref, "-q", check=0).stdout)
-    err = _one_line_error("diversity", ref, "--ref", gen)  # classes 5-9 are generated but absent from gen
+    err = one_line_error("diversity", ref, "--ref", gen)  # classes 5-9 are generated but absent from gen
     assert "class '5'" in err and "class_kl" in err
     logits = np.eye(7)[np.arange(70) % 3] * 5  # argmax classes 0, 1, 2 of a 7-wide universe
     plain = tmp_path / "logits.h5"
     store.write_features(str(plain), {"features": np.random.RandomState(2).randn(70, 4), "logits": logits},
                          {"backbone": "x"})
-    by_logits = _values("diversity", plain)
+    by_logits = cli_values("diversity", plain)
     assert by_logits["modes"] == 3 and by_logits["class_entropy"] == pytest.approx(np.log(3), rel=1e-3)
 
 
@@ -164,24 +153,24 @@ def test_labels_survive_shards_merge_and_resume(tmp_path, digit_folders):
 def test_bad_label_and_caption_inputs_are_one_line_errors(tmp_path, digit_folders):
     root = digit_folders
     (tmp_path / "labels.tsv").write_text("0/0000.png\t0\n")
-    err = _one_line_error("extract", root / "gen", "-b", "pixels:4", "--labels", tmp_path / "labels.tsv", "-o",
+    err = one_line_error("extract", root / "gen", "-b", "pixels:4", "--labels", tmp_path / "labels.tsv", "-o",
                           tmp_path / "x.h5", "--workers", "0")
     assert "no label for" in err and "labels.tsv" in err
     (tmp_path / "caps.tsv").write_text("a.png\tone\na.png\ttwo\n")
-    err = _one_line_error("extract", root / "gen", "-b", "pixels:4", "--captions", tmp_path / "caps.tsv", "-o",
+    err = one_line_error("extract", root / "gen", "-b", "pixels:4", "--captions", tmp_path / "caps.tsv", "-o",
                           tmp_path / "x.h5", "--workers", "0")
     assert "clip:" in err
     plain = tmp_path / "plain.npy"
     np.save(plain, np.random.RandomState(0).randn(20, 4))
-    assert "no labels" in _one_line_error("fid", plain, plain, "--per-class")
+    assert "no labels" in one_line_error("fid", plain, plain, "--per-class")
 
 
 def test_per_class_needs_each_class_on_both_sides(tmp_path):
     gen = _labelled(tmp_path / "gen.h5", ["a"] * 10 + ["b"] * 10)
     ref = _labelled(tmp_path / "ref.h5", ["a"] * 10 + ["c"] * 10, seed=1)
-    assert "class 'b'" in _one_line_error("fid", gen, ref, "--per-class")
+    assert "class 'b'" in one_line_error("fid", gen, ref, "--per-class")
     one = _labelled(tmp_path / "one.h5", ["a"] * 10 + ["b"])
-    assert "class 'b' has 1 row" in _one_line_error("fid", one, one, "--per-class")
+    assert "class 'b' has 1 row" in one_line_error("fid", one, one, "--per-class")
 
 
 @pytest.fixture(scope="module")
@@ -214,9 +203,9 @@ def test_captions_text_features_and_clip_score(tmp_path, image_folder, clip_weig
         text, image = f.array("text_features"), f.array()
     assert np.abs(text - expected).max() <= 1e-5 * np.abs(expected).max()
     cos = (image * text).sum(1) / np.linalg.norm(image, axis=1) / np.linalg.norm(text, axis=1)
-    assert _values("clipscore", out)["clip_score"] == pytest.approx(np.maximum(100 * cos, 0).mean(), rel=1e-6)
+    assert cli_values("clipscore", out)["clip_score"] == pytest.approx(np.maximum(100 * cos, 0).mean(), rel=1e-6)
     (tmp_path / "dup.tsv").write_text(f"{ids[0]}\tone\n{ids[0]}\ttwo\n")
-    err = _one_line_error("extract", image_folder / "sub", "-b", "clip:ViT-B-32", "--weights", path, "--captions",
+    err = one_line_error("extract", image_folder / "sub", "-b", "clip:ViT-B-32", "--weights", path, "--captions",
                           tmp_path / "dup.tsv", "--workers", "0", "-o", tmp_path / "d.h5")
     assert "two captions" in err and ids[0] in err
 
@@ -231,7 +220,7 @@ def test_evaluator_takes_labels_for_per_class_fid(digit_folders):
     batch = torch.from_numpy(images).permute(0, 3, 1, 2)
     for start in range(0, len(ids), 37):
         ev.update(batch[start:start + 37], labels=labels[start:start + 37])
-    ours, printed = ev.compute(), _values("fid", root / "gen.h5", root / "ref.h5", "--per-class")
+    ours, printed = ev.compute(), cli_values("fid", root / "gen.h5", root / "ref.h5", "--per-class")
     assert set(ours) == set(printed)
     for key, value in printed.items():
         assert ours[key] == pytest.approx(value, rel=1e-9), key

@@ -1,5 +1,3 @@
-import numpy as np
-
 from gentools import store
 from tests.conftest import parse_tsv, run_cli
 
