@@ -171,8 +171,8 @@ def test_two_gloo_ranks_equal_one_process(folders, tmp_path):
     distributed = json.loads((tmp_path / "out.json").read_text())
     ev = gentools.Evaluator(str(root / "ref.h5"), metrics={"fid": {}, "prdc": {"k": 3}}, backbone="pixels:8",
                             device="cpu")
-    order = torch.cat([images[0::2], images[1::2]])  # the ranks' rows, gathered in rank order
-    ev.update(order)
+    for start in range(0, len(images), 37):  # one process over all images, in their own order
+        ev.update(images[start:start + 37])
     single = ev.compute()
     for key, value in single.items():
         assert distributed[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key

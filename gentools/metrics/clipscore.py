@@ -1,7 +1,12 @@
 """CLIP score (Hessel et al. 2021, "CLIPScore: A Reference-free Evaluation Metric for Image Captioning").
 
 ``clip_score = mean_i max(100 · cos(img_i, text_i), 0)`` over rows whose image and caption embeddings come
-from one CLIP model, as torchmetrics ``CLIPScore`` computes it (``100 * cos``, clamped at 0, averaged).
+from one CLIP model: the paper's per-caption clamp, with torchmetrics' scale of 100 (METRICS.md).
+
+torchmetrics ``CLIPScore`` clamps the mean instead (``multimodal/clip_score.py``:
+``return torch.max(self.score / self.n_samples, torch.zeros_like(self.score))``). The two are equal whenever
+no row has a negative cosine, which is what trained CLIP models give for image-caption pairs; they differ
+only for rows whose image and caption point apart.
 """
 
 from __future__ import annotations
