@@ -40,6 +40,33 @@ def test_demo_runs_every_command(demo):
         assert Image.open(out / "results" / png).size[0] > 100
 
 
+def _fields_match(ours: str, theirs: str) -> bool:
+    """Two TSV lines with the same fields; numbers equal to 1e-6 relative (the last digits of the
+    full-precision lines may move with the BLAS kernel), text equal."""
+    a, b = ours.split("\t"), theirs.split("\t")
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        try:
+            if float(x) != pytest.approx(float(y), rel=1e-6, abs=1e-12):
+                return False
+        except ValueError:
+            if x != y:
+                return False
+    return True
+
+
+def test_readme_shows_the_demo_output(demo):
+    """The README pastes `make demo`'s summary "verbatim": it must be this run's (the demo is deterministic)."""
+    out, _ = demo
+    summary = (out / "results" / "summary.txt").read_text().split("pictures:")[0].strip().splitlines()
+    readme = (DIGITS.parent.parent / "README.md").read_text()
+    pasted = readme[readme.index("```\nmodel\t") + 4:].split("```")[0].strip().splitlines()
+    assert len(pasted) == len(summary)
+    for ours, theirs in zip(summary, pasted):
+        assert _fields_match(ours, theirs), (ours, theirs)
+
+
 def test_demo_numbers_make_sense(demo):
     _, v = demo
     fid = {m: v[m]["fid.fid"] for m in ("train", "vae", "vae2", "noise")}
