@@ -7,7 +7,8 @@ kept: FID alone keeps a streaming float64 :class:`FeatureStats`; kid, prdc
 and cmmd keep the float32 features; is keeps the logits. Under
 torch.distributed every rank updates its share and :meth:`compute` gives every
 rank the numbers of one process over all samples (stats merged exactly,
-features gathered in rank order).
+features gathered in rank order). With NCCL each rank must have called
+``torch.cuda.set_device`` first: ``all_gather_object`` stages on the current device.
 """
 
 from __future__ import annotations
