@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-PYTEST_ARGS ?= -n 2
+# --dist loadfile: one worker per test file, so module-scoped fixtures (the demo run, ~100 s) are built once
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 DEMO_OUT ?= out
 
