@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 FOLD_ROWS = 256  # rows folded per BLAS update: bounds the float64 copy (2 MiB at d=2048) whatever the batch
 
 
@@ -36,7 +35,7 @@ class FeatureStats:
     def append(self, batch: np.ndarray) -> None:
         """Fold in rows ``batch: (b, dim)`` of any float dtype.
 
-        The batch's scatter is added into ``M2`` in place by one BLAS call
+        Each block of ``FOLD_ROWS`` rows has its scatter added into ``M2`` in place by one BLAS call
         (``dgemm`` with ``beta=1``), and the rank-one correction by ``dger``:
         no d×d temporary, so memory stays at ``M2`` plus a float64 copy of at most ``FOLD_ROWS`` rows.
         """

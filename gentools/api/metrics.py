@@ -145,7 +145,8 @@ def vendi(gen: InputLike) -> Result:
 
 def clipscore(gen: InputLike) -> Result:
     """CLIP score (Hessel et al. 2021): ``mean_i max(100 · cos(image_i, caption_i), 0)`` over the rows' image
-    ``features`` and ``text_features`` (``extract --backbone clip:MODEL --captions FILE.tsv``), as torchmetrics."""
+    ``features`` and ``text_features`` (``extract --backbone clip:MODEL --captions FILE.tsv``); torchmetrics
+    clamps the mean instead, the same number unless some caption's cosine is negative (metrics/clipscore.py)."""
     from gentools.metrics.clipscore import CLIP_SCORE, clip_score
 
     (item,) = require_features([load(gen)], "clipscore")
