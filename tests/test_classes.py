@@ -55,6 +55,32 @@ def test_per_class_fid_equals_direct_frechet_distance(digit_folders):
     assert prdc["recall"] == pytest.approx(np.mean([prdc[f"recall.{d}"] for d in range(10)]), rel=1e-12)
 
 
+def test_each_per_class_value_is_the_metric_on_that_class(digit_folders):
+    """``METRIC.LABEL`` of kid, prdc and diversity is the metric over that class's rows alone (prdc against the
+    prdc package, vendi against the vendi-score package)."""
+    from prdc import compute_prdc
+    from vendi_score import vendi
+
+    root = digit_folders
+    gen, ref = gentools.load(str(root / "gen.h5")), gentools.load(str(root / "ref.h5"))
+    rows = {name: (f.array(), np.asarray(f.labels)) for name, f in (("gen", gen), ("ref", ref))}
+    kid = cli_values("kid", root / "gen.h5", root / "ref.h5", "--per-class", "--subsets", "5", "--subset-size", "50")
+    prdc = cli_values("prdc", root / "gen.h5", root / "ref.h5", "--per-class")
+    diversity = cli_values("diversity", root / "gen.h5", "--per-class")
+    for k in ("3", "8"):
+        x, y = (a[labels == k] for a, labels in (rows["gen"], rows["ref"]))
+        one = gentools.kid(x, y, subsets=5, subset_size=50)
+        assert kid[f"kid_mean.{k}"] == one["kid_mean"] and kid[f"kid_std.{k}"] == one["kid_std"]
+        theirs = compute_prdc(real_features=y, fake_features=x, nearest_k=5)
+        # METRICS.md: counts, equal up to one sample's weight where distances tie (digit pixels tie often)
+        weight = {"precision": 1 / len(x), "recall": 1 / len(y), "density": 1 / (5 * len(x)), "coverage": 1 / len(y)}
+        ours = gentools.prdc(x, y)  # the same rows through the API: the grouping picked exactly these
+        for name, w in weight.items():
+            assert prdc[f"{name}.{k}"] == ours[name]
+            assert abs(ours[name] - theirs[name]) <= w + 1e-12, (name, k, ours[name], theirs[name])
+        assert diversity[f"vendi.{k}"] == pytest.approx(vendi.score_dual(x), rel=1e-6)
+
+
 def _labelled(path, labels, dim=8, seed=0, logits=None):
     rng = np.random.RandomState(seed)
     arrays = {"features": rng.randn(len(labels), dim), "labels": [str(x) for x in labels]}
