@@ -10,9 +10,16 @@ import h5py
 import numpy as np
 
 from gentools.errors import FormatError, InputError
-from gentools.store.formats import FEATURES, FORMAT_VERSION, ROW_DATASETS, STATS, Source, _attr, _read_head, sniff, source_label
+from gentools.store import safety
+from gentools.store.formats import (FEATURES, FORMAT_VERSION, ROW_DATASETS, STATS, TEXT_ROWS, Source, _attr, _read_head,
+                                     sniff, source_label)
 from gentools.store.pickles import is_pickle
 from gentools.store.write import write_features, write_stats, write_stats_npz
+
+
+# Provenance attributes read with a fixed type; any other type is refused rather than guessed at.
+ATTRIBUTE_TYPES = {"complete": bool, "count": int, "n": int, "spatial_n": int}
+MAX_ROWS = 2 ** 53  # past this a float64 count is no longer exact
 
 
 @dataclass
@@ -62,6 +69,7 @@ class FeatureFile:
         if "features" not in arrays:
             raise FormatError(f"no 'features' dataset ({label})")
         self._check_shape("features")
+        self._check_rows()
 
     def close(self) -> None:
         if self._handle is not None:
@@ -131,6 +139,23 @@ class FeatureFile:
         if kind not in "fiu":
             raise FormatError(f"'{name}' has dtype {self._arrays[name].dtype}; expected numbers ({self.label})")
 
+    def _check_rows(self) -> None:
+        """Every row dataset has one entry per row; text datasets are 1-D strings."""
+        for name, data in self._arrays.items():
+            if name not in ROW_DATASETS or name == "features":
+                continue
+            shape = tuple(data.shape)
+            if name in TEXT_ROWS and len(shape) != 1:
+                raise FormatError(f"'{name}' has shape {shape}; expected one entry per row, [N] ({self.label})")
+            if not shape or shape[0] != self.n:
+                raise FormatError(f"'{name}' has {shape[0] if shape else 'no'} rows, 'features' has {self.n}: "
+                                  f"they must match row for row ({self.label})")
+            if name in TEXT_ROWS:
+                continue
+            if len(shape) < 2 or 0 in shape[1:] or np.dtype(data.dtype).kind not in "fiu":
+                raise FormatError(f"'{name}' has shape {shape} and dtype {data.dtype}; expected numbers [N, ...] "
+                                  f"({self.label})")
+
     def chunks(self, name: str = "features", rows: int = 8192) -> Iterator[np.ndarray]:
         """Yield consecutive row blocks of dataset ``name`` as float arrays, checked finite."""
         if name not in self._arrays:
@@ -154,7 +179,12 @@ class FeatureFile:
             return None
         data = self._arrays[name]
         if isinstance(data, h5py.Dataset) and h5py.check_string_dtype(data.dtype):
-            return np.array(data.asstr()[()], dtype=object)
+            try:
+                return np.array(data.asstr()[()], dtype=object)
+            except UnicodeDecodeError as exc:
+                raise FormatError(f"'{name}' holds text that is not valid UTF-8 ({exc.reason}) ({self.label})") from None
+        if name in TEXT_ROWS and np.dtype(data.dtype).kind not in "iuUSO":
+            raise FormatError(f"'{name}' has dtype {data.dtype}; expected text or integers ({self.label})")
         return np.asarray(data[()])
 
 def _as_float(block: np.ndarray) -> np.ndarray:
@@ -221,6 +251,12 @@ def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
     return FeatureFile(label, {k: v for k, v in arrays.items() if k in ROW_DATASETS}, {})
 
 def _make_stats(mu, sigma, n, label, spatial=None, provenance=None) -> Stats:
+    for name, value in (("mu", mu), ("sigma", sigma)):
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+            raise FormatError(f"statistics' {name} is not a numeric array ({label})")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_ROWS):
+        raise FormatError(f"statistics' sample count n is {str(n)[:40]!r}; expected an integer from 2 to 2^53 "
+                          f"({label})")
     mu = np.asarray(mu, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
@@ -244,28 +280,45 @@ def _open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFil
             raise FormatError(
                 f"written by a newer gentools (format_version {version}, this one reads {FORMAT_VERSION}); "
                 f"upgrade gentools ({label})")
+        for key, kind in ATTRIBUTE_TYPES.items():
+            if key in attrs:
+                attrs[key] = safety.attribute(attrs[key], key, label, kind)
         if fmt == STATS:
             return _read_stats(handle, attrs, label)
         if attrs.get("complete") is False and not allow_incomplete:
             raise InputError(
                 f"unfinished extraction (complete=false); finish it by re-running the same "
                 f"`gentools extract` command with --resume ({label})")
-        arrays = {k: handle[k] for k in ROW_DATASETS + ("skipped",)
-                  if k in handle}
-        return FeatureFile(label, arrays, attrs, handle)
+        names = set(handle.keys())
+        arrays = {k: safety.dataset(handle, k, label) for k in ROW_DATASETS + ("skipped",) if k in names}
+        features = FeatureFile(label, arrays, attrs, handle)
+        if attrs.get("complete") is not False and attrs.get("count", features.n) != features.n:
+            raise FormatError(f"attribute count is {attrs['count']} but 'features' has {features.n} rows ({label})")
+        return features
     except BaseException:
         handle.close()
         raise
 
 def _read_stats(handle, attrs: dict, label: str) -> Stats:
     try:
+        names = set(handle.keys())
+        missing = [k for k in ("mu", "sigma") if k not in names]
+        if missing:
+            raise FormatError(f"stats file lacks '{missing[0]}' ({label})")
         spatial = None
-        if "spatial_mu" in handle:
-            spatial = _make_stats(handle["spatial_mu"][()], handle["spatial_sigma"][()],
+        if "spatial_mu" in names:
+            if "spatial_sigma" not in names:
+                raise FormatError(f"stats file has 'spatial_mu' but no 'spatial_sigma' ({label})")
+            spatial = _make_stats(_stats_array(handle, "spatial_mu", label), _stats_array(handle, "spatial_sigma", label),
                                   attrs.pop("spatial_n", None), label)
         n = attrs.pop("n", None)
-        return _make_stats(handle["mu"][()], handle["sigma"][()], n, label, spatial, attrs)
-    except KeyError as exc:
-        raise FormatError(f"stats file lacks {exc} ({label})") from None
+        return _make_stats(_stats_array(handle, "mu", label), _stats_array(handle, "sigma", label), n, label, spatial,
+                           attrs)
     finally:
         handle.close()
+
+def _stats_array(handle, name: str, label: str) -> np.ndarray:
+    data = safety.dataset(handle, name, label)
+    if data.ndim not in (1, 2) or data.dtype.kind not in "fiu":
+        raise FormatError(f"'{name}' has shape {data.shape} and dtype {data.dtype}; expected numbers ({label})")
+    return data[()]

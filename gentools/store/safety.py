@@ -1,0 +1,97 @@
+"""Checks on an HDF5 file from someone else, made before any of its data is read.
+
+An HDF5 file can point outside itself (external storage, external links,
+virtual datasets), loop (soft links), run a filter from a plugin, or declare a
+dataset far larger than the bytes it holds (never written, so HDF5 returns its
+fill value; or compressed a thousandfold). :func:`dataset` admits a dataset
+only when it is a plain dataset stored inside the file, with built-in filters,
+whose stored bytes can account for its declared size. Attribute values are
+checked by type in :func:`attribute`.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from gentools.errors import FormatError
+
+# HDF5's built-in filters: deflate, shuffle, fletcher32, szip, nbit, scaleoffset; and h5py's bundled LZF.
+BUILTIN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
+# The most a dataset's declared size may exceed its stored bytes when compressed (float features compress ~1.1x,
+# uint8 thumbnails a few times; gzip's ceiling is ~1000x, which is what a decompression bomb uses).
+MAX_COMPRESSION = 64
+VLEN_BYTES = 16  # one variable-length string element as HDF5 stores it (heap id), whatever the string's length
+
+
+def dataset(handle: h5py.File, name: str, label: str) -> h5py.Dataset:
+    """``handle[name]`` once it is checked to read nothing outside the file and to hold what it declares."""
+    link = handle.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        raise FormatError(f"'{name}' is an external link to another file, which gentools does not follow ({label})")
+    if isinstance(link, h5py.SoftLink):
+        raise FormatError(f"'{name}' is a soft link, which gentools files do not use ({label})")
+    try:
+        obj = handle[name]
+    except (KeyError, OSError, RuntimeError) as exc:
+        raise FormatError(f"cannot open '{name}': {exc} ({label})") from None
+    if not isinstance(obj, h5py.Dataset):
+        raise FormatError(f"'{name}' is a {type(obj).__name__.lower()}, expected a dataset ({label})")
+    if obj.is_virtual:
+        raise FormatError(f"'{name}' is a virtual dataset (its data lives in other files), refused ({label})")
+    plist = obj.id.get_create_plist()
+    if plist.get_external_count() > 0:
+        raise FormatError(f"'{name}' keeps its data in an external file, which gentools does not read ({label})")
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    unknown = [code for code in filters if code not in BUILTIN_FILTERS]
+    if unknown:
+        raise FormatError(f"'{name}' needs HDF5 filter {unknown[0]}, which is not built in; refused ({label})")
+    _check_storage(obj, name, label, compressed=bool(filters))
+    return obj
+
+
+def _check_storage(obj: h5py.Dataset, name: str, label: str, compressed: bool) -> None:
+    itemsize = VLEN_BYTES if h5py.check_vlen_dtype(obj.dtype) is not None else obj.dtype.itemsize
+    declared = int(np.prod(obj.shape, dtype=object)) * itemsize if obj.shape is not None else 0
+    if declared == 0:
+        return
+    stored = obj.id.get_storage_size()
+    if stored == 0:
+        raise FormatError(f"'{name}' declares shape {obj.shape} ({_size(declared)}) but none of it was ever written "
+                          f"({label})")
+    if not compressed and stored < declared:
+        raise FormatError(f"'{name}' declares shape {obj.shape} ({_size(declared)}) but stores only "
+                          f"{_size(stored)}: part of it was never written ({label})")
+    if compressed and stored * MAX_COMPRESSION < declared:
+        raise FormatError(f"'{name}' declares {_size(declared)} in {_size(stored)} of compressed data, more than "
+                          f"{MAX_COMPRESSION}x: refused as a decompression bomb ({label})")
+
+
+def _size(nbytes: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes} bytes"
+
+
+def size_text(nbytes: int) -> str:
+    """``nbytes`` for people: ``5.12 GB``."""
+    return _size(int(nbytes))
+
+
+def attribute(value, name: str, label: str, kind: type):
+    """An attribute value checked to be of ``kind`` (bool, int or str); numpy scalars are taken as Python's."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    raise FormatError(f"attribute '{name}' is {_shown(value)}, expected {'a boolean' if kind is bool else 'an integer' if kind is int else 'text'} ({label})")
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
