@@ -8,8 +8,9 @@ with a run within the spread recorded in the README.
 
     python benchmarks/demo_cpu_spread.py [--out bench-out/spread] [--setting NAME=ENV ...]
 
-A capability the CPU lacks falls back to the best one it has (torch's dispatcher), so on an AVX2-only machine
-``avx512`` runs the avx2 kernels; the script prints what torch reports for each run.
+A capability the CPU lacks is not emulated: on an AVX2-only machine ``ATEN_CPU_CAPABILITY=avx512`` dies with
+SIGILL (exit 132, seen here), so the script skips settings whose CPU flag /proc/cpuinfo lacks and says so.
+It prints what torch reports as the capability of each run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ SETTINGS = {
     "avx512": {"ATEN_CPU_CAPABILITY": "avx512"},
     "onednn-sse41": {"ONEDNN_MAX_CPU_ISA": "SSE41"},
 }
+NEEDS_FLAG = {"avx2": "avx2", "avx512": "avx512f"}
+
+
+def cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return {flag for line in fh if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+    except OSError:
+        return set()
 
 
 def run_demo(out: Path, env_extra: dict) -> dict:
@@ -54,7 +64,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(SETTINGS), help="settings to run")
     args = parser.parse_args()
     runs = {}
+    flags = cpu_flags()
     for name in args.only:
+        if NEEDS_FLAG.get(name, "") and NEEDS_FLAG[name] not in flags:
+            print(f"skipping {name}: this CPU lacks {NEEDS_FLAG[name]}", file=sys.stderr, flush=True)
+            continue
         print(f"running the demo with {SETTINGS[name]} ...", file=sys.stderr, flush=True)
         runs[name] = run_demo(Path(args.out) / name, SETTINGS[name])
         print(f"  torch capability: {runs[name]['capability']}", file=sys.stderr, flush=True)

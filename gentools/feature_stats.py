@@ -27,6 +27,11 @@ class FeatureStats:
     m2: np.ndarray | None = None
 
     def __post_init__(self):
+        if self.m2 is None:
+            from gentools import memory
+
+            memory.require(3 * 8 * self.dim * self.dim, f"a {self.dim} x {self.dim} float64 covariance (with the "
+                           f"copies taken to finish it)")
         if self.mean is None:
             self.mean = np.zeros(self.dim, dtype=np.float64)
         if self.m2 is None:

@@ -48,12 +48,8 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], labels: Optional[Sequence[S
 
 def sigma_curve(sigmas, curve, chosen: float, path: str) -> None:
     """Validation log-likelihood against sigma (log axis), the chosen sigma marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    fig = _figure((5, 3.5))
+    ax = fig.subplots()
     ax.semilogx(sigmas, curve, "o-")
     ax.axvline(chosen, color="red", linestyle="--", label=f"chosen σ = {chosen:.4g}")
     ax.set_xlabel("σ")
@@ -61,20 +57,25 @@ def sigma_curve(sigmas, curve, chosen: float, path: str) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, format="png")
-    plt.close(fig)
+
+
+def _figure(size):
+    """A matplotlib Figure on its own Agg canvas: no pyplot, no backend switch, nothing of the caller's touched."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def metric_panels(series: dict, x_label: str, path: str) -> None:
     """One panel per metric: ``series[metric] = {line label: (xs, ys)}``, shared x axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = sorted(series)
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), dpi=100, squeeze=False)
+    fig = _figure((4.2 * cols, 3.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.ravel(), names):
         for label, (xs, ys) in sorted(series[name].items()):
             ax.plot(xs, ys, "o-", label=label or None)
@@ -88,6 +89,10 @@ def metric_panels(series: dict, x_label: str, path: str) -> None:
             ax.legend(fontsize=7)
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
-    fig.tight_layout()
+    if rows <= 3:
+        fig.tight_layout()
+    else:  # tight_layout's cost grows with the panels (seconds at 24): fixed margins read as well here
+        height = 3.2 * rows
+        fig.subplots_adjust(left=0.08, right=0.98, wspace=0.3, hspace=0.55, top=1 - 0.3 / height,
+                            bottom=0.55 / height)
     fig.savefig(path, format="png")
-    plt.close(fig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Callable, ContextManager, Optional
 
 Tick = Callable[[int], None]
@@ -19,6 +20,15 @@ class Result(dict):
     """
 
     def __init__(self, values: dict, inputs: list | None = None, params: dict | None = None):
+        from gentools.errors import NumericalError
+
+        for key, value in values.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                where = ", ".join(str(i.get("path", "?")) for i in inputs or [] if isinstance(i, dict))
+                raise NumericalError(f"{key} came out as {value}, not a number to report"
+                                     f"{f' ({where})' if where else ''}",
+                                     hint="the inputs' values may be too large for float32 arithmetic, or too "
+                                          "few distinct rows")
         super().__init__(values)
         self.inputs = list(inputs or [])
         self.params = dict(params or {})

@@ -9,6 +9,8 @@ discriminator").
 
 from __future__ import annotations
 
+import re
+
 from typing import Callable, Optional
 
 import numpy as np
@@ -118,6 +120,9 @@ def _classes(item) -> tuple:
     return None, []
 
 
+_INTEGER = re.compile(r"-?[0-9]{1,30}")
+
+
 def _natural(label: str):
     """Numeric labels in numeric order ("2" before "10"), then the others."""
-    return (0, int(label), "") if label.lstrip("-").isdigit() else (1, 0, label)
+    return (0, int(label), "") if _INTEGER.fullmatch(label) else (1, 0, label)

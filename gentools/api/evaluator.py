@@ -77,10 +77,16 @@ class Evaluator:
         changes nothing."""
         from gentools.features.pipeline import uint8_features
         from gentools.generators import to_uint8_images
+        from gentools.text import label_texts
 
         _check_batch(images)
-        if labels is not None and len(labels) != len(images):
-            raise InputError(f"{len(labels)} labels for {len(images)} images")
+        if labels is not None:
+            try:
+                labels = label_texts(labels)
+            except (ValueError, TypeError, UnicodeDecodeError) as exc:
+                raise InputError(f"update(labels=...): {exc}") from None
+            if len(labels) != len(images):
+                raise InputError(f"{len(labels)} labels for {len(images)} images")
         if len(images) == 0:  # an empty share (a rank with nothing left to do) adds nothing
             return
         rows = uint8_features(self.net, to_uint8_images(images.detach()).cpu())
@@ -92,7 +98,7 @@ class Evaluator:
         for name in self._kept():
             if name in rows:
                 self._rows.setdefault(name, []).append(rows[name])
-        self._labels += [str(label) for label in (labels if labels is not None else [""] * len(features))]
+        self._labels += labels if labels is not None else [""] * len(features)
 
     def _kept(self) -> set:
         per_class = any(options.get("per_class") for options in self.metrics.values())

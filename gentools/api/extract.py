@@ -24,7 +24,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
             latent_dim: Optional[int] = None, seed: Optional[int] = None, preset: Optional[str] = None,
             shard: Optional[str] = None, resume: bool = False, overwrite: bool = False, flush_every: int = 10,
             labels: Optional[str] = None, classes: int = 0, class_input: str = "index",
-            captions: Optional[str] = None, progress: Optional[Progress] = None) -> Optional[FeatureFile]:
+            captions: Optional[str] = None, max_pixels: Optional[int] = None,
+            progress: Optional[Progress] = None) -> Optional[FeatureFile]:
     """Features of images (folders, globs, archives, ``.npy``/``.npz`` uint8 arrays, or ``image_paths``
     taken as they are) or of ``num_samples`` samples of a ``generator``, through ``backbone`` (default the
     FID Inception, or the ``preset``'s).
@@ -32,15 +33,13 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
     ``labels``: ``"folder"`` (ImageFolder classes) or an ``id<TAB>label`` file; ``classes=N``: generated
     sample i is of class ``i % N`` and the generator gets it as a second argument (``class_input`` ``index``:
     int64 ``[B]``, ``onehot``: ``[B, N]``); ``captions``: an ``id<TAB>caption`` file, embedded by the
-    ``clip:`` backbone's text encoder as ``text_features``.
+    ``clip:`` backbone's text encoder as ``text_features``. ``max_pixels``: larger images are undecodable
+    (default PIL's 89,478,485; archive members larger than such an image could be are refused unread).
 
     With ``output`` the features file is written there (atomically; resumable with ``resume``) and
     returned opened; without, the rows come back in memory. Under torchrun only rank 0 gets the result
     (others get None). Rows follow the input order; every row's id and the provenance are recorded.
     """
-    from gentools.features import job
-    from gentools.features.backbones.base import resolve_device
-
     inputs = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
     if generator and (inputs or image_paths):
         raise UsageError("give either INPUT... or --generator, not both")
@@ -51,6 +50,11 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
     parity = presets.get(preset)
     seed = parity.seed if seed is None else seed
     items, source = (None, f"generator:{generator}") if generator else _image_items(inputs, image_paths)
+    if items is not None and not skip_bad:
+        _refuse_oversized(items, max_pixels)
+    from gentools.features import job  # torch from here on: the inputs are checked first
+    from gentools.features.backbones.base import resolve_device
+
     chosen = job.shard_positions(num_samples if generator else len(items), shard)
     ranks = job.Ranks(resolve_device(device))
     torch_device = resolve_device(_rank_device(device, ranks))
@@ -59,7 +63,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
         expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net, batch_size,
                                                             thumbnails, torch_device, classes, class_input)
     else:
-        expected, make_batches = _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails)
+        expected, make_batches = _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails,
+                                            max_pixels)
     make_batches = _annotated(make_batches, expected, chosen, labels, classes if generator else 0, captions, net)
     provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
     if generator:
@@ -98,6 +103,16 @@ def _image_items(inputs: list, image_paths):
     return items, source
 
 
+def _refuse_oversized(items, max_pixels) -> None:
+    from gentools.features.images import DEFAULT_MAX_PIXELS, oversized_members
+
+    big = oversized_members(items, DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+    if big:
+        raise InputError(f"{big[0].id}: archive member of {big[0].size} bytes, larger than an image within "
+                         f"--max-pixels can be; refused unread ({len(big)} such member(s))",
+                         hint="--skip-bad skips them, --max-pixels N raises the limit")
+
+
 def backbone_for(backbone, parity, weights, resize, spatial, device):
     """The backbone ``extract`` runs: ``backbone`` (default the preset's), with the preset's resize for its family."""
     from gentools.features.backbones import load_backbone
@@ -108,16 +123,21 @@ def backbone_for(backbone, parity, weights, resize, spatial, device):
     return load_backbone(backbone, weights, resize, spatial, device)
 
 
-def _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails):
+def _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails, max_pixels):
     """The ids of the job's inputs and ``make_batches(positions)`` over them (positions absolute)."""
     from gentools.features import pipeline
+    from gentools.features.images import DEFAULT_MAX_PIXELS
+
+    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    if max_pixels < 1:
+        raise UsageError(f"--max-pixels {max_pixels}: expected a positive number of pixels")
 
     items = [items[i] for i in chosen]
     n_workers = pipeline.default_workers() if workers is None else workers
 
     def make_batches(positions):
         return pipeline.image_batches([items[p] for p in positions], net, batch_size, n_workers, skip_bad,
-                                      thumbnails, positions=positions)
+                                      thumbnails, positions=positions, max_pixels=max_pixels)
 
     return [item.id for item in items], make_batches
 

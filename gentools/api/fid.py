@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Optional
 
-from gentools import presets
+from gentools import memory, presets
 from gentools.api._common import Progress, Result, bar
 from gentools.errors import GentoolsWarning, InputError, UsageError
 from gentools.inputs import InputLike, check_compatible, describe, load, require_features
@@ -37,6 +37,9 @@ def fid(gen: InputLike, ref: InputLike, *, spatial: bool = False, bootstrap: int
     seed = chosen.seed if seed is None else seed
     gen, ref = _pick_entries(load(gen, allow_sets=True), load(ref, allow_sets=True))
     check_compatible([_part(gen, spatial), _part(ref, spatial)], force)
+    dim = gen.shapes()["spatial"][1] if spatial and gen.kind == "features" else _part(gen, spatial).dim
+    memory.require(8 * 8 * dim * dim, f"FID over {dim} dimensions (two {dim} x {dim} covariances and their "
+                   f"square roots in float64)", gen.label)
     (mu1, s1), (mu2, s2) = _moments(gen, spatial, chosen.fid_ddof), _moments(ref, spatial, chosen.fid_ddof)
     key = "sfid" if spatial else frechet.FID
     values = {key: frechet.frechet_distance(mu1, s1, mu2, s2)}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import warnings
+
 import numpy as np
 
 from gentools import presets
 from gentools.api._common import Progress, Result, bar
-from gentools.errors import InputError, UsageError
+from gentools.errors import GentoolsWarning, InputError, UsageError
+from gentools.text import escape
 from gentools.inputs import InputLike, check_compatible, describe, load, open_pair, require_features
 
 TESTS = ("mmd", "energy", "c2st")
@@ -83,10 +86,12 @@ def kde(samples: InputLike, valid: InputLike, test: InputLike, *, sigmas: Option
 def nn_grid(gen: InputLike, train: InputLike, *, test: Optional[InputLike] = None, output: Optional[str] = None,
             table: Optional[str] = None, queries: int = 8, query_ids: Optional[Sequence[str]] = None, k: int = 5,
             metric: str = "euclidean", cells: int = 10, tile: int = 64, seed: Optional[int] = None,
-            force: bool = False) -> Result:
+            force: bool = False, images_root: Optional[str] = None) -> Result:
     """Nearest training neighbours of generated samples and memorisation statistics: ``authenticity``
     (Alaa et al. 2022), and with ``test`` also ``nn_ratio_median``, ``copies`` and ``ct_z`` (Meehan et al.
-    2020). ``output``: PNG grid of queries and neighbours; ``table``: TSV of the neighbours."""
+    2020). ``output``: PNG grid of queries and neighbours; ``table``: TSV of the neighbours (ids escaped).
+    Tiles come from the files' thumbnails, else from regular files under ``images_root`` (default: each file's
+    recorded input root)."""
     from gentools.metrics import neighbours
 
     seed = presets.DEFAULT.seed if seed is None else seed
@@ -109,12 +114,12 @@ def nn_grid(gen: InputLike, train: InputLike, *, test: Optional[InputLike] = Non
     train_ids = _ids(train)
     if table is not None:
         lines = ["query_id\trank\ttrain_id\tdistance"] + [
-            f"{gen_ids[q]}\t{r + 1}\t{train_ids[idx[i, r]]}\t{float(dist[i, r])!r}"
+            f"{escape(gen_ids[q])}\t{r + 1}\t{escape(train_ids[idx[i, r]])}\t{float(dist[i, r])!r}"
             for i, q in enumerate(chosen) for r in range(idx.shape[1])]
         _write_text(table, "\n".join(lines) + "\n")
         values["table"] = str(table)
     if output is not None:
-        _grid(output, gen, train, chosen, gen_ids, train_ids, idx, dist, tile)
+        _grid(output, gen, train, chosen, gen_ids, train_ids, idx, dist, tile, images_root)
         values["grid"] = str(output)
     return Result(values, [describe(i) for i in items], {"queries": [gen_ids[q] for q in chosen], "k": k,
                                                          "metric": metric, "cells": cells, "seed": seed})
@@ -129,11 +134,11 @@ def _queries(gen, gen_ids: list, queries: int, query_ids, seed: int) -> list[int
     return sorted(np.random.RandomState(seed).choice(gen.n, min(queries, gen.n), replace=False).tolist())
 
 
-def _grid(output, gen, train, chosen, gen_ids, train_ids, idx, dist, tile: int) -> None:
+def _grid(output, gen, train, chosen, gen_ids, train_ids, idx, dist, tile: int, images_root) -> None:
     from gentools import render
 
-    gen_images = _images(gen, chosen, gen_ids)
-    train_images = _images(train, sorted({int(j) for j in idx.ravel()}), train_ids)
+    gen_images = _images(gen, chosen, gen_ids, images_root)
+    train_images = _images(train, sorted({int(j) for j in idx.ravel()}), train_ids, images_root)
     rows = [[gen_images[q]] + [train_images[int(j)] for j in idx[i]] for i, q in enumerate(chosen)]
     labels = [["query"] + [f"{d:.3g}" for d in dist[i]] for i in range(len(chosen))]
     render.save_atomic(str(output), lambda path: render.image_grid(rows, labels, tile).save(path, format="PNG"))
@@ -144,21 +149,30 @@ def _ids(item) -> list[str]:
     return [str(i) for i in range(item.n)] if ids is None else ids
 
 
-def _images(item, rows: list[int], ids: list[str]) -> dict:
-    """``{row: (h, w, 3) uint8}`` from the file's thumbnails, else re-read through the ids."""
-    from gentools.features.images import image_for_id
+def _images(item, rows: list[int], ids: list[str], images_root: Optional[str] = None) -> dict:
+    """``{row: (h, w, 3) uint8}`` from the file's thumbnails, else re-read through the ids: only regular files
+    under ``images_root`` (default: the input root recorded at extraction); a refused id is a blank tile and
+    one warning."""
+    from gentools.features.images import OutsideRoot, image_for_id
 
     if item.has("thumbnails"):
         thumbnails = item.raw("thumbnails")
         return {row: thumbnails[row] for row in rows}
     source = str(item.provenance.get("source", ""))
-    out = {}
+    out, refused = {}, []
     for row in rows:
         try:
-            out[row] = image_for_id(ids[row], source)
+            out[row] = image_for_id(ids[row], source, images_root)
+        except OutsideRoot as exc:
+            refused.append(str(exc))
+            out[row] = np.zeros((8, 8, 3), np.uint8)
         except (ValueError, OSError) as exc:
             raise InputError(f"cannot show row {row} '{ids[row]}' of {item.label}: {exc}",
                              hint="extract with --thumbnails SIZE to keep images inside the file") from None
+    if refused:
+        warnings.warn(f"{len(refused)} tile(s) of {item.label} drawn blank: {refused[0]}; images are re-read only "
+                      f"from regular files under the input root (--images-root to name another)",
+                      GentoolsWarning, stacklevel=3)
     return out
 
 

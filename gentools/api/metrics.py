@@ -7,9 +7,9 @@ from typing import Optional
 
 import numpy as np
 
-from gentools import presets
+from gentools import memory, presets
 from gentools.api._common import Progress, Result, bar
-from gentools.errors import GentoolsWarning, InputError
+from gentools.errors import GentoolsWarning, InputError, NumericalError
 from gentools.inputs import InputLike, describe, load, open_pair, require_features
 
 DEFAULT_CHUNK_MB = 128
@@ -37,10 +37,16 @@ def kid(gen: InputLike, ref: InputLike, *, subsets: int = 100, subset_size: int 
     if subset_size > min(gen.n, ref.n):
         raise InputError(f"--subset-size {subset_size} is larger than the inputs: {gen.n} rows ({gen.label}), "
                          f"{ref.n} rows ({ref.label})", hint=f"use --subset-size {min(gen.n, ref.n)} or less")
+    memory.require(3 * 8 * subset_size * subset_size, f"KID's kernel matrices ({subset_size} x {subset_size})",
+                   gen.label)
     x, y = gen.array(), ref.array()
     gemm = np.float64 if exact else np.result_type(x.dtype, y.dtype, np.float32)
     with bar(progress, "KID subsets", subsets) as tick:
         values = kid_metric(x, y, subsets, subset_size, seed, gemm_dtype=gemm, progress=tick)
+    if not all(np.isfinite(list(values.values()))) and not exact:
+        raise NumericalError(f"kid_mean came out as {values['kid_mean']}: float32 dot products overflowed (the "
+                             f"features reach {max(np.abs(x).max(), np.abs(y).max()):.3g})",
+                             hint="pass --exact (float64 kernels)")
     params = {"subsets": subsets, "subset_size": subset_size, "seed": seed, "gemm": np.dtype(gemm).name,
               "preset": preset or ""}
     return Result(values, [describe(gen), describe(ref)], params)

@@ -36,6 +36,10 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks (also GENTOOLS_DEBUG=1); "
                                                       "accepted anywhere on the line."),
+    max_memory: str = typer.Option("", "--max-memory", metavar="SIZE", show_default=False,
+                                   help="Memory budget, e.g. 8G (also GENTOOLS_MAX_MEMORY; default: the memory "
+                                        "available less 1 GB): work that needs more stops before it starts. "
+                                        "Accepted anywhere on the line."),
 ) -> None:
     """Evaluate generative models from the command line."""
 
@@ -87,7 +91,9 @@ def _abort_class() -> type:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"gentools: error: {message}", file=sys.stderr)
+    from gentools.text import escape
+
+    print(f"gentools: error: {escape(message)}", file=sys.stderr)
     return code
 
 
@@ -99,6 +105,10 @@ def run(argv: list[str]) -> int:
 
     debug = os.environ.get("GENTOOLS_DEBUG", "") not in ("", "0") or "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
+    try:
+        argv = _take_max_memory(argv)
+    except GentoolsError as exc:
+        return _fail(str(exc), exc.exit_code)
     _console.install_warning_printer()
     if not debug:  # third-party log lines (open_clip, timm) would break the one-line error rule
         logging.getLogger().addHandler(logging.NullHandler())
@@ -137,6 +147,33 @@ def run(argv: list[str]) -> int:
         if debug:
             traceback.print_exc()
         return _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
+
+
+def _take_max_memory(argv: list[str]) -> list[str]:
+    """Set the memory budget from ``--max-memory SIZE`` (or ``=SIZE``) wherever it stands; the rest of argv."""
+    from gentools import memory
+
+    rest, index = [], 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            rest += argv[index:]
+            break
+        if arg == "--max-memory" or arg.startswith("--max-memory="):
+            if "=" in arg:
+                value = arg.split("=", 1)[1]
+            elif index + 1 < len(argv):
+                index += 1
+                value = argv[index]
+            else:
+                from gentools.errors import UsageError
+
+                raise UsageError("--max-memory needs a SIZE, e.g. 8G")
+            memory.set_budget(memory.parse_size(value))
+        else:
+            rest.append(arg)
+        index += 1
+    return rest
 
 
 def main() -> None:

@@ -16,13 +16,17 @@ def set_quiet(quiet: bool) -> None:
 
 
 def warn(message: str) -> None:
+    from gentools.text import escape
+
     if not _quiet:
-        print(f"gentools: warning: {message}", file=sys.stderr)
+        print(f"gentools: warning: {escape(message)}", file=sys.stderr)
 
 
 def info(message: str) -> None:
+    from gentools.text import escape
+
     if not _quiet:
-        print(f"gentools: {message}", file=sys.stderr)
+        print(f"gentools: {escape(message)}", file=sys.stderr)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

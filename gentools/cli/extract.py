@@ -29,6 +29,10 @@ CaptionsOpt = Annotated[Optional[str], typer.Option(
     "--captions", metavar="FILE.tsv", help="id<TAB>caption lines: with a clip: backbone, also store each row's "
                                            "caption embedding as text_features (for clipscore).",
     show_default=False)]
+MaxPixelsOpt = Annotated[Optional[int], typer.Option(
+    "--max-pixels", min=1, metavar="N", help="Larger images are undecodable (a decompression bomb is refused "
+                                             "from its header). Default: PIL's 89478485 (a 9459x9459 image).",
+    show_default=False)]
 BackboneOpt = Annotated[Optional[str], typer.Option(
     "--backbone", "-b", help=f"{names_help()} [default: inception, or the --preset's].", show_default=False)]
 WeightsOpt = Annotated[Optional[str], typer.Option(
@@ -97,6 +101,7 @@ def extract(
     classes: ClassesOpt = 0,
     class_input: ClassInputOpt = "index",
     captions: CaptionsOpt = None,
+    max_pixels: MaxPixelsOpt = None,
     quiet: Quiet = False,
 ) -> None:
     """Extract features from images, or from a generator's samples, into one HDF5 features file.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import List
 
 import typer
@@ -25,7 +24,8 @@ def info(
     Example: gentools info gen.h5
     """
     from gentools.cli._inputs import sources
-    from gentools.cli.output import format_value
+    from gentools.api.log import to_json
+    from gentools.cli.output import format_value, tsv_line
     from gentools.inputs import load
 
     _console.set_quiet(quiet)
@@ -44,9 +44,9 @@ def info(
             record.update(kind="stats", n=item.n, dim=len(item.mu), spatial=item.spatial is not None)
         record.update(item.provenance)
         if json_:
-            print(json.dumps(record, default=str))
+            print(to_json(record))
             continue
         if index:
             print()
         for key, value in record.items():
-            print(f"{key}\t{format_value(value)}")
+            print(tsv_line(key, format_value(value)))

@@ -30,6 +30,9 @@ def nn_grid(
     cells: Annotated[int, typer.Option("--cells", min=1, help="k-means cells for ct_z (Meehan et al. 2020).")] = 10,
     tile: Annotated[int, typer.Option("--tile", min=8, help="Height of each image in the PNG, pixels "
                                                            "(small images are enlarged, nearest-neighbour).")] = 64,
+    images_root: Annotated[Optional[Path], typer.Option(
+        "--images-root", help="Folder to re-read images from through the ids (default: the input root recorded "
+                              "at extraction); only regular files under it are opened.", show_default=False)] = None,
     seed: Seed = DEFAULT_SEED,
     force: Force = False,
     json_: Json = False,
@@ -58,7 +61,7 @@ def nn_grid(
     items = sources(inputs + ([test] if test else []), no_stdin)
     reporter.report(run(items[0], items[1], test=items[2] if test else None, output=_str(output), table=_str(table),
                         queries=queries, query_ids=query_ids, k=k, metric=metric, cells=cells, tile=tile, seed=seed,
-                        force=force))
+                        force=force, images_root=_str(images_root)))
 
 
 def _str(path) -> Optional[str]:

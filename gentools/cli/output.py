@@ -11,7 +11,8 @@ import tempfile
 import time
 from typing import Callable, Optional
 
-from gentools.errors import UsageError
+from gentools.errors import InputError, UsageError
+from gentools.text import escape
 
 
 def parse_tags(tags: Optional[list[str]]) -> dict:
@@ -34,7 +35,13 @@ def format_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value).lower()
-    return str(value)
+    return escape(str(value))
+
+
+def tsv_line(*fields) -> str:
+    """One TSV line; text from files is escaped, so the line has exactly these fields."""
+    return "\t".join(field if isinstance(field, str) and field.isprintable() else
+                     escape(field) if isinstance(field, str) else format_value(field) for field in fields)
 
 
 class Reporter:
@@ -58,17 +65,24 @@ class Reporter:
         self.emit(dict(result), result.inputs, result.params)
 
     def emit(self, values: dict, inputs: list[dict], params: dict) -> None:
-        from gentools.api.log import append_jsonl
+        from gentools.api.log import append_jsonl, to_json
 
         obj = self.envelope(values, inputs, params)
+        failed = None
         if self.append is not None:
-            append_jsonl(self.append, obj)
+            try:
+                append_jsonl(self.append, obj)
+            except OSError as exc:  # the values are printed all the same, then the command fails
+                failed = InputError(f"cannot append to {self.append} ({exc.strerror or exc}); the values were "
+                                    f"printed but not logged")
         if self.as_json:
-            print(json.dumps(obj, sort_keys=False, default=str))
+            print(to_json(obj))
         else:
             for key, value in values.items():
-                print(f"{key}\t{format_value(value)}")
+                print(tsv_line(key, format_value(value)))
         sys.stdout.flush()
+        if failed is not None:
+            raise failed
 
 
 def write_file_output(output: Optional[os.PathLike], write: Callable[[str], None], suffix: str) -> None:

@@ -28,14 +28,20 @@ def report(
     Example: gentools fid gen_$N.h5 ref.h5 --append m.jsonl --tag step=$N; gentools report m.jsonl -o trend.png
     """
     from gentools.api.report import report as run
+    from gentools.cli.output import tsv_line
 
     _console.set_quiet(quiet)
     result = run([str(p) for p in logs], output=str(output) if output is not None else None, x=x)
-    print("\t".join([result["x"]] + result["columns"]))
+    print(tsv_line(result["x"], *result["columns"]))
     for xv, row in result["rows"]:
-        print("\t".join([_fmt(xv)] + [_fmt(row.get(c, "")) for c in result["columns"]]))
+        print(tsv_line(_fmt_x(xv), *[_fmt(row.get(c, "")) for c in result["columns"]]))
     if output is not None:
         print(output)
+
+
+def _fmt_x(value: float) -> str:
+    """The x tag as it was logged: a whole number (a step) without a trailing ``.0``."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _fmt(value) -> str:

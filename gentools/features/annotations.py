@@ -17,23 +17,38 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from gentools.errors import InputError
+from gentools.text import escape
 
 
 def read_tsv(path: str, what: str) -> dict:
-    """``{id: value}`` from ``id<TAB>value`` lines (blank lines skipped)."""
+    """``{id: value}`` from ``id<TAB>value`` lines (blank lines skipped), checked whole before any extraction:
+    UTF-8 (a leading BOM is dropped), no NUL or other control character but the tab (HDF5 strings cannot hold
+    NUL), each error naming its line."""
     try:
-        lines = open(path, encoding="utf-8").read().splitlines()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise InputError(f"cannot read {what} file: {exc.strerror} ({path})") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     out: dict = {}
-    for number, line in enumerate(lines, 1):
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"line {number} is not UTF-8 text (byte {exc.start + 1}: {exc.reason}) ({path})",
+                             hint="save the file as UTF-8" if b"\0" in raw else "") from None
+        bad = next((ch for ch in line if ch != "\t" and (ord(ch) < 32 or ord(ch) == 127)), None)
+        if bad is not None:
+            raise InputError(f"line {number} holds a control character {escape(bad)} ({path})",
+                             hint="save the file as UTF-8" if bad == "\0" else "")
         if not line.strip():
             continue
         key, sep, value = line.partition("\t")
         if not sep:
             raise InputError(f"line {number} is not 'id<TAB>{what}' ({path})")
         if key in out:
-            raise InputError(f"id '{key}' has two {what}s (lines of {path})")
+            raise InputError(f"id '{escape(key)}' has two {what}s (lines of {path})")
         out[key] = value
     return out
 

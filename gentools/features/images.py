@@ -36,6 +36,7 @@ class Item:
     kind: str
     path: str
     member: object = None
+    size: int = 0  # an archive member's uncompressed size, from the archive's directory
 
 
 def is_image_name(name: str) -> bool:
@@ -94,19 +95,26 @@ def _raise_walk_error(exc: OSError) -> None:
 def _list_zip(path: Path) -> list[Item]:
     try:
         with zipfile.ZipFile(path) as archive:
-            names = sorted(i.filename for i in archive.infolist() if not i.is_dir() and is_image_name(i.filename))
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"{path}: not a readable zip archive ({exc})") from exc
-    return [Item(f"{path.name}:{name}", "zip", str(path), name) for name in names]
+            members = sorted((i.filename, i.file_size) for i in archive.infolist()
+                             if not i.is_dir() and is_image_name(i.filename))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable zip archive ({exc})") from None
+    return [Item(f"{path.name}:{name}", "zip", str(path), name, size) for name, size in members]
 
 
 def _list_tar(path: Path) -> list[Item]:
     try:
         with tarfile.open(path) as archive:
-            names = sorted(m.name for m in archive.getmembers() if m.isfile() and is_image_name(m.name))
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable tar archive ({exc})") from exc
-    return [Item(f"{path.name}:{name}", "tar", str(path), name) for name in names]
+            members = sorted((m.name, m.size) for m in archive.getmembers() if m.isfile() and is_image_name(m.name))
+    except (tarfile.TarError, OSError, EOFError, ValueError, UnicodeError) as exc:
+        raise InputError(f"{path}: not a readable tar archive ({exc})") from None
+    return [Item(f"{path.name}:{name}", "tar", str(path), name, size) for name, size in members]
+
+
+def oversized_members(items: list[Item], max_pixels: int) -> list[Item]:
+    """The archive members too large to be an image within ``max_pixels`` (refused unread)."""
+    limit = max_member_bytes(max_pixels)
+    return [item for item in items if item.size > limit]
 
 
 def _list_array(path: Path) -> list[Item]:
@@ -153,7 +161,10 @@ def _npz_member(path: str) -> np.ndarray:
             offset = info.header_offset + 30 + int(name_len) + int(extra_len) + header_len
             return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
                              order="F" if fortran else "C")
-    with np.load(path, allow_pickle=False) as data:  # compressed: must be read whole
+    from gentools import memory
+
+    memory.require(info.file_size, f"the compressed image array '{name}'", path)  # must be read whole
+    with np.load(path, allow_pickle=False) as data:
         return data[name[:-4]]
 
 
@@ -168,11 +179,24 @@ def array_row_to_rgb(row: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(row[:, :, :3])
 
 
-class Reader:
-    """Decodes items to ``(H, W, 3)`` uint8 RGB; keeps archives and arrays open (one per process)."""
+# PIL's own default (Image.MAX_IMAGE_PIXELS): 1024^3 / 4 / 3 pixels, ~89.5M (a 9459^2 image).
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 
-    def __init__(self):
+
+def max_member_bytes(max_pixels: int) -> int:
+    """The largest archive member read for one image: an uncompressed RGBA image of ``max_pixels``, plus 1 MiB."""
+    return 4 * max_pixels + (1 << 20)
+
+
+class Reader:
+    """Decodes items to ``(H, W, 3)`` uint8 RGB; keeps archives and arrays open (one per process).
+
+    Images over ``max_pixels`` are refused from their header, and archive members larger than
+    :func:`max_member_bytes` from the archive's directory, before anything is read."""
+
+    def __init__(self, max_pixels: int = DEFAULT_MAX_PIXELS):
         self._open: dict = {}
+        self.max_pixels = max_pixels
 
     def _handle(self, item: Item):
         key = (item.kind, item.path, os.getpid())
@@ -186,38 +210,62 @@ class Reader:
         if item.kind == "array":
             return array_row_to_rgb(np.asarray(self._handle(item)[item.member]))
         if item.kind == "file":
-            return decode(item.path)
+            return decode(item.path, self.max_pixels)
+        archive = self._handle(item)
+        try:
+            info = archive.getinfo(item.member) if item.kind == "zip" else archive.getmember(item.member)
+        except KeyError:
+            raise ValueError("no such member in the archive") from None
+        size = info.file_size if item.kind == "zip" else info.size
+        if size > max_member_bytes(self.max_pixels):
+            raise ValueError(f"archive member of {size} bytes, more than an image within --max-pixels "
+                             f"{self.max_pixels} can need; refused before reading it")
         if item.kind == "zip":
-            data = self._handle(item).read(item.member)
+            data = archive.read(info)
         else:
-            member = self._handle(item).extractfile(item.member)
+            member = archive.extractfile(info)
             data = member.read() if member is not None else b""
         import io
 
-        return decode(io.BytesIO(data))
+        return decode(io.BytesIO(data), self.max_pixels)
 
 
-def decode(source) -> np.ndarray:
+def decode(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode an image file (path or file object) to ``(H, W, 3)`` uint8 with PIL ``convert("RGB")``.
 
     Exactly what pytorch-fid, torch-fidelity and clean-fid do, so the numbers
     agree; note that PIL clips 16-bit values at 255 rather than rescaling them.
-    Animated images give their first frame.
+    Animated images give their first frame. An image of more than ``max_pixels``
+    pixels is refused from its header (PIL's decompression-bomb warning is an
+    error here; ``--max-pixels`` moves the limit either way).
     """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    saved = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(source) as image:
-            return np.asarray(image.convert("RGB"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = None  # the check below is PIL's, with our limit; restored in finally
+            with Image.open(source) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ValueError(f"{width}x{height} is {width * height} pixels, over the limit of {max_pixels} "
+                                     f"(a decompression bomb? --max-pixels N allows larger images)")
+                return np.asarray(image.convert("RGB"))
     except UnidentifiedImageError:
         raise ValueError("not a recognised image format") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+            EOFError, MemoryError) as exc:
         reason = str(exc) or type(exc).__name__
         if isinstance(exc, FileNotFoundError):
             reason = "no such file"
         elif isinstance(exc, PermissionError):
             reason = "permission denied"
         raise ValueError(reason) from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
 
 
 def thumbnail(image: np.ndarray, size: int) -> np.ndarray:
@@ -230,11 +278,12 @@ def thumbnail(image: np.ndarray, size: int) -> np.ndarray:
 class ImageDataset:
     """Map-style dataset of items -> ``(index, image, thumbnail, error)``; decoding errors are returned, not raised."""
 
-    def __init__(self, items: list[Item], worker_transform=None, thumbnails: Optional[int] = None):
+    def __init__(self, items: list[Item], worker_transform=None, thumbnails: Optional[int] = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
         self.items = items
         self.worker_transform = worker_transform
         self.thumbnails = thumbnails
-        self.reader = Reader()
+        self.reader = Reader(max_pixels)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -251,22 +300,57 @@ class ImageDataset:
         return index, image, thumb, None
 
 
-def image_for_id(row_id: str, source: str) -> np.ndarray:
+class OutsideRoot(ValueError):
+    """An id that names something other than a regular file under the input root: never opened."""
+
+
+def regular_file_under(root: str, relative: str) -> str:
+    """``root/relative`` resolved, once it is checked to be a regular file inside ``root`` (no ``..``, absolute
+    path or symlink leads out; a FIFO or a device is never opened); raises :class:`OutsideRoot`."""
+    base = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(base, relative))
+    if os.path.isabs(relative) or os.path.commonpath([base, target]) != base:
+        raise OutsideRoot(f"'{relative}' lies outside the input root {root}")
+    return regular_file(target)
+
+
+def regular_file(path: str) -> str:
+    """``path`` if it is a regular file (stat, not open: a FIFO would block); raises :class:`OutsideRoot`."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise ValueError(exc.strerror or "cannot read") from None
+    if not stat.S_ISREG(mode):
+        raise OutsideRoot(f"'{path}' is not a regular file")
+    return path
+
+
+def image_for_id(row_id: str, source: str, root: Optional[str] = None) -> np.ndarray:
     """Re-read the image a features row came from, by its id and the file's ``source`` attribute.
 
-    Works for folders, single files, zip/tar archives and npy/npz arrays;
-    raises ``ValueError`` when the input is gone or the row was generated.
+    Works for folders, single files, zip/tar archives and npy/npz arrays. Only
+    regular files under ``root`` (default: the recorded ``source``) are opened:
+    an id leading elsewhere raises :class:`OutsideRoot`; ``ValueError`` when the
+    input is gone or the row was generated.
     """
     if row_id.startswith("generator:"):
         raise ValueError("generated rows have no image to re-read (extract with --thumbnails)")
-    if os.path.isdir(source):
-        return decode(os.path.join(source, row_id))
-    lower = source.lower()
+    root = root or source
+    if os.path.isdir(root):
+        return decode(regular_file_under(root, row_id))
+    lower = root.lower()
     name, sep, member = row_id.partition(":")
     if lower.endswith(ARRAY_SUFFIXES) and row_id.endswith("]"):
-        return array_row_to_rgb(np.asarray(open_image_array(source)[int(row_id[row_id.rindex("[") + 1:-1])]))
+        index = row_id[row_id.rindex("[") + 1:-1]
+        if not index.isdigit():
+            raise ValueError(f"'{row_id}' does not name an array row")
+        return array_row_to_rgb(np.asarray(open_image_array(regular_file(root))[int(index)]))
     if sep and lower.endswith(".zip"):
-        return Reader().read(Item(row_id, "zip", source, member))
+        return Reader().read(Item(row_id, "zip", regular_file(root), member))
     if sep and lower.endswith(TAR_SUFFIXES):
-        return Reader().read(Item(row_id, "tar", source, member))
-    return decode(row_id if os.path.isabs(row_id) or not os.path.isfile(source) else source)
+        return Reader().read(Item(row_id, "tar", regular_file(root), member))
+    if os.path.isfile(root):  # a single image was the whole input
+        return decode(regular_file(root))
+    raise OutsideRoot(f"'{row_id}': no folder holding the images is recorded (source {root!r})")

@@ -15,7 +15,7 @@ import torch
 
 from gentools.errors import InputError
 from gentools.features.backbones.base import Backbone, full_float32
-from gentools.features.images import ImageDataset, Item
+from gentools.features.images import DEFAULT_MAX_PIXELS, ImageDataset, Item
 
 
 @dataclass
@@ -61,11 +61,12 @@ def _worker_init(_):
 
 def image_batches(items: list[Item], backbone: Backbone, batch_size: int = 50, workers: int = 0,
                   skip_bad: bool = False, thumbnails: Optional[int] = None,
-                  positions: Optional[list[int]] = None) -> Iterator[Rows]:
+                  positions: Optional[list[int]] = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Rows]:
     """Features of ``items``, one :class:`Rows` per batch, in the order of ``items``; ``positions[i]`` is
-    item ``i``'s position in the job (default ``i``), reported in ``Rows.positions``."""
+    item ``i``'s position in the job (default ``i``), reported in ``Rows.positions``. Images over ``max_pixels``
+    are undecodable inputs."""
     at = positions if positions is not None else range(len(items))
-    dataset = ImageDataset(items, backbone.worker_transform, thumbnails)
+    dataset = ImageDataset(items, backbone.worker_transform, thumbnails, max_pixels)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=_collate,
         worker_init_fn=_worker_init if workers else None, prefetch_factor=4 if workers else None,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 
 def _number(value):
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def collect(records: list[dict], x: str | None = None):

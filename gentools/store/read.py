@@ -9,8 +9,10 @@ from typing import Iterator
 import h5py
 import numpy as np
 
+from gentools import memory
 from gentools.errors import FormatError, InputError
 from gentools.store import safety
+from gentools.text import label_text
 from gentools.store.formats import (FEATURES, FORMAT_VERSION, ROW_DATASETS, STATS, TEXT_ROWS, Source, _attr, _read_head,
                                      sniff, source_label)
 from gentools.store.pickles import is_pickle
@@ -19,6 +21,7 @@ from gentools.store.write import write_features, write_stats, write_stats_npz
 
 # Provenance attributes read with a fixed type; any other type is refused rather than guessed at.
 ATTRIBUTE_TYPES = {"complete": bool, "count": int, "n": int, "spatial_n": int}
+H5PY_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, SystemError)
 MAX_ROWS = 2 ** 53  # past this a float64 count is no longer exact
 
 
@@ -118,7 +121,12 @@ class FeatureFile:
     @property
     def labels(self) -> list | None:
         labels = self.raw("labels")
-        return None if labels is None else [str(i) for i in labels]
+        if labels is None:
+            return None
+        try:
+            return [label_text(i) for i in labels]
+        except ValueError as exc:
+            raise FormatError(f"'labels': {exc} ({self.label})") from None
 
     def shapes(self) -> dict:
         return {k: tuple(v.shape) for k, v in self._arrays.items()}
@@ -163,12 +171,17 @@ class FeatureFile:
         self._check_shape(name)
         data = self._arrays[name]
         for start in range(0, data.shape[0], rows):
-            block = _as_float(np.asarray(data[start:start + rows]))
+            block = _as_float(self._read(name, lambda: np.asarray(data[start:start + rows])))
             _check_finite(block, name, start, self.label)
             yield block
 
     def array(self, name: str = "features") -> np.ndarray:
-        """The whole dataset ``name`` as one float array, checked finite."""
+        """The whole dataset ``name`` as one float array, checked finite (within the memory budget)."""
+        if name in self._arrays:
+            data = self._arrays[name]
+            itemsize = 8 if np.dtype(data.dtype) == np.float64 else 4
+            memory.require(2 * itemsize * int(np.prod(data.shape, dtype=np.int64)), f"reading '{name}' "
+                           f"{list(data.shape)}", self.label)
         blocks = list(self.chunks(name))
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
@@ -180,12 +193,19 @@ class FeatureFile:
         data = self._arrays[name]
         if isinstance(data, h5py.Dataset) and h5py.check_string_dtype(data.dtype):
             try:
-                return np.array(data.asstr()[()], dtype=object)
+                return np.array(self._read(name, lambda: data.asstr()[()]), dtype=object)
             except UnicodeDecodeError as exc:
                 raise FormatError(f"'{name}' holds text that is not valid UTF-8 ({exc.reason}) ({self.label})") from None
-        if name in TEXT_ROWS and np.dtype(data.dtype).kind not in "iuUSO":
+        if name in TEXT_ROWS and np.dtype(data.dtype).kind not in "iufUSO":
             raise FormatError(f"'{name}' has dtype {data.dtype}; expected text or integers ({self.label})")
-        return np.asarray(data[()])
+        return self._read(name, lambda: np.asarray(data[()]))
+
+    def _read(self, name: str, read):
+        """``read()`` of dataset ``name``, a corrupt file's libhdf5 error as one line."""
+        try:
+            return read()
+        except H5PY_ERRORS as exc:
+            raise FormatError(f"cannot read '{name}': {exc} ({self.label})") from None
 
 def _as_float(block: np.ndarray) -> np.ndarray:
     return block if block.dtype in (np.float32, np.float64) else block.astype(np.float32)
@@ -238,7 +258,11 @@ def _load_numpy(source: Source, label: str, mmap: bool = False):
 
 def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
     with _load_numpy(source, label) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+        _check_npz_members(npz, label)
+        try:
+            arrays = {k: npz[k] for k in npz.files}
+        except Exception as exc:  # noqa: BLE001 - numpy and zipfile raise many kinds on corrupt members
+            raise FormatError(f"cannot read npz member: {type(exc).__name__}: {exc} ({label})") from None
     if "mu" in arrays and "sigma" in arrays:
         spatial = None
         if "mu_s" in arrays and "sigma_s" in arrays:
@@ -249,6 +273,17 @@ def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
             raise FormatError(f"npz holds {sorted(arrays)}; expected 'features', 'mu'/'sigma', or a single array ({label})")
         arrays = {"features": next(iter(arrays.values()))}
     return FeatureFile(label, {k: v for k, v in arrays.items() if k in ROW_DATASETS}, {})
+
+def _check_npz_members(npz, label: str) -> None:
+    """Each member's declared size within the memory budget and, when compressed, within
+    :data:`~gentools.store.safety.MAX_COMPRESSION` of its stored bytes: checked from the zip directory, unread."""
+    for info in npz.zip.infolist():
+        memory.require(info.file_size, f"npz member '{info.filename}'", label)
+        if info.compress_type != 0 and info.compress_size * safety.MAX_COMPRESSION < info.file_size:
+            raise FormatError(f"npz member '{info.filename}' unpacks {info.file_size} bytes from "
+                              f"{info.compress_size}, more than {safety.MAX_COMPRESSION}x: refused as a "
+                              f"decompression bomb ({label})")
+
 
 def _make_stats(mu, sigma, n, label, spatial=None, provenance=None) -> Stats:
     for name, value in (("mu", mu), ("sigma", sigma)):
@@ -266,9 +301,10 @@ def _make_stats(mu, sigma, n, label, spatial=None, provenance=None) -> Stats:
     return Stats(mu, sigma, n, label, spatial, provenance or {})
 
 def _open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFile | Stats:
+    _check_heaps(source, label)
     try:
         handle = h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
-    except OSError as exc:
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise FormatError(f"cannot read HDF5 file (truncated or corrupt?): {exc} ({label})") from None
     try:
         attrs = {k: _attr(v) for k, v in handle.attrs.items()}
@@ -280,6 +316,9 @@ def _open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFil
             raise FormatError(
                 f"written by a newer gentools (format_version {version}, this one reads {FORMAT_VERSION}); "
                 f"upgrade gentools ({label})")
+        for key, value in attrs.items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise FormatError(f"attribute '{key}' holds a {type(value).__name__}, expected one value ({label})")
         for key, kind in ATTRIBUTE_TYPES.items():
             if key in attrs:
                 attrs[key] = safety.attribute(attrs[key], key, label, kind)
@@ -295,9 +334,22 @@ def _open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFil
         if attrs.get("complete") is not False and attrs.get("count", features.n) != features.n:
             raise FormatError(f"attribute count is {attrs['count']} but 'features' has {features.n} rows ({label})")
         return features
+    except H5PY_ERRORS as exc:  # libhdf5 reports a corrupt file as any of these
+        handle.close()
+        raise FormatError(f"corrupt HDF5 file: {exc} ({label})") from None
     except BaseException:
         handle.close()
         raise
+
+def _check_heaps(source: Source, label: str) -> None:
+    if isinstance(source, bytes):
+        safety.check_global_heaps(source, label)
+        return
+    import mmap
+
+    with open(source, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        safety.check_global_heaps(data, label)
+
 
 def _read_stats(handle, attrs: dict, label: str) -> Stats:
     try:
@@ -321,4 +373,5 @@ def _stats_array(handle, name: str, label: str) -> np.ndarray:
     data = safety.dataset(handle, name, label)
     if data.ndim not in (1, 2) or data.dtype.kind not in "fiu":
         raise FormatError(f"'{name}' has shape {data.shape} and dtype {data.dtype}; expected numbers ({label})")
+    memory.require(2 * 8 * int(np.prod(data.shape, dtype=np.int64)), f"reading '{name}' {list(data.shape)}", label)
     return data[()]

@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from gentools.errors import FormatError
+from gentools.memory import size_text
 
 # HDF5's built-in filters: deflate, shuffle, fletcher32, szip, nbit, scaleoffset; and h5py's bundled LZF.
 BUILTIN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
@@ -22,6 +23,29 @@ BUILTIN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit
 # uint8 thumbnails a few times; gzip's ceiling is ~1000x, which is what a decompression bomb uses).
 MAX_COMPRESSION = 64
 VLEN_BYTES = 16  # one variable-length string element as HDF5 stores it (heap id), whatever the string's length
+
+
+def check_global_heaps(data, label: str) -> None:
+    """Refuse a file whose global heap collections (``GCOL``: where variable-length strings live) would send
+    libhdf5 into an endless loop: its collection parser advances by each object's declared size, so a free-space
+    object of size 0 (a zeroed or shifted heap) never moves it on. ``data``: the file's bytes (or an mmap)."""
+    import struct
+
+    start = data.find(b"GCOL")
+    while start >= 0:
+        if data[start + 4:start + 8] == b"\x01\x00\x00\x00" and start + 16 <= len(data):
+            (size,) = struct.unpack_from("<Q", data, start + 8)
+            end = min(start + size, len(data))
+            pos = start + 16
+            while pos + 16 <= end:
+                index, = struct.unpack_from("<H", data, pos)
+                (length,) = struct.unpack_from("<Q", data, pos + 8)
+                step = length if index == 0 else 16 + (length + 7) // 8 * 8
+                if step <= 0:
+                    raise FormatError(f"corrupt HDF5 file: a global heap object of size 0 at byte {pos} "
+                                      f"(libhdf5 would loop on it) ({label})")
+                pos += step
+        start = data.find(b"GCOL", start + 4)
 
 
 def dataset(handle: h5py.File, name: str, label: str) -> h5py.Dataset:
@@ -57,26 +81,14 @@ def _check_storage(obj: h5py.Dataset, name: str, label: str, compressed: bool) -
         return
     stored = obj.id.get_storage_size()
     if stored == 0:
-        raise FormatError(f"'{name}' declares shape {obj.shape} ({_size(declared)}) but none of it was ever written "
+        raise FormatError(f"'{name}' declares shape {obj.shape} ({size_text(declared)}) but none of it was ever written "
                           f"({label})")
     if not compressed and stored < declared:
-        raise FormatError(f"'{name}' declares shape {obj.shape} ({_size(declared)}) but stores only "
-                          f"{_size(stored)}: part of it was never written ({label})")
+        raise FormatError(f"'{name}' declares shape {obj.shape} ({size_text(declared)}) but stores only "
+                          f"{size_text(stored)}: part of it was never written ({label})")
     if compressed and stored * MAX_COMPRESSION < declared:
-        raise FormatError(f"'{name}' declares {_size(declared)} in {_size(stored)} of compressed data, more than "
+        raise FormatError(f"'{name}' declares {size_text(declared)} in {size_text(stored)} of compressed data, more than "
                           f"{MAX_COMPRESSION}x: refused as a decompression bomb ({label})")
-
-
-def _size(nbytes: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.3g} {unit}"
-    return f"{nbytes} bytes"
-
-
-def size_text(nbytes: int) -> str:
-    """``nbytes`` for people: ``5.12 GB``."""
-    return _size(int(nbytes))
 
 
 def attribute(value, name: str, label: str, kind: type):
