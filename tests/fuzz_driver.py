@@ -306,7 +306,7 @@ def main(reader: str, count: int, seed: int, work: Path) -> dict:
             words = " ".join(w for w in lines[0].split()[2:8] if "/" not in w)
             messages[words] = messages.get(words, 0) + 1
         ok = code == 0 and not lines or code == 1 and len(lines) == 1 and lines[0].startswith("gentools: error:") \
-            and "unexpected" not in lines[0] and "Traceback" not in err
+            and "run with --debug for the traceback" not in lines[0] and "Traceback" not in err
         if not ok or seconds > 10:
             broken.append({"index": index, "command": [str(c) for c in command], "code": code,
                            "stderr": err[-400:], "seconds": round(seconds, 2)})

@@ -96,8 +96,8 @@ def _list_zip(path: Path) -> list[Item]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = sorted((i.filename, i.file_size) for i in archive.infolist()
-                             if not i.is_dir() and is_image_name(i.filename))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+                             if i.filename and not i.is_dir() and is_image_name(i.filename))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, IndexError, NotImplementedError, UnicodeError) as exc:
         raise InputError(f"{path}: not a readable zip archive ({exc})") from None
     return [Item(f"{path.name}:{name}", "zip", str(path), name, size) for name, size in members]
 
@@ -211,23 +211,31 @@ class Reader:
             return array_row_to_rgb(np.asarray(self._handle(item)[item.member]))
         if item.kind == "file":
             return decode(item.path, self.max_pixels)
-        archive = self._handle(item)
-        try:
-            info = archive.getinfo(item.member) if item.kind == "zip" else archive.getmember(item.member)
-        except KeyError:
-            raise ValueError("no such member in the archive") from None
-        size = info.file_size if item.kind == "zip" else info.size
-        if size > max_member_bytes(self.max_pixels):
-            raise ValueError(f"archive member of {size} bytes, more than an image within --max-pixels "
-                             f"{self.max_pixels} can need; refused before reading it")
-        if item.kind == "zip":
-            data = archive.read(info)
-        else:
-            member = archive.extractfile(info)
-            data = member.read() if member is not None else b""
         import io
 
-        return decode(io.BytesIO(data), self.max_pixels)
+        return decode(io.BytesIO(self._member(item)), self.max_pixels)
+
+    def _member(self, item: Item) -> bytes:
+        """An archive member's bytes, once its declared size is checked; a corrupt archive as ``ValueError``."""
+        import struct
+        import zlib
+
+        try:
+            archive = self._handle(item)
+            info = archive.getinfo(item.member) if item.kind == "zip" else archive.getmember(item.member)
+            size = info.file_size if item.kind == "zip" else info.size
+            if size > max_member_bytes(self.max_pixels):
+                raise ValueError(f"archive member of {size} bytes, more than an image within --max-pixels "
+                                 f"{self.max_pixels} can need; refused before reading it")
+            if item.kind == "zip":
+                return archive.read(info)
+            member = archive.extractfile(info)
+            return member.read() if member is not None else b""
+        except KeyError:
+            raise ValueError("no such member in the archive") from None
+        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, IndexError, struct.error, zlib.error,
+                NotImplementedError, RuntimeError, UnicodeError) as exc:
+            raise ValueError(f"corrupt archive: {exc or type(exc).__name__}") from None
 
 
 def decode(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

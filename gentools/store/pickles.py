@@ -116,7 +116,10 @@ def _reduce(func, args, budget: list):
     if key in _FROMBUFFER and len(args) == 4 and args[3] in ("C", "F"):
         return _array(args[0], _dtype_of(args[1]), args[2], args[3] == "F", budget)
     if key in _ENCODE and len(args) == 2 and isinstance(args[0], str) and args[1] == "latin1":
-        return args[0].encode("latin1")
+        try:
+            return args[0].encode("latin1")
+        except UnicodeEncodeError:
+            raise PickleRefused("protocol-2 bytes that are not latin-1") from None
     raise PickleRefused(f"call of {func.module}.{func.name} with these arguments")
 
 
@@ -391,7 +394,7 @@ def load_stats_pickle(data: bytes, label: str, make_stats) -> StatsSet:
     except PickleRefused as exc:
         raise FormatError(f"pickle refused: {exc}; only dicts, lists, numbers, strings and numeric numpy arrays "
                           f"are read, and nothing in it was run ({label})") from None
-    except (UnicodeDecodeError, struct.error, RecursionError, MemoryError) as exc:
+    except (UnicodeError, struct.error, RecursionError, MemoryError) as exc:
         raise FormatError(f"corrupt pickle ({type(exc).__name__}); nothing in it was run ({label})") from None
     if not isinstance(obj, dict):
         raise FormatError(f"pickle holds a {type(obj).__name__}, expected EDM2 statistics (a dict) ({label})")

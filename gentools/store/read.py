@@ -21,7 +21,8 @@ from gentools.store.write import write_features, write_stats, write_stats_npz
 
 # Provenance attributes read with a fixed type; any other type is refused rather than guessed at.
 ATTRIBUTE_TYPES = {"complete": bool, "count": int, "n": int, "spatial_n": int}
-H5PY_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, SystemError)
+H5PY_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, SystemError, MemoryError)
+METADATA_BYTES = 256 << 20  # what libhdf5 may allocate to read a file's attributes (each is 64 KB at most)
 MAX_ROWS = 2 ** 53  # past this a float64 count is no longer exact
 
 
@@ -193,16 +194,22 @@ class FeatureFile:
         data = self._arrays[name]
         if isinstance(data, h5py.Dataset) and h5py.check_string_dtype(data.dtype):
             try:
-                return np.array(self._read(name, lambda: data.asstr()[()]), dtype=object)
+                strings = self._read(name, lambda: data.asstr()[()],
+                                     bound=METADATA_BYTES + 64 * data.size + 4 * data.file.id.get_filesize())
+                return np.array(strings, dtype=object)
             except UnicodeDecodeError as exc:
                 raise FormatError(f"'{name}' holds text that is not valid UTF-8 ({exc.reason}) ({self.label})") from None
         if name in TEXT_ROWS and np.dtype(data.dtype).kind not in "iufUSO":
             raise FormatError(f"'{name}' has dtype {data.dtype}; expected text or integers ({self.label})")
         return self._read(name, lambda: np.asarray(data[()]))
 
-    def _read(self, name: str, read):
-        """``read()`` of dataset ``name``, a corrupt file's libhdf5 error as one line."""
+    def _read(self, name: str, read, bound: int = 0):
+        """``read()`` of dataset ``name``, a corrupt file's libhdf5 error as one line; with ``bound``, libhdf5 may
+        allocate at most that much meanwhile (variable-length strings: their stored lengths may lie)."""
         try:
+            if bound:
+                with safety.bounded_allocation(bound):
+                    return read()
             return read()
         except H5PY_ERRORS as exc:
             raise FormatError(f"cannot read '{name}': {exc} ({self.label})") from None
@@ -303,11 +310,13 @@ def _make_stats(mu, sigma, n, label, spatial=None, provenance=None) -> Stats:
 def _open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFile | Stats:
     _check_heaps(source, label)
     try:
-        handle = h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
-    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        with safety.bounded_allocation(METADATA_BYTES):
+            handle = h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
+    except (OSError, RuntimeError, ValueError, KeyError, MemoryError) as exc:
         raise FormatError(f"cannot read HDF5 file (truncated or corrupt?): {exc} ({label})") from None
     try:
-        attrs = {k: _attr(v) for k, v in handle.attrs.items()}
+        with safety.bounded_allocation(METADATA_BYTES):
+            attrs = {k: _attr(v) for k, v in handle.attrs.items()}
         fmt = attrs.pop("gentools_format", None)
         version = attrs.pop("format_version", None)
         if fmt not in (FEATURES, STATS):

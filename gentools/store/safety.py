@@ -11,6 +11,9 @@ checked by type in :func:`attribute`.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import h5py
 import numpy as np
 
@@ -23,6 +26,34 @@ BUILTIN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit
 # uint8 thumbnails a few times; gzip's ceiling is ~1000x, which is what a decompression bomb uses).
 MAX_COMPRESSION = 64
 VLEN_BYTES = 16  # one variable-length string element as HDF5 stores it (heap id), whatever the string's length
+
+
+@contextlib.contextmanager
+def bounded_allocation(extra: int) -> Iterator[None]:
+    """Let this process allocate at most ``extra`` more bytes of data (RLIMIT_DATA) while libhdf5 parses a file's
+    metadata and strings: a variable-length string whose stored length is a lie (4 GB in a 9 KB file) then fails
+    at once as an allocation error, instead of zero-filling gigabytes first. The limit is restored afterwards;
+    where /proc or setrlimit is missing, nothing is changed."""
+    try:
+        import resource
+
+        with open("/proc/self/status") as fh:
+            used = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmData:"))
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        limit = used + extra
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        if soft != resource.RLIM_INFINITY and soft <= limit:
+            yield
+            return
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    except (ImportError, OSError, ValueError, StopIteration):
+        yield
+        return
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
 def check_global_heaps(data, label: str) -> None:
@@ -80,6 +111,11 @@ def _check_storage(obj: h5py.Dataset, name: str, label: str, compressed: bool) -
     if declared == 0:
         return
     stored = obj.id.get_storage_size()
+    file_size = obj.file.id.get_filesize()
+    offset = obj.id.get_offset() if obj.chunks is None else 0
+    if stored + (offset or 0) > file_size:
+        raise FormatError(f"'{name}' declares {size_text(stored)} of data but the file holds {size_text(file_size)}: "
+                          f"truncated or corrupt ({label})")
     if stored == 0:
         raise FormatError(f"'{name}' declares shape {obj.shape} ({size_text(declared)}) but none of it was ever written "
                           f"({label})")
