@@ -250,3 +250,28 @@ def test_evaluator_takes_labels_for_per_class_fid(digit_folders):
     assert set(ours) == set(printed)
     for key, value in printed.items():
         assert ours[key] == pytest.approx(value, rel=1e-9), key
+
+
+def test_evaluator_labels_as_tensor_array_or_list_give_one_per_class_fid(digit_folders):
+    """Labels are canonical whatever their type: ints in a tensor, a numpy array or a list, and whole floats,
+    all become the folder labels' digits ("3"), so per-class FID against the labelled reference is the same."""
+    root = digit_folders
+    with gentools.load(str(root / "gen.h5")) as gen:
+        ids, labels = gen.ids, np.array([int(label) for label in gen.labels])
+    images = torch.from_numpy(np.stack([np.asarray(Image.open(root / "gen" / i).convert("RGB")) for i in ids]))
+    batch = images.permute(0, 3, 1, 2)
+    printed = cli_values("fid", root / "gen.h5", root / "ref.h5", "--per-class")
+    for given in (torch.from_numpy(labels), labels, labels.tolist(), labels.astype(np.float32)):
+        ev = gentools.Evaluator(str(root / "ref.h5"), metrics={"fid": {"per_class": True}},
+                                backbone="pixels:8:gray", device="cpu")
+        for start in range(0, len(ids), 100):
+            ev.update(batch[start:start + 100], labels=given[start:start + 100])
+        ours = ev.compute()
+        assert set(ours) == set(printed), type(given)
+        assert ours["intra_fid"] == pytest.approx(printed["intra_fid"], rel=1e-9), type(given)
+    ev = gentools.Evaluator(str(root / "ref.h5"), metrics={"fid": {"per_class": True}}, backbone="pixels:8:gray",
+                            device="cpu")
+    for bad, message in (("0123", "not one string"), (np.full(4, 0.5), "not a class index")):
+        with pytest.raises(gentools.GentoolsError, match=message):
+            ev.update(batch[:4], labels=bad)
+    assert ev.n == 0

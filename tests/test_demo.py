@@ -40,31 +40,50 @@ def test_demo_runs_every_command(demo):
         assert Image.open(out / "results" / png).size[0] > 100
 
 
-def _fields_match(ours: str, theirs: str) -> bool:
-    """Two TSV lines with the same fields; numbers equal to 1e-6 relative (the last digits of the
-    full-precision lines may move with the BLAS kernel), text equal."""
-    a, b = ours.split("\t"), theirs.split("\t")
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
+# How far the demo's numbers move with the CPU's float32 kernels (README, "What `make demo` does"; measured with
+# benchmarks/demo_cpu_spread.py under ATEN_CPU_CAPABILITY=default/avx2, ONEDNN_MAX_CPU_ISA=SSE41, plus an earlier
+# machine's run and issue 18's AVX-512 report): the model table moved at most 3.0% (vae recall), the per-class,
+# nn-grid and interp lines at most 3.2%. A fresh run must agree with the README within 1.5x that.
+TABLE_SPREAD, LINES_SPREAD = 0.030, 0.032
+MARGIN = 1.5
+
+
+def _numbers(line: str) -> list:
+    fields = line.split("\t")
+    out = []
+    for field in fields[1:]:
         try:
-            if float(x) != pytest.approx(float(y), rel=1e-6, abs=1e-12):
-                return False
+            out.append(float(field))
         except ValueError:
-            if x != y:
-                return False
-    return True
+            out.append(field)
+    return [fields[0]] + out
 
 
 def test_readme_shows_the_demo_output(demo):
-    """The README pastes `make demo`'s summary "verbatim": it must be this run's (the demo is deterministic)."""
+    """The README pastes `make demo`'s summary from one machine; a run on any CPU has the same lines and text,
+    every number within the measured kernel spread, and every column's ordering of the models exactly."""
     out, _ = demo
     summary = (out / "results" / "summary.txt").read_text().split("pictures:")[0].strip().splitlines()
     readme = (DIGITS.parent.parent / "README.md").read_text()
     pasted = readme[readme.index("```\nmodel\t") + 4:].split("```")[0].strip().splitlines()
-    assert len(pasted) == len(summary)
-    for ours, theirs in zip(summary, pasted):
-        assert _fields_match(ours, theirs), (ours, theirs)
+    assert len(pasted) == len(summary) and summary[0] == pasted[0]
+    table_end = summary.index("")
+    for number, (ours, theirs) in enumerate(zip(summary[1:], pasted[1:]), 1):
+        spread = MARGIN * (TABLE_SPREAD if number < table_end else LINES_SPREAD)
+        a, b = _numbers(ours), _numbers(theirs)
+        assert len(a) == len(b) and a[0] == b[0], (ours, theirs)
+        for x, y in zip(a[1:], b[1:]):
+            if isinstance(x, float) and isinstance(y, float):
+                assert x == pytest.approx(y, rel=spread, abs=1e-12), (ours, theirs)
+            else:
+                assert x == y, (ours, theirs)
+    rows = [_numbers(line) for line in summary[1:table_end]]
+    pasted_rows = [_numbers(line) for line in pasted[1:table_end]]
+    for column in range(1, len(rows[0])):
+        def order(table):
+            present = [(row[column], row[0]) for row in table if isinstance(row[column], float)]
+            return [name for _, name in sorted(present)], len({value for value, _ in present})
+        assert order(rows) == order(pasted_rows), summary[0].split("\t")[column]
 
 
 def test_demo_numbers_make_sense(demo):
