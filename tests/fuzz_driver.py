@@ -285,6 +285,15 @@ def _run_one(command) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+def _peak_rss_mb() -> float:
+    """This process's own high-water RSS (VmHWM; ru_maxrss would start from the parent's RSS at fork)."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(reader: str, count: int, seed: int, work: Path) -> dict:
     _setup(work)
     rng = np.random.RandomState(seed)
@@ -313,7 +322,7 @@ def main(reader: str, count: int, seed: int, work: Path) -> dict:
         for leftover in work.glob(f"m{index}*"):
             if leftover.is_file():
                 leftover.unlink()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _peak_rss_mb()
     return {"reader": reader, "runs": count, "outcomes": {str(k): v for k, v in sorted(outcomes.items())},
             "slowest_s": round(slowest, 3), "peak_rss_mb": round(rss, 1), "broken": broken[:5],
             "broken_count": len(broken),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import zipfile
 
@@ -24,26 +25,30 @@ from tests.conftest import BIN, cli_env, one_line_error, run_cli
 PROVENANCE = {"backbone": "pixels:8", "layer": "pixels", "weights_sha256": "", "resize": "none"}
 
 
-def measured(*argv, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float, float]:
-    """``gentools ARGV`` as a subprocess: ``(process, seconds, peak RSS in MB)``, the RSS from wait4's rusage
-    of that one child; killed after ``timeout`` seconds."""
-    import tempfile
-    import threading
+# Runs ARGV and writes its wall time and peak RSS (KB) to the file named first. A child's ru_maxrss starts at its
+# parent's RSS when it forks (Linux keeps the high-water mark across exec), so the command is started from this
+# small interpreter, not from the test process (which may hold torch: 500 MB).
+_MEASURE = """
+import resource, subprocess, sys, time
+started = time.perf_counter()
+code = subprocess.run(sys.argv[3:], timeout=float(sys.argv[2])).returncode
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"{time.perf_counter() - started} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+sys.exit(code)
+"""
 
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen([str(BIN / "gentools"), *map(str, argv)], env=cli_env(), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=err)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        timer.cancel()
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read(), err.read())
-    return done, seconds, usage.ru_maxrss / 1024
+
+def measured(*argv, timeout: float = 60) -> tuple[subprocess.CompletedProcess, float, float]:
+    """``gentools ARGV`` as a subprocess: ``(process, seconds, peak RSS in MB)`` of that command alone."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "usage")
+        proc = subprocess.run([sys.executable, "-c", _MEASURE, report, str(timeout), str(BIN / "gentools"),
+                               *map(str, argv)], env=cli_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout + 30)
+        seconds, rss_kb = open(report).read().split()
+    return proc, float(seconds), float(rss_kb) / 1024
 
 
 def _features(path, rows=40, dim=8, seed=0, **datasets):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
-
 import warnings
+from typing import Optional, Sequence
 
 import numpy as np
 
 from gentools import presets
 from gentools.api._common import Progress, Result, bar
 from gentools.errors import GentoolsWarning, InputError, UsageError
-from gentools.text import escape
 from gentools.inputs import InputLike, check_compatible, describe, load, open_pair, require_features
+from gentools.text import escape
 
 TESTS = ("mmd", "energy", "c2st")
 CLASSIFIERS = ("logistic", "knn", "mlp")
@@ -153,7 +152,7 @@ def _images(item, rows: list[int], ids: list[str], images_root: Optional[str] = 
     """``{row: (h, w, 3) uint8}`` from the file's thumbnails, else re-read through the ids: only regular files
     under ``images_root`` (default: the input root recorded at extraction); a refused id is a blank tile and
     one warning."""
-    from gentools.features.images import OutsideRoot, image_for_id
+    from gentools.features.reread import OutsideRoot, image_for_id
 
     if item.has("thumbnails"):
         thumbnails = item.raw("thumbnails")

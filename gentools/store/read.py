@@ -12,17 +12,12 @@ import numpy as np
 from gentools import memory
 from gentools.errors import FormatError, InputError
 from gentools.store import safety
-from gentools.text import label_text
-from gentools.store.formats import (FEATURES, FORMAT_VERSION, ROW_DATASETS, STATS, TEXT_ROWS, Source, _attr, _read_head,
-                                     sniff, source_label)
+from gentools.store.formats import ROW_DATASETS, TEXT_ROWS, Source, _read_head, sniff, source_label
 from gentools.store.pickles import is_pickle
 from gentools.store.write import write_features, write_stats, write_stats_npz
+from gentools.text import label_text
 
 
-# Provenance attributes read with a fixed type; any other type is refused rather than guessed at.
-ATTRIBUTE_TYPES = {"complete": bool, "count": int, "n": int, "spatial_n": int}
-H5PY_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, SystemError, MemoryError)
-METADATA_BYTES = 256 << 20  # what libhdf5 may allocate to read a file's attributes (each is 64 KB at most)
 MAX_ROWS = 2 ** 53  # past this a float64 count is no longer exact
 
 
@@ -195,7 +190,7 @@ class FeatureFile:
         if isinstance(data, h5py.Dataset) and h5py.check_string_dtype(data.dtype):
             try:
                 strings = self._read(name, lambda: data.asstr()[()],
-                                     bound=METADATA_BYTES + 64 * data.size + 4 * data.file.id.get_filesize())
+                                     bound=safety.METADATA_BYTES + 64 * data.size + 4 * data.file.id.get_filesize())
                 return np.array(strings, dtype=object)
             except UnicodeDecodeError as exc:
                 raise FormatError(f"'{name}' holds text that is not valid UTF-8 ({exc.reason}) ({self.label})") from None
@@ -211,7 +206,7 @@ class FeatureFile:
                 with safety.bounded_allocation(bound):
                     return read()
             return read()
-        except H5PY_ERRORS as exc:
+        except safety.H5PY_ERRORS as exc:
             raise FormatError(f"cannot read '{name}': {exc} ({self.label})") from None
 
 def _as_float(block: np.ndarray) -> np.ndarray:
@@ -243,7 +238,9 @@ def open_input(source: Source, allow_incomplete: bool = False, allow_sets: bool 
         return pickles.load_stats_pickle(data, label, _make_stats)
     kind = sniff(head)
     if kind == "hdf5":
-        return _open_hdf5(source, label, allow_incomplete)
+        from gentools.store.hdf5_input import open_hdf5
+
+        return open_hdf5(source, label, allow_incomplete)
     if kind == "npy":
         arr = _load_numpy(source, label, mmap=True)
         return FeatureFile(label, {"features": arr}, {})
@@ -306,81 +303,3 @@ def _make_stats(mu, sigma, n, label, spatial=None, provenance=None) -> Stats:
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise InputError(f"statistics contain NaN or Inf ({label})")
     return Stats(mu, sigma, n, label, spatial, provenance or {})
-
-def _open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFile | Stats:
-    _check_heaps(source, label)
-    try:
-        with safety.bounded_allocation(METADATA_BYTES):
-            handle = h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
-    except (OSError, RuntimeError, ValueError, KeyError, MemoryError) as exc:
-        raise FormatError(f"cannot read HDF5 file (truncated or corrupt?): {exc} ({label})") from None
-    try:
-        with safety.bounded_allocation(METADATA_BYTES):
-            attrs = {k: _attr(v) for k, v in handle.attrs.items()}
-        fmt = attrs.pop("gentools_format", None)
-        version = attrs.pop("format_version", None)
-        if fmt not in (FEATURES, STATS):
-            raise FormatError(f"not a gentools features or stats file (no gentools_format attribute) ({label})")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise FormatError(
-                f"written by a newer gentools (format_version {version}, this one reads {FORMAT_VERSION}); "
-                f"upgrade gentools ({label})")
-        for key, value in attrs.items():
-            if not isinstance(value, (str, int, float, bool)):
-                raise FormatError(f"attribute '{key}' holds a {type(value).__name__}, expected one value ({label})")
-        for key, kind in ATTRIBUTE_TYPES.items():
-            if key in attrs:
-                attrs[key] = safety.attribute(attrs[key], key, label, kind)
-        if fmt == STATS:
-            return _read_stats(handle, attrs, label)
-        if attrs.get("complete") is False and not allow_incomplete:
-            raise InputError(
-                f"unfinished extraction (complete=false); finish it by re-running the same "
-                f"`gentools extract` command with --resume ({label})")
-        names = set(handle.keys())
-        arrays = {k: safety.dataset(handle, k, label) for k in ROW_DATASETS + ("skipped",) if k in names}
-        features = FeatureFile(label, arrays, attrs, handle)
-        if attrs.get("complete") is not False and attrs.get("count", features.n) != features.n:
-            raise FormatError(f"attribute count is {attrs['count']} but 'features' has {features.n} rows ({label})")
-        return features
-    except H5PY_ERRORS as exc:  # libhdf5 reports a corrupt file as any of these
-        handle.close()
-        raise FormatError(f"corrupt HDF5 file: {exc} ({label})") from None
-    except BaseException:
-        handle.close()
-        raise
-
-def _check_heaps(source: Source, label: str) -> None:
-    if isinstance(source, bytes):
-        safety.check_global_heaps(source, label)
-        return
-    import mmap
-
-    with open(source, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        safety.check_global_heaps(data, label)
-
-
-def _read_stats(handle, attrs: dict, label: str) -> Stats:
-    try:
-        names = set(handle.keys())
-        missing = [k for k in ("mu", "sigma") if k not in names]
-        if missing:
-            raise FormatError(f"stats file lacks '{missing[0]}' ({label})")
-        spatial = None
-        if "spatial_mu" in names:
-            if "spatial_sigma" not in names:
-                raise FormatError(f"stats file has 'spatial_mu' but no 'spatial_sigma' ({label})")
-            spatial = _make_stats(_stats_array(handle, "spatial_mu", label), _stats_array(handle, "spatial_sigma", label),
-                                  attrs.pop("spatial_n", None), label)
-        n = attrs.pop("n", None)
-        return _make_stats(_stats_array(handle, "mu", label), _stats_array(handle, "sigma", label), n, label, spatial,
-                           attrs)
-    finally:
-        handle.close()
-
-def _stats_array(handle, name: str, label: str) -> np.ndarray:
-    data = safety.dataset(handle, name, label)
-    if data.ndim not in (1, 2) or data.dtype.kind not in "fiu":
-        raise FormatError(f"'{name}' has shape {data.shape} and dtype {data.dtype}; expected numbers ({label})")
-    memory.require(2 * 8 * int(np.prod(data.shape, dtype=np.int64)), f"reading '{name}' {list(data.shape)}", label)
-    return data[()]

@@ -25,6 +25,9 @@ BUILTIN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit
 # The most a dataset's declared size may exceed its stored bytes when compressed (float features compress ~1.1x,
 # uint8 thumbnails a few times; gzip's ceiling is ~1000x, which is what a decompression bomb uses).
 MAX_COMPRESSION = 64
+# What libhdf5 raises for a corrupt file, depending on where it notices.
+H5PY_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError, SystemError, MemoryError)
+METADATA_BYTES = 256 << 20  # what libhdf5 may allocate to read a file's attributes (each is 64 KB at most)
 VLEN_BYTES = 16  # one variable-length string element as HDF5 stores it (heap id), whatever the string's length
 
 
