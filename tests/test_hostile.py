@@ -353,6 +353,14 @@ def test_labels_from_files_are_escaped_on_every_line(tmp_path):
     assert b"\x1b" not in proc.stdout + proc.stderr
     info = run_cli("info", gen, check=0).stdout.decode().splitlines()
     assert all(len(line.split("\t")) == 2 for line in info)
+    with h5py.File(gen, "a") as h5:  # provenance that forges a result line and colours the terminal
+        h5.attrs["source"] = "x\nfid\t0.0"
+        h5.attrs["evil\tkey"] = "\x1b[2J"
+    proc = run_cli("info", gen, check=0)
+    info = proc.stdout.decode().splitlines()
+    assert all(len(line.split("\t")) == 2 for line in info) and "fid\t0.0" not in info
+    assert "source\tx\\nfid\\t0.0" in info and "evil\\tkey\t\\x1b[2J" in info
+    assert b"\x1b" not in proc.stdout
 
 
 def test_labels_tsv_is_checked_before_extraction(tmp_path, image_folder):
