@@ -40,8 +40,7 @@ def format_value(value) -> str:
 
 def tsv_line(*fields) -> str:
     """One TSV line; text from files is escaped, so the line has exactly these fields."""
-    return "\t".join(field if isinstance(field, str) and field.isprintable() else
-                     escape(field) if isinstance(field, str) else format_value(field) for field in fields)
+    return "\t".join(escape(field) if isinstance(field, str) else format_value(field) for field in fields)
 
 
 class Reporter:
