@@ -20,6 +20,7 @@ work takes a ``progress`` callback. The library never prints and never exits.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from gentools.errors import GentoolsError, GentoolsWarning
 
@@ -27,25 +28,32 @@ __version__ = "0.1.0"
 
 _API = {
     "load": "gentools.inputs", "Features": "gentools.inputs", "Stats": "gentools.store",
-    "extract": "gentools.api.extract", "stats": "gentools.api.files", "merge": "gentools.api.files",
-    "fid": "gentools.api.fid", "kid": "gentools.api.metrics", "inception_score": "gentools.api.metrics",
-    "prdc": "gentools.api.metrics", "cmmd": "gentools.api.metrics", "vendi": "gentools.api.metrics",
-    "twosample": "gentools.api.methods", "kde": "gentools.api.methods", "nn_grid": "gentools.api.methods",
+    "extract": "gentools.api.extract", "stats": "gentools.api.stats", "merge": "gentools.api.stats",
     "interp": "gentools.api.interp", "report": "gentools.api.report",
     "Evaluator": "gentools.api.evaluator", "log": "gentools.api.log",
-    "diversity": "gentools.api.classes", "clipscore": "gentools.api.metrics",
 }
+_BASE = ["GentoolsError", "GentoolsWarning", "__version__", *_API]
 
-__all__ = ["GentoolsError", "GentoolsWarning", "__version__", *_API]
+
+def _metric_functions() -> dict:
+    """One function per registered metric (gentools.api.registry): fid, kid, inception_score, prdc, cmmd,
+    clipscore, diversity (and vendi), twosample, kde, nn_grid, and whatever is registered next."""
+    return importlib.import_module("gentools.api.registry").api_functions()
 
 
 def __getattr__(name: str):
-    if name not in _API:
+    if name == "__all__":  # computed, so a new registration needs no edit here
+        return _BASE + list(_metric_functions())
+    if name in _API:
+        value = getattr(importlib.import_module(_API[name]), name)
+    elif name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is not None \
+            or name not in _metric_functions():  # a submodule (``from gentools import memory``) is imported
         raise AttributeError(f"module 'gentools' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_API[name]), name)
+    else:
+        value = _metric_functions()[name]
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(__all__)
+    return sorted(__getattr__("__all__"))

@@ -1,9 +1,31 @@
-"""Exceptions a user can act on.
+"""Exceptions a user can act on, and the spelling of options in their messages.
 
 Library code raises these with a message naming the file/row and what to do;
 the CLI catches them once (``gentools.cli.main``) and prints
 ``gentools: error: <message>`` with exit code 1 (2 for ``UsageError``).
+A message names an option as its caller wrote it (:func:`option`):
+``subset_size=1000`` from Python, ``--subset-size 1000`` from the command line.
 """
+
+import contextvars
+
+# "python" (the library's callers) or "cli" (set by gentools.cli.run for the command it runs).
+SPELLING: contextvars.ContextVar = contextvars.ContextVar("gentools_spelling", default="python")
+_NO_VALUE = object()
+
+
+def option(name: str, value=_NO_VALUE, flag: str = "") -> str:
+    """``name`` as the caller spells it, with ``value``: ``subset_size=1000`` or ``--subset-size 1000``
+    (``flag``: the command line's spelling where it is not ``--`` + name with dashes). A true boolean is
+    ``exact=True`` or ``--exact``."""
+    if SPELLING.get() == "cli":
+        text = flag or "--" + name.replace("_", "-")
+        if value is _NO_VALUE or value is True:
+            return text
+        return f"{text} {value}"
+    if value is _NO_VALUE:
+        return f"{name}="
+    return f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"
 
 
 class GentoolsError(Exception):
@@ -40,6 +62,17 @@ class UsageError(GentoolsError):
     """Options that contradict each other or do not fit the inputs. Exit code 2."""
 
     exit_code = 2
+
+
+class MetricsError(GentoolsError):
+    """Some metrics of one ``compute()`` could not run; ``partial`` holds the values of those that did and
+    ``failures`` each failed metric's error."""
+
+    def __init__(self, message: str, partial: dict, failures: dict):
+        super().__init__(message)
+        self.partial = partial
+        self.failures = failures
+        self.exit_code = max(error.exit_code for error in failures.values())
 
 
 class GentoolsWarning(UserWarning):

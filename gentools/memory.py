@@ -77,3 +77,8 @@ def size_text(nbytes: int) -> str:
         if nbytes >= scale:
             return f"{nbytes / scale:.3g} {unit}"
     return f"{int(nbytes)} bytes"
+
+
+def require_covariance(dim: int, where: str = "") -> None:
+    """Room for a ``dim x dim`` float64 covariance and the copies taken to finish it."""
+    require(3 * 8 * dim * dim, f"a {dim} x {dim} float64 covariance (with the copies taken to finish it)", where)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gentools.feature_stats import FeatureStats
+from gentools.metrics.feature_stats import FeatureStats
 
 
 def features_to_stats(x, chunk_rows, ddof=1):

@@ -22,7 +22,7 @@ import numpy as np
 from gentools import presets
 from gentools.api.log import append_jsonl, envelope
 from gentools.errors import GentoolsWarning, InputError, UsageError
-from gentools.feature_stats import FeatureStats
+from gentools.metrics.feature_stats import FeatureStats
 from gentools.inputs import InputLike, describe, guard, load
 from gentools.store import FeatureFile, Stats
 

@@ -3,55 +3,67 @@
 from __future__ import annotations
 
 import warnings
-from typing import Optional
 
 from gentools import memory, presets
-from gentools.api._common import Progress, Result, bar
-from gentools.errors import GentoolsWarning, InputError, UsageError
-from gentools.inputs import InputLike, check_compatible, describe, load, require_features
+from gentools.api._common import Result, bar
+from gentools.api.registry import FORCE, PRESET, SEED, Input, Option, register_metric
+from gentools.errors import GentoolsWarning, InputError, UsageError, option
+from gentools.inputs import check_compatible, describe, load, require_features
 from gentools.metrics import frechet
 
 
-def fid(gen: InputLike, ref: InputLike, *, spatial: bool = False, bootstrap: int = 0, infinity: bool = False,
-        mifid: Optional[InputLike] = None, preset: Optional[str] = None, seed: Optional[int] = None,
-        force: bool = False, per_class: bool = False, progress: Optional[Progress] = None) -> Result:
+@register_metric(
+    "fid", inputs=(Input("gen", rows=False), Input("ref", rows=False)), metavar="GEN REF",
+    per_class_means={"fid": "intra_fid", "sfid": "intra_sfid"}, evaluator="stats", progress=True,
+    summary="Fréchet Inception Distance: |mu1-mu2|² + tr(S1 + S2 - 2(S1 S2)^½).\n\n"
+            "Either side may be a features file or a stats file (gentools, pytorch-fid, clean-fid, TTUR, "
+            "guided-diffusion npz, EDM2 .pkl: its entry is picked by the other input's backbone). Matches "
+            "pytorch-fid and torch-fidelity to 1e-6 relative given the same features. --preset stylegan uses "
+            "StyleGAN's ddof=0 covariance (raw_cov/n - mu mu^T; stats convert through their stored n).\n\n"
+            "Example: gentools fid gen.h5 ref.h5",
+    options=(Option("spatial", False, "sFID: use the 'spatial' features/stats."),
+             Option("bootstrap", 0, "Bootstrap B resamples of both sets for a 95% interval (needs features, not "
+                    "stats; B FD evaluations).", metavar="B", per_class=False),
+             Option("infinity", False, "Also report FID∞ (Chong & Forsyth 2020), extrapolated from 15 subset sizes "
+                    "of GEN (needs GEN features).", per_class=False),
+             Option("mifid", None, "Also report MiFID: FID divided by the memorisation penalty (mean min cosine "
+                    "distance of GEN rows to TRAIN features, if below 0.1; as torchmetrics).", type=str,
+                    metavar="TRAIN", input=True, per_class=False),
+             PRESET, SEED, FORCE))
+def fid(gen, ref, *, spatial, bootstrap, infinity, mifid, preset, seed, force, progress) -> Result:
     """FID = |mu1 - mu2|² + tr(S1 + S2 - 2 (S1^½ S2 S1^½)^½) (Heusel et al. 2017).
 
     ``gen`` and ``ref`` are features or stats (paths, loaded objects, arrays
-    ``[N, D]``); an EDM2 ``.pkl`` gives the entry matching the other side's
-    backbone. ``spatial``: sFID on the ``spatial`` features. ``infinity``: also
-    FID∞ (Chong & Forsyth 2020); ``bootstrap=B``: a 95% interval;
-    ``mifid=TRAIN``: MiFID against training features. ``preset="stylegan"``
-    uses StyleGAN's ddof=0 covariance. Equal to pytorch-fid's
-    ``calculate_frechet_distance`` to 1e-6 relative.
+    ``[N, D]``, ``(mu, sigma)``); an EDM2 ``.pkl`` gives the entry matching the
+    other side's backbone. ``spatial``: sFID on the ``spatial`` features.
+    ``infinity``: also FID∞ (Chong & Forsyth 2020); ``bootstrap=B``: a 95%
+    interval; ``mifid=TRAIN``: MiFID against training features.
+    ``preset="stylegan"`` uses StyleGAN's ddof=0 covariance. Equal to
+    pytorch-fid's ``calculate_frechet_distance`` to 1e-6 relative. A side
+    with fewer rows than dimensions takes the O(n²d) route
+    (:func:`gentools.metrics.frechet.frechet_distance_low_rank`).
 
     Returns ``{"fid": ...}`` (``"sfid"`` with ``spatial``) plus the optional values. ``per_class``: the FID
-    of each class's rows (``fid.LABEL``) and their mean ``intra_fid`` (Miyato & Koyama 2018).
+    of each class's rows (``fid.LABEL``) and their mean ``intra_fid`` (Miyato & Koyama 2018); it does not
+    combine with ``bootstrap``, ``infinity`` or ``mifid``.
     """
-    if per_class:
-        from gentools.api.classes import by_class
-
-        return by_class(fid, gen, ref, {"fid": "intra_fid", "sfid": "intra_sfid"}, spatial=spatial, preset=preset,
-                        seed=seed, force=force)
     chosen = presets.get(preset)
     seed = chosen.seed if seed is None else seed
     gen, ref = _pick_entries(load(gen, allow_sets=True), load(ref, allow_sets=True))
     check_compatible([_part(gen, spatial), _part(ref, spatial)], force)
     dim = gen.shapes()["spatial"][1] if spatial and gen.kind == "features" else _part(gen, spatial).dim
-    memory.require(8 * 8 * dim * dim, f"FID over {dim} dimensions (two {dim} x {dim} covariances and their "
-                   f"square roots in float64)", gen.label)
-    (mu1, s1), (mu2, s2) = _moments(gen, spatial, chosen.fid_ddof), _moments(ref, spatial, chosen.fid_ddof)
-    key = "sfid" if spatial else frechet.FID
-    values = {key: frechet.frechet_distance(mu1, s1, mu2, s2)}
     name = "spatial" if spatial else "features"
+    key = "sfid" if spatial else frechet.FID
+    values = {key: _distance(gen, ref, name, chosen.fid_ddof, dim)}
     if infinity:
         if gen.kind != "features":
-            raise UsageError("--infinity needs GEN as features, not stats", hint=gen.label)
+            raise UsageError(f"{option('infinity', True)} needs GEN as features, not stats", hint=gen.label)
+        mu2, s2 = _moments(ref, spatial, chosen.fid_ddof)
         with bar(progress, "FID∞", 15) as tick:
             values[frechet.FID_INFINITY] = frechet.fid_infinity(gen.array(name), mu2, s2, seed, progress=tick)
     if bootstrap:
         if gen.kind != "features" or ref.kind != "features":
-            raise UsageError("--bootstrap needs features on both sides, not stats")
+            raise UsageError(f"{option('bootstrap', bootstrap)} needs features on both sides, not stats")
         with bar(progress, "bootstrap", bootstrap) as tick:
             values.update(frechet.fid_bootstrap(gen.array(name), ref.array(name), bootstrap, seed, progress=tick))
     if mifid is not None:
@@ -62,15 +74,41 @@ def fid(gen: InputLike, ref: InputLike, *, spatial: bool = False, bootstrap: int
     return Result(values, [describe(gen), describe(ref)], params)
 
 
-def _mifid(gen, train, name: str, fid_value: float, force: bool) -> dict:
-    from gentools.metrics import mifid as memorisation
+def _distance(gen, ref, name: str, ddof: int, dim: int) -> float:
+    """FD of the two sides: through the n x n product when a features side has fewer rows than dimensions
+    (and ddof=1), else through both d x d covariances."""
+    low = [item for item in (gen, ref) if item.kind == "features" and item.n <= dim]
+    if low and ddof == 1:
+        for item in (gen, ref):
+            if item.kind == "features" and item.n < 2:
+                raise InputError(f"FID needs at least 2 rows to estimate a covariance ({item.label})")
+        rows = min(low, key=lambda item: item.n)
+        other = ref if rows is gen else gen
+        _singular_warning(rows, rows.n, dim)
+        if other in low:  # both sides: the n x m product of the centred rows
+            _singular_warning(other, other.n, dim)
+            memory.require(8 * (2 * (gen.n + ref.n) * dim + 2 * gen.n * ref.n), f"FID over {dim} dimensions "
+                           f"with {gen.n} and {ref.n} rows", gen.label)
+            return frechet.frechet_distance_low_rank(rows.array(name), None, y=other.array(name))
+        memory.require(8 * (3 * rows.n * dim + 2 * rows.n * rows.n + 2 * dim * dim), f"FID over {dim} "
+                       f"dimensions with {rows.n} rows", rows.label)
+        mu_o, s_o = _moments(other, name == "spatial", ddof)
+        return frechet.frechet_distance_low_rank(rows.array(name), mu_o, s_o)
+    memory.require(8 * 8 * dim * dim, f"FID over {dim} dimensions (two {dim} x {dim} covariances and their "
+                   f"square roots in float64)", gen.label)
+    (mu1, s1), (mu2, s2) = _moments(gen, name == "spatial", ddof), _moments(ref, name == "spatial", ddof)
+    return frechet.frechet_distance(mu1, s1, mu2, s2)
 
-    (train,) = require_features([train], "fid --mifid")
+
+def _mifid(gen, train, name: str, fid_value: float, force: bool) -> dict:
+    from gentools.metrics import mifid
+
+    (train,) = require_features([train], f"fid {option('mifid')}")
     if gen.kind != "features":
-        raise UsageError("--mifid needs GEN as features, not stats", hint=gen.label)
+        raise UsageError(f"{option('mifid')} needs GEN as features, not stats", hint=gen.label)
     check_compatible([gen, train], force)
-    distance, penalty = memorisation.memorisation_distance(gen.array(name), train.array(name))
-    return {"memorization_distance": distance, "mifid": memorisation.mifid(fid_value, penalty)}
+    distance, penalty = mifid.memorisation_distance(gen.array(name), train.array(name))
+    return {"memorization_distance": distance, "mifid": mifid.mifid(fid_value, penalty)}
 
 
 def _pick_entries(gen, ref):
@@ -104,11 +142,15 @@ def _moments(item, spatial: bool, ddof: int):
     if item.kind == "features":
         if item.n < 2:
             raise InputError(f"FID needs at least 2 rows to estimate a covariance ({item.label})")
-        n, (mu, sigma) = item.n, item.moments("spatial" if spatial else "features", ddof)
+        n, (mu, sigma) = item.n, item.moments("spatial" if spatial else "features", ddof=ddof)
     else:
         stats = item.spatial if spatial else item
-        n, (mu, sigma) = stats.n, stats.moments(ddof)
-    if n is not None and n <= len(mu):
-        warnings.warn(f"covariance of {item.label} is singular (n={n} <= d={len(mu)}); FID is computed but "
-                      "biased and unstable: use more samples than feature dimensions", GentoolsWarning, stacklevel=3)
+        n, (mu, sigma) = stats.n, stats.moments(ddof=ddof)
+    _singular_warning(item, n, len(mu))
     return mu, sigma
+
+
+def _singular_warning(item, n, dim: int) -> None:
+    if n is not None and n <= dim:
+        warnings.warn(f"covariance of {item.label} is singular (n={n} <= d={dim}); FID is computed but "
+                      "biased and unstable: use more samples than feature dimensions", GentoolsWarning, stacklevel=4)

@@ -17,7 +17,7 @@ def report(logs: Sequence[str], *, output: Optional[str] = None, x: Optional[str
     name), ``columns`` (one per metric value) and ``rows`` (``(x value, {column: value})``, sorted by x);
     with ``output`` also a PNG with one panel per column."""
     from gentools import render
-    from gentools.metrics.report import collect
+    from gentools.metrics.trends import collect
 
     records = []
     for path in logs:

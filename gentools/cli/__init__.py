@@ -45,27 +45,23 @@ def _root(
 
 
 def _register() -> None:
-    from gentools.cli import (clipscore, cmmd, diversity, extract, fid, inception_score, info, interp, kde, kid,
-                              merge, nn_grid, prdc, presets, report, stats, twosample)
+    """The file commands, then one command per registered metric (gentools.api.registry), then the rest."""
+    from gentools.api.registry import metrics
+    from gentools.cli import _metrics, extract, info, interp, merge, presets, report, stats
 
     app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
     app.command("merge")(merge.merge)
     app.command("info")(info.info)
-    app.command("fid")(fid.fid)
-    app.command("kid")(kid.kid)
-    app.command("is")(inception_score.inception_score)
-    app.command("prdc")(prdc.prdc)
-    app.command("twosample")(twosample.twosample)
-    app.command("kde")(kde.kde)
-    app.command("nn-grid")(nn_grid.nn_grid)
+    for name, metric in metrics().items():
+        command = _metrics.command_for(metric)
+        if name == metric.name:
+            app.command(name)(command)
+        else:
+            app.command(name, help=f"Alias of `gentools {metric.name}` (same lines).\n\nExample: gentools {name} "
+                                   f"gen.h5")(command)
     app.command("interp")(interp.interp)
     app.command("report")(report.report)
-    app.command("cmmd")(cmmd.cmmd)
-    app.command("diversity")(diversity.diversity)
-    app.command("vendi", help="Alias of `gentools diversity` (same lines).\n\nExample: gentools vendi gen.h5")(
-        diversity.diversity)
-    app.command("clipscore")(clipscore.clipscore)
     app.command("presets")(presets.presets)
 
 
@@ -115,8 +111,6 @@ def run(argv: list[str]) -> int:
     """Run the app on ``argv``; return the exit code. Tracebacks only with debug."""
     from gentools.errors import GentoolsError
 
-    click = _click_exceptions()
-
     debug = os.environ.get("GENTOOLS_DEBUG", "") not in ("", "0") or "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     try:
@@ -126,9 +120,22 @@ def run(argv: list[str]) -> int:
     _console.install_warning_printer()
     if not debug:  # third-party log lines (open_clip, timm) would break the one-line error rule
         logging.getLogger().addHandler(logging.NullHandler())
+    from gentools.errors import SPELLING
     from gentools.store import set_invocation
 
     set_invocation(shlex.join(["gentools", *argv]))
+    spelling = SPELLING.set("cli")  # messages name options as --flags
+    try:
+        return _invoke(argv, debug)
+    finally:
+        SPELLING.reset(spelling)
+
+
+def _invoke(argv: list[str], debug: bool) -> int:
+    """The command on ``argv`` inside the one error boundary."""
+    from gentools.errors import GentoolsError
+
+    click = _click_exceptions()
     try:
         result = _command()(args=argv, prog_name="gentools", standalone_mode=False)
         if result == 130:  # typer turns KeyboardInterrupt into exit code 130

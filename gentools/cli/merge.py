@@ -25,7 +25,7 @@ def merge(
 
     Example: gentools merge shard_0.h5 shard_1.h5 shard_2.h5 -o all.h5
     """
-    from gentools.api.files import merge as run
+    from gentools.api.stats import merge as run
     from gentools.cli._inputs import sources
     from gentools.cli.output import write_file_output
 

@@ -30,7 +30,7 @@ def stats(
 
     Example: gentools stats ref.h5 -o ref_stats.h5
     """
-    from gentools.api.files import stats as run
+    from gentools.api.stats import stats as run
     from gentools.cli._inputs import sources
     from gentools.cli.output import write_file_output
 

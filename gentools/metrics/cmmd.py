@@ -12,9 +12,6 @@ import numpy as np
 
 from gentools.metrics._pairwise import DEFAULT_BUDGET, iter_sq_distances, sq_norms
 
-CMMD_SIGMA, CMMD_SCALE = 10.0, 1000.0
-
-
 def _kernel_sum(a: np.ndarray, b: np.ndarray, sigma: float, budget: int, same: bool) -> tuple[float, float]:
     """Sum of the Gaussian kernel over all pairs, and over the diagonal when ``a is b``."""
     total = diagonal = 0.0
@@ -27,8 +24,8 @@ def _kernel_sum(a: np.ndarray, b: np.ndarray, sigma: float, budget: int, same: b
     return total, diagonal
 
 
-def cmmd(x: np.ndarray, y: np.ndarray, sigma: float = CMMD_SIGMA, scale: float = CMMD_SCALE,
-         unbiased: bool = False, budget: int = DEFAULT_BUDGET) -> float:
+def cmmd(x: np.ndarray, y: np.ndarray, sigma: float, scale: float, unbiased: bool = False,
+         budget: int = DEFAULT_BUDGET) -> float:
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     m, n = len(x), len(y)

@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from gentools.errors import GentoolsWarning
+
 FID = "fid"
 FID_INFINITY = "fid_infinity"
 FID_CI_LOW, FID_CI_HIGH, FID_BOOTSTRAP_STD = "fid_ci_low", "fid_ci_high", "fid_bootstrap_std"
@@ -20,7 +22,7 @@ FID_CI_LOW, FID_CI_HIGH, FID_BOOTSTRAP_STD = "fid_ci_low", "fid_ci_high", "fid_b
 _NEGATIVE_EIG_TOL = 1e-6
 
 
-class CovarianceWarning(UserWarning):
+class CovarianceWarning(GentoolsWarning):
     """Numerical trouble in a covariance (singular, or negative eigenvalues)."""
 
 
@@ -65,12 +67,48 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
 
 
+def frechet_distance_low_rank(x: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray | None = None,
+                              y: np.ndarray | None = None) -> float:
+    """The Fréchet distance of rows ``x: (n, d)`` (covariance ``S1 = AᵀA / (n - 1)``, A the centred rows)
+    to ``(mu2, sigma2)``, or to rows ``y`` (``S2 = BᵀB / (m - 1)``), without a d×d eigenproblem.
+
+    The nonzero eigenvalues of ``S1 S2`` are those of the n×n matrix ``A S2 Aᵀ / (n - 1)``, and with rows on
+    both sides the squares of the singular values of ``A Bᵀ / sqrt((n - 1)(m - 1))`` (n×m). So
+    ``tr (S1 S2)^½`` costs O(n d²) against stats, O(n m d) against rows, where :func:`frechet_distance`
+    pays O(d³): the route for fewer rows than dimensions (in-training evaluation of 1,000 samples of
+    2,048-d features). Equal to :func:`frechet_distance` of the same moments (ddof=1).
+    """
+    x = np.asarray(x, np.float64)
+    mu1 = x.mean(axis=0)
+    a = x - mu1
+    trace1 = float(np.einsum("ij,ij->", a, a)) / (len(x) - 1)
+    if y is not None:
+        y = np.asarray(y, np.float64)
+        mu2 = y.mean(axis=0)
+        b = y - mu2
+        trace2 = float(np.einsum("ij,ij->", b, b)) / (len(y) - 1)
+        singular = np.linalg.svd((a @ b.T) / np.sqrt((len(x) - 1) * (len(y) - 1)), compute_uv=False)
+        tr_covmean = float(singular.sum())
+    else:
+        sigma2 = np.asarray(sigma2, np.float64)
+        if sigma2.shape != (x.shape[1], x.shape[1]):
+            raise ValueError(f"dimension mismatch: rows of {x.shape[1]} vs a covariance of {sigma2.shape}")
+        trace2 = float(np.trace(sigma2))
+        inner = (a @ sigma2) @ a.T / (len(x) - 1)
+        w = np.linalg.eigvalsh((inner + inner.T) / 2)
+        _check_eigenvalues(w, "A S2 Aᵀ")
+        tr_covmean = float(np.sqrt(np.clip(w, 0, None)).sum())
+    diff = mu1 - np.asarray(mu2, np.float64)
+    return float(diff @ diff + trace1 + trace2 - 2 * tr_covmean)
+
+
 def mean_cov(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, np.cov(x, rowvar=False))`` in float64 for ``x: (n, d)``."""
-    x = np.asarray(x, dtype=np.float64)
-    mu = x.mean(axis=0)
-    xc = x - mu
-    return mu, (xc.T @ xc) / (len(x) - 1)
+    from gentools.metrics.feature_stats import FeatureStats
+
+    acc = FeatureStats(dim=np.shape(x)[1])
+    acc.append(x)
+    return acc.mean_cov()
 
 
 def fid_infinity(gen: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray, seed: int,

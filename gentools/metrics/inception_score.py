@@ -11,7 +11,7 @@ from scipy.special import log_softmax
 IS_MEAN, IS_STD = "is_mean", "is_std"
 
 
-def inception_score(logits: np.ndarray, splits: int = 10, shuffle: bool = True, seed: int = 2020,
+def inception_score(logits: np.ndarray, splits: int, shuffle: bool, seed: int,
                     split_size: int = 0) -> dict:
     """``exp(E_x KL(p(y|x) || p(y)))`` per split; mean and std (ddof=0) over splits.
 

@@ -56,8 +56,8 @@ def _kernel_sums(dots: np.ndarray, d: int, degree: int, coef0: float,
     return total, trace
 
 
-def kid(x: np.ndarray, y: np.ndarray, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
-        gemm_dtype=None, progress: Callable[[int], None] | None = None) -> dict:
+def kid(x: np.ndarray, y: np.ndarray, subsets: int, subset_size: int, seed: int, gemm_dtype=None,
+        progress: Callable[[int], None] | None = None) -> dict:
     """KID mean and std (ddof=0) over ``subsets`` MMD² estimates.
 
     Each subset draws ``subset_size`` rows from ``x`` then from ``y`` with one

@@ -66,7 +66,7 @@ def mann_whitney_z(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return u, float(z)
 
 
-def memorisation(gen: np.ndarray, train: np.ndarray, test: np.ndarray, cells: int = 10, seed: int = 2020,
+def memorisation(gen: np.ndarray, train: np.ndarray, test: np.ndarray, cells: int, seed: int,
                  min_cell: int = 5, metric: str = "euclidean") -> dict:
     """``nn_ratio_median``, ``copies``, ``authenticity`` and ``ct_z`` (see the module docstring)."""
     from sklearn.cluster import KMeans

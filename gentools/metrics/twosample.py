@@ -86,7 +86,7 @@ def permutation_test(matrix: np.ndarray, m: int, statistic, permutations: int, s
     return observed, (1 + exceed) / (1 + permutations)
 
 
-def mmd_test(x, y, permutations=1000, seed=2020, bandwidth=None, progress=None) -> dict:
+def mmd_test(x, y, permutations: int, seed: int, bandwidth=None, progress=None) -> dict:
     z = np.concatenate([x, y]).astype(np.float64)
     d2 = pooled_sq_distances(z)
     sigma = bandwidth or median_bandwidth(d2)
@@ -95,14 +95,14 @@ def mmd_test(x, y, permutations=1000, seed=2020, bandwidth=None, progress=None) 
     return {"statistic": value, "p_value": p, "bandwidth": sigma}
 
 
-def energy_test(x, y, permutations=1000, seed=2020, progress=None) -> dict:
+def energy_test(x, y, permutations: int, seed: int, progress=None) -> dict:
     z = np.concatenate([x, y]).astype(np.float64)
     dist = np.sqrt(pooled_sq_distances(z))
     value, p = permutation_test(dist, len(x), energy_statistic, permutations, seed, progress)
     return {"statistic": value, "p_value": p}
 
 
-def c2st(x, y, classifier: str = "logistic", test_fraction: float = 0.5, seed: int = 2020) -> dict:
+def c2st(x, y, classifier: str, test_fraction: float, seed: int) -> dict:
     """Held-out accuracy of a classifier separating ``x`` from ``y``; binomial p-value against 1/2.
 
     Labels are balanced by subsampling the larger set; the split is stratified;

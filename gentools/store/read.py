@@ -37,7 +37,7 @@ class Stats:
     def dim(self) -> int:
         return len(self.mu)
 
-    def moments(self, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    def moments(self, *, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """``(mu, sigma)`` with sigma ``M2 / (n - ddof)``; ddof other than 1 needs the stored ``n``."""
         if ddof == 1:
             return self.mu, self.sigma
@@ -100,14 +100,22 @@ class FeatureFile:
         write_features(path, self.loaded()._arrays, self.provenance)
         return path
 
-    def moments(self, name: str = "features", ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    def moments(self, name: str = "features", *, ddof: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """``(mu, sigma)`` of dataset ``name``, streamed in float64, sigma ``M2 / (n - ddof)``."""
-        from gentools.feature_stats import stats_of_file
-
-        acc = stats_of_file(self, name)
+        acc = self.accumulate(name)
         if acc.n < 2:
             raise InputError(f"a covariance needs at least 2 rows, have {acc.n} ({self.label})")
         return acc.mean_cov(ddof)
+
+    def accumulate(self, name: str = "features", rows: int = 8192):
+        """Dataset ``name`` folded chunk by chunk into a :class:`~gentools.metrics.feature_stats.FeatureStats`."""
+        from gentools.metrics.feature_stats import FeatureStats
+
+        memory.require_covariance(self.shapes()[name][1], self.label)
+        acc = FeatureStats(dim=self.shapes()[name][1])
+        for block in self.chunks(name, rows):
+            acc.append(block)
+        return acc
 
     @property
     def ids(self) -> list | None:

@@ -12,7 +12,6 @@ import torch
 from PIL import Image
 
 from gentools import store
-from gentools.metrics.frechet import frechet_distance, mean_cov
 from tests.conftest import cli_env, parse_tsv, photo_crops, run_cli, run_shell
 
 PIXELS = ("--backbone", "pixels", "--workers", "0")
@@ -172,9 +171,13 @@ def test_pipe_into_fid_with_stale_output(tmp_path, image_folder, inception_weigh
     assert proc.returncode == 0, proc.stderr
     new, ref = read(tmp_path / "f.h5"), read(tmp_path / "ref.h5")
     assert len(new["ids"]) == 24
-    expected = frechet_distance(*mean_cov(new["features"].astype(np.float64)),
-                                *mean_cov(ref["features"].astype(np.float64)))
-    assert float(parse_tsv(proc.stdout)["fid"]) == pytest.approx(expected, rel=1e-6) and expected > 0
+    # 24 and 16 rows of 2048-d features: FD through the centred rows, tr (S1 S2)^½ = the nuclear norm of
+    # A Bᵀ / sqrt((n-1)(m-1)) (a d x d eigensolver is only ~1e-5 accurate on covariances this singular).
+    a, b = (x - x.mean(0) for x in (new["features"].astype(np.float64), ref["features"].astype(np.float64)))
+    expected = float(np.sum((new["features"].astype(np.float64).mean(0) - ref["features"].astype(np.float64).mean(0))
+                            ** 2) + (a ** 2).sum() / 23 + (b ** 2).sum() / 15
+                     - 2 * np.linalg.svd(a @ b.T / np.sqrt(23 * 15), compute_uv=False).sum())
+    assert float(parse_tsv(proc.stdout)["fid"]) == pytest.approx(expected, rel=1e-9) and expected > 0
     assert new["attrs"]["backbone"] == "inception" and new["attrs"]["resize"] == "tf"
     assert new["logits"].shape == (24, 1008)
 

@@ -29,15 +29,15 @@ def test_cmmd_equals_reference_and_chunking():
     x = l2_normalise(rng.randn(300, 16))
     y = l2_normalise(rng.randn(250, 16) + 0.3)
     ref = _cmmd_reference(x, y)
-    assert cmmd_metric.cmmd(x, y) == pytest.approx(ref, rel=1e-6)
-    assert cmmd_metric.cmmd(x, y, budget=1000) == pytest.approx(ref, rel=1e-10)
+    assert cmmd_metric.cmmd(x, y, 10.0, 1000.0) == pytest.approx(ref, rel=1e-6)
+    assert cmmd_metric.cmmd(x, y, 10.0, 1000.0, budget=1000) == pytest.approx(ref, rel=1e-10)
     m, n = len(x), len(y)
     gamma = 1 / 200
     kxx = np.exp(-gamma * ((x[:, None] - x[None]) ** 2).sum(-1))
     kyy = np.exp(-gamma * ((y[:, None] - y[None]) ** 2).sum(-1))
     kxy = np.exp(-gamma * ((x[:, None] - y[None]) ** 2).sum(-1))
     unbiased = 1000 * ((kxx.sum() - m) / (m * (m - 1)) + (kyy.sum() - n) / (n * (n - 1)) - 2 * kxy.mean())
-    assert cmmd_metric.cmmd(x, y, unbiased=True) == pytest.approx(unbiased, rel=1e-6)
+    assert cmmd_metric.cmmd(x, y, 10.0, 1000.0, unbiased=True) == pytest.approx(unbiased, rel=1e-6)
 
 
 def test_mifid_equals_torchmetrics():

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from gentools.metrics.frechet import frechet_distance, mean_cov
 from gentools.metrics.kid import kid
 from gentools.metrics.prdc import prdc
-from gentools.feature_stats import FeatureStats
+from gentools.metrics.feature_stats import FeatureStats
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

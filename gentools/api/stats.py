@@ -6,7 +6,8 @@ from typing import Sequence, Union
 
 from gentools.errors import InputError, UsageError
 from gentools.inputs import InputLike, check_compatible, load, require_features
-from gentools.feature_stats import FeatureStats
+from gentools import memory
+from gentools.metrics.feature_stats import FeatureStats
 from gentools.store import FeatureFile, Stats
 
 
@@ -21,6 +22,7 @@ def stats(inputs: Union[InputLike, Sequence[InputLike]], *, merge: bool = False,
         raise UsageError("several inputs include stats files; add --merge to pool them exactly")
     if len(items) == 1 and stats_inputs:
         return stats_inputs[0]
+    memory.require_covariance(items[0].dim, items[0].label)
     main, spatial = FeatureStats(dim=items[0].dim), None
     with_spatial = all(_has_spatial(it) for it in items)
     for item in items:
@@ -38,10 +40,8 @@ def _has_spatial(item) -> bool:
 
 
 def _accumulator(item, name: str) -> FeatureStats:
-    from gentools.feature_stats import stats_of_file
-
     if item.kind == "features":
-        return stats_of_file(item, name)
+        return item.accumulate(name)
     stats_ = item if name == "features" else item.spatial
     if stats_.n is None:
         raise InputError(f"stats have no sample count n, so they cannot be merged exactly ({item.label})")

@@ -1,4 +1,7 @@
-"""Streaming float64 mean and covariance of feature rows, with exact merge."""
+"""Streaming float64 mean and covariance of feature rows, with exact merge: the one covariance of gentools.
+
+Callers that size an accumulator from a file's declared dimension check the
+memory budget first (``gentools.memory.require_covariance``)."""
 
 from __future__ import annotations
 
@@ -27,11 +30,6 @@ class FeatureStats:
     m2: np.ndarray | None = None
 
     def __post_init__(self):
-        if self.m2 is None:
-            from gentools import memory
-
-            memory.require(3 * 8 * self.dim * self.dim, f"a {self.dim} x {self.dim} float64 covariance (with the "
-                           f"copies taken to finish it)")
         if self.mean is None:
             self.mean = np.zeros(self.dim, dtype=np.float64)
         if self.m2 is None:
@@ -94,13 +92,3 @@ class FeatureStats:
         mu = np.asarray(mu, dtype=np.float64)
         sigma = np.asarray(sigma, dtype=np.float64)
         return cls(dim=len(mu), n=int(n), mean=mu.copy(), m2=sigma * (int(n) - 1))
-
-
-def stats_of_file(feature_file, name: str = "features", rows: int = 8192) -> FeatureStats:
-    """Accumulate dataset ``name`` of a ``store.FeatureFile`` chunk by chunk."""
-    acc = None
-    for block in feature_file.chunks(name, rows):
-        if acc is None:
-            acc = FeatureStats(dim=block.shape[1])
-        acc.append(block)
-    return acc
