@@ -70,8 +70,11 @@ def _figure(size):
 
 
 def metric_panels(series: dict, x_label: str, path: str) -> None:
-    """One panel per metric: ``series[metric] = {line label: (xs, ys)}``, shared x axis."""
-    names = sorted(series)
+    """One panel per metric, in the order of ``series`` (``series[metric] = {line label: (xs, ys)}``), every
+    panel on the same x axis: logarithmic when the x values span 20x or more (steps 100..100k), else linear."""
+    names = list(series)
+    xs_every = [v for lines in series.values() for xs, _ in lines.values() for v in xs]
+    log_x = bool(xs_every) and min(xs_every) > 0 and max(xs_every) / min(xs_every) >= 20
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
     fig = _figure((4.2 * cols, 3.2 * rows))
@@ -79,8 +82,7 @@ def metric_panels(series: dict, x_label: str, path: str) -> None:
     for ax, name in zip(axes.ravel(), names):
         for label, (xs, ys) in sorted(series[name].items()):
             ax.plot(xs, ys, "o-", label=label or None)
-        xs_all = [v for xs, _ in series[name].values() for v in xs]
-        if min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 20:  # e.g. steps 100..100k: log scale reads better
+        if log_x:
             ax.set_xscale("log")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel(x_label)

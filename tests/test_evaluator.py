@@ -62,7 +62,8 @@ def test_evaluator_features_equal_extract_inception_bit_for_bit(image_folder, in
     run_cli("extract", image_folder, "--weights", inception_weights, "--workers", "0", "-o", out, "-q", check=0)
     with gentools.load(str(out)) as written:
         ids, features = written.ids, written.array()
-        ev = gentools.Evaluator(written, metrics=["kid"], weights=str(inception_weights), device="cpu")
+        ev = gentools.Evaluator(written, metrics={"kid": {"subset_size": 20}}, weights=str(inception_weights),
+                                device="cpu")
     images = np.stack([np.asarray(Image.open(image_folder / i).convert("RGB")) for i in ids])
     batch = torch.from_numpy(images).permute(0, 3, 1, 2)
     ev.update(batch[:13])
@@ -71,14 +72,24 @@ def test_evaluator_features_equal_extract_inception_bit_for_bit(image_folder, in
 
 
 def test_fid_only_keeps_streaming_stats_not_rows(folders):
+    """FID keeps the rows only while they are fewer than the dimensions (the O(n²d) route), then only stats."""
     root, batches = folders
-    ev = gentools.Evaluator(str(root / "ref.h5"), metrics=["fid"], backbone="pixels:8", device="cpu")
+    ev = gentools.Evaluator(str(root / "ref.h5"), metrics=["fid"], backbone="pixels:8", device="cpu")  # d = 192
     ev.update(batches["gen"][:100])
-    assert ev._rows == {} and ev._stats.n == 100 and ev.n == 100
+    assert sum(map(len, ev._rows["features"])) == 100 and ev._stats.n == 100
+    few = ev.compute()["fid"]
+    with gentools.load(str(root / "ref.h5")) as ref:
+        assert few == pytest.approx(gentools.fid(batches_features(ev), ref)["fid"], rel=1e-12)
+    ev.update(batches["gen"][100:200])
+    assert ev._rows == {} and ev._stats.n == 200 and ev.n == 200
     ev.reset()
     assert ev.n == 0
     with pytest.raises(gentools.GentoolsError, match="no samples"):
         ev.compute()
+
+
+def batches_features(ev) -> np.ndarray:
+    return np.concatenate(ev._rows["features"])
 
 
 @pytest.mark.parametrize("bad,message", [
@@ -136,8 +147,10 @@ def test_log_lines_are_drawn_by_report_one_panel_per_value(folders, tmp_path):
     assert records[0]["command"] == "log" and records[0]["values"] == {"loss": 0.01, "grad_norm": 103.0}
     assert records[1]["command"] == "evaluate" and records[1]["inputs"][0]["path"].endswith("ref.h5")
     out = run_cli("report", log, "-o", tmp_path / "trend.png", check=0).stdout.decode().splitlines()
-    assert out[0].split("\t") == ["step", "evaluate.fid", "evaluate.grad_norm", "evaluate.loss", "log.grad_norm",
-                                  "log.loss"]
+    assert out[0].split("\t") == ["step", "fid", "grad_norm", "loss"]  # one column per scalar, the metric first
+    rows = [line.split("\t") for line in out[1:5]]
+    assert [r[0] for r in rows] == ["50", "100", "150", "200"]  # steps as logged, not 50.0
+    assert [r[3] for r in rows] == [repr(1 / 100), repr(0.5 / 100), repr(1 / 200), repr(0.5 / 200)]  # log + evaluate
     with Image.open(tmp_path / "trend.png") as png:
         assert png.size[0] > png.size[1]  # panels side by side
 

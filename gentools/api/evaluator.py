@@ -3,12 +3,17 @@
 ``update`` runs the same backbone and preprocessing as ``extract`` (pixels are
 quantised to uint8 exactly as ``extract --generator`` does), so its features
 equal ``extract``'s for the same pixels. Only what the chosen metrics need is
-kept: FID alone keeps a streaming float64 :class:`FeatureStats`; kid, prdc
-and cmmd keep the float32 features; is keeps the logits. Under
-torch.distributed every rank updates its share and :meth:`compute` gives every
-rank the numbers of one process over all samples (stats merged exactly,
-features gathered in rank order). With NCCL each rank must have called
-``torch.cuda.set_device`` first: ``all_gather_object`` stages on the current device.
+kept: FID keeps a streaming float64 :class:`FeatureStats` (and the rows while
+there are fewer than dimensions, for the O(n²d) route); the other metrics keep
+the float32 rows they read. Under torch.distributed every rank updates its share
+and :meth:`compute` gives every rank the numbers of one process over all samples
+(stats merged exactly, rows gathered in rank order). With NCCL each rank must
+have called ``torch.cuda.set_device`` first: ``all_gather_object`` stages on
+the current device.
+
+Everything that can be known before sampling is checked when the Evaluator is
+built (metric names, options and their types, what the backbone and the
+reference can feed), so a mistake costs no sampling round.
 """
 
 from __future__ import annotations
@@ -19,15 +24,16 @@ from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from gentools import presets
+from gentools import memory, presets
+from gentools.api import registry
 from gentools.api.log import append_jsonl, envelope
-from gentools.errors import GentoolsWarning, InputError, UsageError
-from gentools.metrics.feature_stats import FeatureStats
+from gentools.errors import GentoolsError, GentoolsWarning, InputError, MetricsError, UsageError, option
 from gentools.inputs import InputLike, describe, guard, load
+from gentools.metrics.feature_stats import FeatureStats
 from gentools.store import FeatureFile, Stats
 
-METRICS = ("fid", "kid", "prdc", "is", "cmmd")
-ROUNDING = 1e-6  # floats may overshoot [-1, 1] by this much (tanh/clamp rounding)
+ROUNDING = 1e-6  # floats may overshoot their range by this much (tanh/clamp rounding)
+PIXEL_RANGES = ((-1, 1), (0, 1))
 
 
 class Evaluator:
@@ -36,27 +42,70 @@ class Evaluator:
         ev = gentools.Evaluator("ref.h5", metrics={"fid": {}, "kid": {"subset_size": 1000}})
         ev.reset()
         for z in latents:
-            ev.update(G(z))                    # [B, 3, H, W] uint8, or float in [-1, 1]; any device
+            ev.update(G(z))                    # [B, 3, H, W] uint8, or float in pixel_range; torch or numpy
         ev.log("run.jsonl", step=step, loss=loss.item())
+
+    ``metrics``: a name, a list of names, or ``{name: {option: value}}`` with the options of the function of
+    the same name ({metrics}). ``pixel_range``: ``(-1, 1)`` (default) or ``(0, 1)`` for float images
+    (``ToTensor()``, sigmoid decoders). Unknown metrics or options, options of the wrong type, a metric the
+    backbone or the reference cannot feed, and a subset larger than the reference raise a one-line
+    :class:`GentoolsError` here, not after sampling.
     """
 
-    def __init__(self, reference: InputLike, metrics: Union[Sequence[str], Mapping[str, dict]] = ("fid",),
+    def __init__(self, ref: InputLike = None, metrics: Union[str, Sequence[str], Mapping[str, dict]] = ("fid",),
                  backbone: Optional[str] = None, weights: Optional[str] = None, resize: Optional[str] = None,
-                 preset: Optional[str] = None, device: Optional[str] = None, force: bool = False):
+                 preset: Optional[str] = None, device: Optional[str] = None, force: bool = False,
+                 pixel_range: Sequence[float] = (-1, 1), *, reference: InputLike = None):
         from gentools.api.extract import backbone_for
         from gentools.features.backbones.base import resolve_device
 
-        self.metrics = {name: dict(options) for name, options in
-                        (metrics.items() if isinstance(metrics, Mapping) else ((m, {}) for m in metrics))}
-        unknown = [m for m in self.metrics if m not in METRICS]
-        if unknown or not self.metrics:
-            raise UsageError(f"metrics {unknown or '[]'}: expected some of {', '.join(METRICS)}")
-        self.reference = load(reference)
+        if reference is not None:
+            warnings.warn("Evaluator(reference=...) is now Evaluator(ref=...)", GentoolsWarning, stacklevel=2)
+            ref = reference if ref is None else ref
+        if ref is None:
+            raise UsageError("Evaluator needs a reference: Evaluator(ref='ref.h5', ...)")
+        self.metrics = _chosen(metrics)
+        if tuple(pixel_range) not in PIXEL_RANGES:
+            raise UsageError(f"Evaluator: {option('pixel_range', tuple(pixel_range))}: expected (-1, 1) or (0, 1)")
+        self.pixel_range = tuple(pixel_range)
+        presets.get(preset)
+        self.reference = load(ref)
         self.preset = preset
         self.net = backbone_for(backbone, presets.get(preset), weights, resize, False, resolve_device(device or "auto"))
         self.provenance = {**self.net.provenance(), "source": "evaluator", "preset": preset or ""}
         _guard(self.provenance, self.reference, force)
+        self._check_feeds()
+        self._warned_range = False
         self.reset()
+
+    def _check_feeds(self) -> None:
+        """A metric the backbone or the reference cannot feed is refused now, naming the fix."""
+        needed = {name for metric, options in self.metrics.values() for name in _datasets(metric, options)}
+        if needed - {"features"}:
+            produced = set(_probe(self.net))
+            for metric, options in self.metrics.values():
+                missing = [d for d in _datasets(metric, options) if d not in produced]
+                if missing:
+                    raise UsageError(f"Evaluator: {metric.name} needs '{missing[0]}', which the backbone "
+                                     f"{self.net.name} does not produce (it gives {', '.join(sorted(produced))})",
+                                     hint="choose a classifier backbone such as inception" if missing[0] == "logits"
+                                     else "")
+        ref = self.reference
+        for metric, options in self.metrics.values():
+            if len(metric.inputs) < 2 or metric.inputs[1].optional:
+                continue
+            if metric.inputs[1].rows and ref.kind != "features":
+                raise UsageError(f"Evaluator: {metric.name} needs the reference's per-row features, and {ref.label} "
+                                 f"holds stats", hint="give a features file (gentools extract) as the reference")
+            if options.get("per_class") and (ref.kind != "features" or ref.labels is None):
+                raise UsageError(f"Evaluator: {metric.name} with {option('per_class', True)} needs labels in the "
+                                 f"reference ({ref.label})", hint="extract it with --labels or --classes")
+            if metric.check_reference is not None:
+                resolved = {o.name: options.get(o.name, o.default) for o in metric.options}
+                try:
+                    metric.check_reference(resolved, ref, options.get("preset", self.preset))
+                except InputError as exc:
+                    raise UsageError(f"Evaluator: {exc.message}", hint=exc.hint) from None
 
     def reset(self) -> None:
         """Start a new round: forget every sample seen."""
@@ -71,15 +120,19 @@ class Evaluator:
         return len(self._labels)
 
     def update(self, images, labels=None) -> None:
-        """Add a batch ``[B, 3, H, W]`` (or ``[B, 1, H, W]``, repeated to 3 channels): uint8, or float in
-        [-1, 1] quantised as ``extract --generator`` does (``x * 127.5 + 128``, clamped, truncated).
-        ``labels``: one per image (kept for per-class metrics). An empty batch adds nothing; bad input raises and
-        changes nothing."""
+        """Add a batch ``[B, 3, H, W]`` (or ``[B, 1, H, W]``, repeated to 3 channels), torch or numpy: uint8, or
+        float in ``pixel_range`` quantised as ``extract --generator`` does (``x * 127.5 + 128`` for [-1, 1],
+        clamped, truncated). ``labels``: one per image (kept for per-class metrics). An empty batch adds nothing;
+        bad input raises and changes nothing."""
+        import torch
+
         from gentools.features.pipeline import uint8_features
         from gentools.generators import to_uint8_images
         from gentools.text import label_texts
 
-        _check_batch(images)
+        if isinstance(images, np.ndarray):
+            images = torch.from_numpy(np.ascontiguousarray(images))
+        self._check_batch(images)
         if labels is not None:
             try:
                 labels = label_texts(labels)
@@ -89,67 +142,177 @@ class Evaluator:
                 raise InputError(f"{len(labels)} labels for {len(images)} images")
         if len(images) == 0:  # an empty share (a rank with nothing left to do) adds nothing
             return
-        rows = uint8_features(self.net, to_uint8_images(images.detach()).cpu())
+        images = images.detach()
+        if images.is_floating_point() and self.pixel_range == (0, 1):
+            images = images.float() * 2 - 1
+        rows = uint8_features(self.net, to_uint8_images(images).cpu())
         features = rows["features"]
         if "fid" in self.metrics:
             if self._stats is None:
+                memory.require_covariance(features.shape[1], "the Evaluator's FID statistics")
                 self._stats = FeatureStats(dim=features.shape[1])
             self._stats.append(features)
-        for name in self._kept():
+        for name in self._kept(features.shape[1]):
             if name in rows:
                 self._rows.setdefault(name, []).append(rows[name])
+        if "features" in self._rows and not self._needs_rows() and self.n + len(features) > features.shape[1]:
+            del self._rows["features"]  # more rows than dimensions: FID's d x d route needs only the stats
         self._labels += labels if labels is not None else [""] * len(features)
 
-    def _kept(self) -> set:
-        per_class = any(options.get("per_class") for options in self.metrics.values())
-        kept = {"features"} if per_class or {"kid", "prdc", "cmmd"} & set(self.metrics) else set()
-        return kept | ({"logits"} if "is" in self.metrics else set())
+    def _needs_rows(self) -> bool:
+        """Whether a metric other than plain FID reads the rows."""
+        return any(options.get("per_class") or metric.evaluator == "rows" and "features" in metric.datasets
+                   for metric, options in self.metrics.values())
+
+    def _kept(self, dim: int) -> set:
+        kept = set()
+        if self._needs_rows() or ("fid" in self.metrics and self.n < dim and
+                                  (self.n == 0 or "features" in self._rows)):
+            kept.add("features")
+        for metric, options in self.metrics.values():
+            kept |= set(_datasets(metric, options)) - {"features"}
+        return kept
+
+    def _check_batch(self, images) -> None:
+        """One-line errors for what ``update`` cannot take: not an array, rank/channels, range, NaN/Inf; one
+        warning when [-1, 1] floats all lie in [0, 1]."""
+        import torch
+
+        if not isinstance(images, torch.Tensor):
+            raise InputError(f"update() takes a torch tensor or numpy array [B, 3, H, W], got "
+                             f"{type(images).__name__}")
+        if images.ndim != 4 or images.shape[1] not in (1, 3):
+            raise InputError(f"update() takes images [B, 3, H, W] (or [B, 1, H, W]), got shape "
+                             f"{list(images.shape)}")
+        if images.dtype == torch.uint8 or images.numel() == 0:
+            return
+        if not images.is_floating_point():
+            raise InputError(f"update() takes uint8 or float images, got {images.dtype}")
+        if not bool(torch.isfinite(images).all()):
+            raise InputError("update(): the images hold NaN or Inf values")
+        low, high = float(images.min()), float(images.max())
+        lo, hi = self.pixel_range
+        if low < lo - ROUNDING or high > hi + ROUNDING:
+            raise InputError(f"update(): float images must lie in [{lo}, {hi}] ({option('pixel_range', (lo, hi))}), "
+                             f"these span [{low:.4g}, {high:.4g}]",
+                             hint="pass uint8 images, scale them, or choose pixel_range=(0, 1) or (-1, 1)")
+        if self.pixel_range == (-1, 1) and low >= -ROUNDING and not self._warned_range:
+            self._warned_range = True
+            warnings.warn(f"update(): these float images lie in [{low:.3g}, {high:.3g}], which looks like [0, 1] "
+                          f"(ToTensor(), a sigmoid), but are read as [-1, 1]; pass pixel_range=(0, 1) to the "
+                          f"Evaluator if they are", GentoolsWarning, stacklevel=3)
 
     def compute(self) -> dict:
-        """Every chosen metric over all samples since :meth:`reset` (all ranks), named as the API names them."""
-        import gentools
-
+        """Every chosen metric over all samples since :meth:`reset` (all ranks), named as the API names them.
+        A metric that cannot run does not take the others down: a :class:`MetricsError` names it and carries
+        the other values in ``.partial``."""
         stats, rows, labels = _gathered(self._stats, self._rows, self._labels)
         self._total = len(labels)
         if not labels:
             raise InputError("no samples: call update() before compute()")
-        gen = None
+        gen, with_rows = None, "features" in rows
         if rows:
             arrays = {name: np.concatenate(parts) for name, parts in rows.items()}
             if any(labels):
                 arrays["labels"] = np.asarray(labels, dtype=object)
+            if not with_rows:  # logits alone (is): a features file needs its features dataset, none is read
+                arrays["features"] = np.zeros((len(labels), 0), np.float32)
             gen = FeatureFile("<evaluator>", arrays, dict(self.provenance, count=len(labels)))
         values: dict = {}
-        for name, options in self.metrics.items():
-            if name == "fid" and options.get("per_class"):
-                values.update(gentools.fid(gen, self.reference, preset=self.preset, **options))
-            elif name == "fid":
-                mu, sigma = stats.mean_cov()
-                values.update(gentools.fid(Stats(mu, sigma, stats.n, "<evaluator>", provenance=self.provenance),
-                                           self.reference, preset=self.preset, **options))
-            elif name == "is":
-                values.update(gentools.inception_score(gen, preset=self.preset, **options))
-            else:
-                values.update(getattr(gentools, name)(gen, self.reference, **_with_preset(name, self.preset, options)))
+        failures: dict = {}
+        for name, (metric, options) in self.metrics.items():
+            options = dict(options)
+            if "preset" in metric.keywords and self.preset and "preset" not in options:
+                options["preset"] = self.preset
+            plain_fid = name == "fid" and not options.get("per_class")
+            inputs = [_stats_of(stats, self.provenance) if plain_fid and not with_rows else gen]
+            if len(metric.inputs) > 1 and not metric.inputs[1].optional:
+                inputs.append(self.reference)
+            try:
+                values.update(metric(*inputs, **options))
+            except GentoolsError as exc:
+                failures[name] = exc
+        if failures:
+            failed = "; ".join(f"{name}: {exc}" for name, exc in failures.items())
+            done = f" (the other values are in .partial: {', '.join(values)})" if values else ""
+            raise MetricsError(f"{failed}{done}", values, failures)
         return values
 
     def log(self, path, step: Optional[int] = None, tags: Optional[dict] = None, **scalars) -> dict:
         """Append one JSONL line, the ``--append`` envelope: the metric values plus ``scalars`` (``loss=...``,
-        ``grad_norm=...``), tagged with ``step``. Under torch.distributed only rank 0 writes. Returns the values."""
+        ``grad_norm=...``), tagged with ``step``. Under torch.distributed only rank 0 writes. Returns the values.
+        When a metric fails, the line holds the others (its ``params.failed`` names the failure) and the
+        :class:`MetricsError` is raised after it is written."""
         from gentools.api.log import as_scalar, tags_of
+        from gentools.features.distributed import rank
 
-        values = self.compute()
+        tags = tags_of(step, tags)
+        failure = None
+        try:
+            values = self.compute()
+        except MetricsError as exc:
+            failure, values = exc, dict(exc.partial)
         values.update({name: as_scalar(value) for name, value in scalars.items()})
-        if _rank() == 0:
-            params = {"metrics": self.metrics, "n": self._total}
-            record = envelope("evaluate", values, [describe(self.reference)], params, tags_of(step, tags),
+        if rank() == 0:
+            params = {"metrics": {name: options for name, (_, options) in self.metrics.items()}, "n": self._total}
+            if failure is not None:
+                params["failed"] = {name: str(exc) for name, exc in failure.failures.items()}
+            record = envelope("evaluate", values, [describe(self.reference)], params, tags,
                               time.perf_counter() - self._started)
             append_jsonl(path, record)
+        if failure is not None:
+            raise failure
         return values
 
 
-def _with_preset(name: str, preset: Optional[str], options: dict) -> dict:
-    return dict(options, preset=preset) if name in ("kid", "prdc") and preset else dict(options)
+def _stats_of(stats: FeatureStats, provenance: dict) -> Stats:
+    mu, sigma = stats.mean_cov()
+    return Stats(mu, sigma, stats.n, "<evaluator>", provenance=provenance)
+
+
+def _chosen(metrics) -> dict:
+    """``{name: (Metric, options)}`` from a name, names or a mapping; unknown names and options refused."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    pairs = list(metrics.items()) if isinstance(metrics, Mapping) else [(m, {}) for m in metrics]
+    if not pairs:
+        raise UsageError(f"Evaluator: no metrics; expected some of {', '.join(_evaluable())}")
+    chosen = {}
+    for name, options in pairs:
+        if not isinstance(name, str):
+            raise UsageError(f"Evaluator: metric names are strings, got {name!r}")
+        try:
+            metric = registry.get(name)
+        except UsageError:
+            raise UsageError(f"Evaluator: unknown metric {name!r}; expected some of {', '.join(_evaluable())}") \
+                from None
+        if not metric.evaluator:
+            raise UsageError(f"Evaluator: {metric.name} is not computed in training (it reads "
+                             f"{', '.join(i.name for i in metric.inputs)}); use gentools.{metric.api_name} on "
+                             f"stored features")
+        if not isinstance(options, Mapping):
+            raise UsageError(f"Evaluator: the options of {name} must be a dict, got {type(options).__name__}")
+        metric.check_options(dict(options), f"Evaluator metrics[{name!r}]")
+        chosen[metric.name] = (metric, dict(options))
+    return chosen
+
+
+def _evaluable() -> list:
+    return [name for name, metric in registry.metrics().items() if metric.evaluator]
+
+
+def _datasets(metric, options: dict) -> list:
+    return list(metric.datasets) + (["spatial"] if options.get("spatial") else [])
+
+
+def _probe(net) -> list:
+    """The datasets the backbone produces, from one blank image at its input size."""
+    import torch
+
+    from gentools.features.pipeline import uint8_features
+
+    size = net.input_size or 32
+    return list(uint8_features(net, torch.zeros((1, size, size, 3), dtype=torch.uint8)))
 
 
 def _guard(provenance: dict, reference, force: bool) -> None:
@@ -162,46 +325,28 @@ def _guard(provenance: dict, reference, force: bool) -> None:
           what="the network and the reference", override="force=True")
 
 
-def _check_batch(images) -> None:
-    """One-line errors for what ``update`` cannot take: not a tensor, rank/channels, range, NaN/Inf."""
-    import torch
-
-    if not isinstance(images, torch.Tensor):
-        raise InputError(f"update() takes a torch tensor [B, 3, H, W], got {type(images).__name__}")
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise InputError(f"update() takes images [B, 3, H, W] (or [B, 1, H, W]), got shape {list(images.shape)}")
-    if images.dtype == torch.uint8 or images.numel() == 0:
-        return
-    if not images.is_floating_point():
-        raise InputError(f"update() takes uint8 or float images, got {images.dtype}")
-    if not bool(torch.isfinite(images).all()):
-        raise InputError("update(): the images hold NaN or Inf values")
-    low, high = float(images.min()), float(images.max())
-    if low < -1 - ROUNDING or high > 1 + ROUNDING:
-        raise InputError(f"update(): float images must lie in [-1, 1], these span [{low:.4g}, {high:.4g}]",
-                         hint="pass uint8 images, or scale to [-1, 1]")
-
-
-def _rank() -> int:
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 def _gathered(stats: Optional[FeatureStats], rows: dict, labels: list):
     """This rank's state, or under torch.distributed every rank's, merged in rank order (the same on every rank):
-    stats by Chan's exact pairwise merge, feature rows and labels concatenated."""
-    import torch.distributed as dist
+    stats by Chan's exact pairwise merge, rows and labels concatenated; rows some rank dropped are dropped."""
+    from gentools.features.distributed import caller_ranks
 
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    ranks = caller_ranks()
+    if ranks is None or ranks.world == 1:
         return stats, rows, labels
-    parts: list = [None] * dist.get_world_size()
-    dist.all_gather_object(parts, (stats, {k: np.concatenate(v) for k, v in rows.items()}, labels))
+    parts = ranks.all_gather((stats, {k: np.concatenate(v) for k, v in rows.items()}, labels))
     merged_stats = None
     for part_stats, _, _ in parts:
         if part_stats is not None:
             merged_stats = FeatureStats(dim=part_stats.dim) if merged_stats is None else merged_stats
             merged_stats.merge(part_stats)
-    names = {name for p in parts for name in p[1]}
+    names = set.intersection(*(set(p[1]) for p in parts if p[2])) if any(p[2] for p in parts) else set()
     merged_rows = {name: [p[1][name] for p in parts if name in p[1]] for name in sorted(names)}
     return merged_stats, merged_rows, [label for p in parts for label in p[2]]
+
+
+def _evaluator_doc() -> None:
+    names = ", ".join(f"``{name}``" for name in _evaluable())
+    Evaluator.__doc__ = Evaluator.__doc__.replace("{metrics}", names)
+
+
+_evaluator_doc()

@@ -53,10 +53,11 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
     if items is not None and not skip_bad:
         _refuse_oversized(items, max_pixels)
     from gentools.features import job  # torch from here on: the inputs are checked first
+    from gentools.features.distributed import Ranks
     from gentools.features.backbones.base import resolve_device
 
     chosen = job.shard_positions(num_samples if generator else len(items), shard)
-    ranks = job.Ranks(resolve_device(device))
+    ranks = Ranks(resolve_device(device))
     torch_device = resolve_device(_rank_device(device, ranks))
     net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
     if generator:

@@ -28,15 +28,29 @@ def report(logs: Sequence[str], *, output: Optional[str] = None, x: Optional[str
         x_name, table, series = collect(records, x)
     except ValueError as exc:
         raise InputError(f"{exc} ({', '.join(map(str, logs))})") from None
+    columns = sorted({k for row in table.values() for k in row}, key=_panel_order)
     if output is not None:
         if len(series) > MAX_PANELS:
-            warnings.warn(f"{len(series)} metrics logged; the PNG draws the first {MAX_PANELS} (sorted by name), "
-                          f"the table has them all", GentoolsWarning, stacklevel=2)
-            series = {name: series[name] for name in sorted(series)[:MAX_PANELS]}
-        render.save_atomic(str(output), lambda p: render.metric_panels(series, x_name, p))
-    columns = sorted({k for row in table.values() for k in row})
+            warnings.warn(f"{len(series)} metrics logged; the PNG draws the first {MAX_PANELS} (metrics first, "
+                          f"then the other values by name), the table has them all", GentoolsWarning, stacklevel=2)
+        names = [c for c in columns if c in series][:MAX_PANELS]
+        render.save_atomic(str(output), lambda p: render.metric_panels({n: series[n] for n in names}, x_name, p))
     return {"x": x_name, "columns": columns, "rows": [(xv, table[xv]) for xv in sorted(table)],
             "plot": str(output) if output is not None else ""}
+
+
+def _panel_order(name: str):
+    """Metrics first, in the registry's order (fid, kid, is, prdc, ...), then other values (loss, grad_norm)
+    by name. A value belongs to the metric named by its command (``kid.kid_mean``) or its first word
+    (``kid_mean``, ``fid_infinity``)."""
+    from gentools.api.registry import metrics
+
+    order = {metric: i for i, metric in enumerate(metrics())}
+    command, _, value = name.rpartition(".")
+    for word in (command, value.split("_")[0], value):
+        if word in order:
+            return (0, order[word], name)
+    return (1, 0, name)
 
 
 def _read_jsonl(path: Path) -> list[dict]:

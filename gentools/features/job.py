@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
 from gentools import store
 from gentools.errors import GentoolsNotice, GentoolsWarning, InputError, Interrupted
+from gentools.features.distributed import Ranks
 from gentools.features.pipeline import Rows
 
 SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -34,73 +36,18 @@ def shard_positions(count: int, shard: Optional[str]) -> list[int]:
     return list(range(i, count, n))
 
 
-class Ranks:
-    """torch.distributed under torchrun (``WORLD_SIZE`` > 1), else a single process."""
-
-    def __init__(self, device):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-
-    @property
-    def is_writer(self) -> bool:
-        return self.rank == 0
-
-    def gather(self, obj):
-        """Every rank's ``obj`` on rank 0 (a list by rank); ``None`` elsewhere."""
-        if self.world == 1:
-            return [obj]
-        import torch.distributed as dist
-
-        out = [None] * self.world if self.rank == 0 else None
-        dist.gather_object(obj, out, dst=0)
-        return out
-
-    def _all_flags(self, flag: bool) -> list:
-        if self.world == 1:
-            return [flag]
-        import torch.distributed as dist
-
-        flags = [None] * self.world
-        dist.all_gather_object(flags, flag)
-        return flags
-
-    def any(self, flag: bool) -> bool:
-        return any(self._all_flags(flag))
-
-    def all(self, flag: bool) -> bool:
-        return all(self._all_flags(flag))
-
-    def broadcast(self, value):
-        """Rank 0's ``value`` on every rank."""
-        if self.world == 1:
-            return value
-        import torch.distributed as dist
-
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    def close(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-            dist.destroy_process_group()
-
-
 @contextmanager
 def caught_signals() -> Iterator[dict]:
-    """SIGINT/SIGTERM set ``state["signal"]`` instead of killing; the loop stops at a step boundary."""
+    """SIGINT/SIGTERM set ``state["signal"]`` instead of killing; the loop stops at a step boundary. Installed
+    only on the main thread (``signal.signal`` raises elsewhere), and the caller's handlers are put back."""
     state: dict = {"signal": None}
 
     def handler(signum, _frame):
         state["signal"] = signum
 
+    if threading.current_thread() is not threading.main_thread():
+        yield state  # only the main thread may install handlers; a worker thread's job stops as Python does
+        return
     previous = {s: signal.signal(s, handler) for s in SIGNAL_EXIT}
     try:
         yield state

@@ -1,8 +1,15 @@
-"""Arrange logged metric records (the ``--append`` JSON lines) as a table and plot series."""
+"""Arrange logged metric records (the ``--append`` JSON lines) as a table and plot series.
+
+A value is named ``command.value`` (``fid.fid``, ``kid.kid_mean``), except in
+the training loop's own records (``Evaluator.log``: ``evaluate``,
+``gentools.log``: ``log``), where it is the value's name alone: ``loss`` from
+``log`` and from ``evaluate`` is one series."""
 
 from __future__ import annotations
 
 import math
+
+LOOP_COMMANDS = ("evaluate", "log")
 
 
 def _number(value):
@@ -36,7 +43,8 @@ def collect(records: list[dict], x: str | None = None):
             y = _number(value)
             if y is None or isinstance(value, bool):
                 continue
-            key = f"{record.get('command', '?')}.{name}"
+            command = record.get("command", "?")
+            key = str(name) if command in LOOP_COMMANDS else f"{command}.{name}"
             table.setdefault(xv, {})[key] = y
             points.setdefault(key, {}).setdefault(label, {})[xv] = y
     if not table:
