@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from gentools.errors import GentoolsError, GentoolsWarning
+from gentools.errors import GentoolsError, GentoolsWarning  # noqa: F401 (public, in __all__)
 
 __version__ = "0.1.0"
 

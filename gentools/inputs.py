@@ -25,17 +25,22 @@ InputLike = Union[str, os.PathLike, bytes, FeatureFile, Stats, StatsSet, np.ndar
 
 def load(source: InputLike, allow_incomplete: bool = False, allow_sets: bool = False):
     """A :class:`Features` or :class:`Stats` from a path (HDF5, ``.npy``, ``.npz``, EDM2 ``.pkl`` with
-    ``allow_sets``), file bytes, an already loaded object, or an array ``[N, D]``."""
+    ``allow_sets``), file bytes, an already loaded object, an array ``[N, D]`` (numpy or torch), or
+    statistics as ``(mu, sigma)`` or ``{"mu": ..., "sigma": ...}``."""
     if isinstance(source, (FeatureFile, Stats, StatsSet)):
         return source
     if isinstance(source, (str, os.PathLike, bytes)):
         return open_input(source if isinstance(source, bytes) else os.fspath(source), allow_incomplete, allow_sets)
+    if isinstance(source, dict):
+        return Stats.from_dict(source)
+    if isinstance(source, tuple) and len(source) == 2:  # (mu, sigma)
+        return Stats.from_dict({"mu": source[0], "sigma": source[1]})
     if hasattr(source, "detach") and hasattr(source, "cpu"):  # a torch tensor, without importing torch
         source = source.detach().cpu().numpy()
     if isinstance(source, np.ndarray):
         return FeatureFile("<array>", {"features": source}, {})
-    raise InputError(f"cannot use a {type(source).__name__} as features: give a path, a Features/Stats object "
-                     f"or an array [N, D]")
+    raise InputError(f"cannot use a {type(source).__name__} as features: give a path, a Features/Stats object, "
+                     f"an array [N, D] or (mu, sigma)")
 
 
 def require_features(items: Sequence, command: str) -> list:

@@ -126,7 +126,7 @@ def test_interp_latents_are_extract_generator_latents(tmp_path):
             return torch.tanh(self.fc(z)).view(-1, 3, 4, 4)
 
     torch.jit.script(G()).save(str(tmp_path / "g.pt"))
-    result = gentools.interp(str(tmp_path / "g.pt"), latents_out=str(tmp_path / "z.h5"), pairs=3, steps=2, seed=11,
+    result = gentools.interp(str(tmp_path / "g.pt"), save_latents=str(tmp_path / "z.h5"), pairs=3, steps=2, seed=11,
                              device="cpu")
     z, names = store.read_latents(result["latents"])
     np.testing.assert_array_equal(z, generators.latents(11, range(6), 5))

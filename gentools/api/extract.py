@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import tempfile
 import warnings
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 from gentools import presets
 from gentools.api._common import Progress
 from gentools.errors import GentoolsError, GentoolsNotice, GentoolsWarning, InputError, UsageError
+from gentools.features.in_memory import as_items, is_in_memory
 from gentools.store import FeatureFile
 
 GUARD_KEYS_OF_A_JOB = ("source", "shard")
 
 
-def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, output: Optional[str] = None,
+def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *, output: Optional[str] = None,
             image_paths: Optional[Sequence[str]] = None, backbone: Optional[str] = None,
             weights: Optional[str] = None, resize: Optional[str] = None, spatial: bool = False,
             batch_size: int = 50, workers: Optional[int] = None, device: str = "auto", skip_bad: bool = False,
@@ -27,8 +29,10 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
             captions: Optional[str] = None, max_pixels: Optional[int] = None,
             progress: Optional[Progress] = None) -> Optional[FeatureFile]:
     """Features of images (folders, globs, archives, ``.npy``/``.npz`` uint8 arrays, or ``image_paths``
-    taken as they are) or of ``num_samples`` samples of a ``generator``, through ``backbone`` (default the
-    FID Inception, or the ``preset``'s).
+    taken as they are; or in memory: a uint8 array or tensor ``[N, H, W, C]`` / ``[N, C, H, W]``, or a list
+    of PIL images or ``[H, W, C]`` arrays, with ids ``array[i]``) or of ``num_samples`` samples of a
+    ``generator``, through ``backbone`` (default the FID Inception, or the ``preset``'s). In-memory pixels
+    give the same features as the same pixels saved as PNG and extracted, bit for bit.
 
     ``labels``: ``"folder"`` (ImageFolder classes) or an ``id<TAB>label`` file; ``classes=N``: generated
     sample i is of class ``i % N`` and the generator gets it as a second argument (``class_input`` ``index``:
@@ -40,39 +44,49 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], None] = None, *, outp
     returned opened; without, the rows come back in memory. Under torchrun only rank 0 gets the result
     (others get None). Rows follow the input order; every row's id and the provenance are recorded.
     """
-    inputs = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
-    if generator and (inputs or image_paths):
-        raise UsageError("give either INPUT... or --generator, not both")
-    if generator and not num_samples:
-        raise UsageError("--generator needs --num-samples N")
-    if class_input not in ("index", "onehot"):
-        raise UsageError(f"--class-input {class_input}: expected index or onehot")
-    parity = presets.get(preset)
-    seed = parity.seed if seed is None else seed
-    items, source = (None, f"generator:{generator}") if generator else _image_items(inputs, image_paths)
-    if items is not None and not skip_bad:
-        _refuse_oversized(items, max_pixels)
-    from gentools.features import job  # torch from here on: the inputs are checked first
-    from gentools.features.distributed import Ranks
-    from gentools.features.backbones.base import resolve_device
+    with contextlib.ExitStack() as stack:
+        in_memory = is_in_memory(inputs)
+        if in_memory:  # images in memory: written once as .npy under a folder this call owns
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="gentools-"))
+            items, source = as_items(inputs, folder)
+            inputs = []
+        inputs = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
+        if generator and (inputs or image_paths or in_memory):
+            raise UsageError("give either INPUT... or --generator, not both")
+        if generator and not num_samples:
+            raise UsageError("--generator needs --num-samples N")
+        if class_input not in ("index", "onehot"):
+            raise UsageError(f"--class-input {class_input}: expected index or onehot")
+        parity = presets.get(preset)
+        seed = parity.seed if seed is None else seed
+        if not in_memory:
+            items, source = (None, f"generator:{generator}") if generator else _image_items(inputs, image_paths)
+        if items is not None and not skip_bad:
+            _refuse_oversized(items, max_pixels)
+        from gentools.features import job  # torch from here on: the inputs are checked first
+        from gentools.features.distributed import Ranks
+        from gentools.features.backbones.base import resolve_device
 
-    chosen = job.shard_positions(num_samples if generator else len(items), shard)
-    ranks = Ranks(resolve_device(device))
-    torch_device = resolve_device(_rank_device(device, ranks))
-    net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
-    if generator:
-        expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net, batch_size,
-                                                            thumbnails, torch_device, classes, class_input)
-    else:
-        expected, make_batches = _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails,
-                                            max_pixels)
-    make_batches = _annotated(make_batches, expected, chosen, labels, classes if generator else 0, captions, net)
-    provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
-    if generator:
-        provenance.update(seed=seed, latent_dim=int(latent_dim))
-    new_job = functools.partial(job.ExtractionJob, expected_ids=expected, provenance=provenance,
-                                make_batches=make_batches, ranks=ranks, flush_every=flush_every, progress=progress)
-    return _run(new_job, ranks, output, provenance, resume, overwrite)
+        chosen = job.shard_positions(num_samples if generator else len(items), shard)
+        ranks = Ranks(resolve_device(device))
+        torch_device = resolve_device(_rank_device(device, ranks))
+        net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
+        if generator:
+            expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net,
+                                                                batch_size, thumbnails, torch_device, classes,
+                                                                class_input)
+        else:
+            expected, make_batches = _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails,
+                                                max_pixels)
+        make_batches = _annotated(make_batches, expected, chosen, labels, classes if generator else 0, captions,
+                                  net)
+        provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
+        if generator:
+            provenance.update(seed=seed, latent_dim=int(latent_dim))
+        new_job = functools.partial(job.ExtractionJob, expected_ids=expected, provenance=provenance,
+                                    make_batches=make_batches, ranks=ranks, flush_every=flush_every,
+                                    progress=progress)
+        return _run(new_job, ranks, output, provenance, resume, overwrite)
 
 
 def _run(new_job, ranks, output, provenance: dict, resume: bool, overwrite: bool) -> Optional[FeatureFile]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -11,20 +12,24 @@ import torch
 
 from gentools import generators, presets, render, store
 from gentools.api._common import Result
-from gentools.errors import InputError, UsageError
+from gentools.errors import GentoolsWarning, InputError, UsageError
 from gentools.features.backbones.base import resolve_device
 from gentools.metrics import latent
 
 
-def interp(generator: str, *, output: Optional[str] = None, latents_out: Optional[str] = None, pairs: int = 4,
+def interp(generator: str, *, output: Optional[str] = None, save_latents: Optional[str] = None, pairs: int = 4,
            steps: int = 8, mode: str = "slerp", latent_dim: Optional[int] = None, latents: Optional[str] = None,
            encode: Optional[Sequence[str]] = None, encoder: Optional[str] = None, arith: Optional[str] = None,
            path_length: bool = False, samples: int = 256, backbone: Optional[str] = None, device: str = "auto",
-           tile: int = 64, seed: Optional[int] = None) -> Result:
+           tile: int = 64, seed: Optional[int] = None, latents_out: Optional[str] = None) -> Result:
     """Walk a generator's latent space: a grid of ``pairs`` interpolations (slerp, Shoemake 1985, or lerp)
     at ``steps`` values of t, latent ``arith``metic over named latents, and the ``path_length`` statistic
     (Karras et al. 2019 PPL style). Returns ``grid``/``latents`` (paths written), ``arith_norm``,
-    ``path_length`` as computed."""
+    ``path_length`` as computed. ``save_latents``: the HDF5 of the latents used (``--save-latents``; the
+    earlier keyword ``latents_out`` still works, with a warning)."""
+    if latents_out is not None:
+        warnings.warn("gentools.interp(latents_out=...) is now save_latents=", GentoolsWarning, stacklevel=2)
+        save_latents = save_latents or latents_out
     seed = presets.DEFAULT.seed if seed is None else seed
     if mode not in ("slerp", "lerp"):
         raise UsageError(f"--mode {mode}: expected slerp or lerp")
@@ -64,13 +69,13 @@ def interp(generator: str, *, output: Optional[str] = None, latents_out: Optiona
     if output is not None:
         render.save_atomic(str(output), lambda p: render.image_grid(rows, labels, tile).save(p, format="PNG"))
         values["grid"] = str(output)
-        latents_out = latents_out or str(Path(output).with_name(Path(output).stem + "_latents.h5"))
-    if latents_out is not None:
+        save_latents = save_latents or str(Path(output).with_name(Path(output).stem + "_latents.h5"))
+    if save_latents is not None:
         arrays = {"latents": z, "names": names, "t": t}
         if paths is not None:
             arrays["paths"] = paths.astype(np.float32)
-        store.write_latents(str(latents_out), arrays, {"generator": generator, "mode": mode, "seed": seed})
-        values["latents"] = str(latents_out)
+        store.write_latents(str(save_latents), arrays, {"generator": generator, "mode": mode, "seed": seed})
+        values["latents"] = str(save_latents)
     return Result(values, [{"generator": generator}], {"pairs": len(z) // 2, "steps": steps, "mode": mode,
                                                        "seed": seed, "arith": arith or ""})
 

@@ -27,8 +27,8 @@ def labels_of(item) -> list:
     """The rows' class labels; a one-line error when the file has none."""
     labels = item.labels if item.kind == "features" else None
     if labels is None:
-        raise InputError(f"has no labels, so {option('per_class', True)} cannot group its rows; extract with --labels folder, "
-                         f"--labels FILE.tsv or --classes N ({item.label})")
+        raise InputError(f"has no labels, so {option('per_class', True)} cannot group its rows; extract with "
+                         f"--labels folder, --labels FILE.tsv or --classes N ({item.label})")
     return labels
 
 

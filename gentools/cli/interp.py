@@ -17,7 +17,7 @@ def interp(
                                              "latents [B, D] -> images [B, C, H, W] (floats in [-1, 1] or uint8).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="PNG: one row per pair (and one for "
                                                    "--arith).", show_default=False)] = None,
-    latents_out: Annotated[Optional[Path], typer.Option(
+    save_latents: Annotated[Optional[Path], typer.Option(
         "--save-latents", help="HDF5 of the latents used (default: next to -o, NAME_latents.h5).",
         show_default=False)] = None,
     pairs: Annotated[int, typer.Option("--pairs", min=1, help="Interpolation rows (seeded latent pairs).")] = 4,
@@ -64,7 +64,7 @@ def interp(
 
     _console.set_quiet(quiet)
     reporter = Reporter("interp", json_, append, tag)
-    reporter.report(run(generator, output=_str(output), latents_out=_str(latents_out), pairs=pairs, steps=steps,
+    reporter.report(run(generator, output=_str(output), save_latents=_str(save_latents), pairs=pairs, steps=steps,
                         mode=mode, latent_dim=latent_dim, latents=_str(latents),
                         encode=[str(p) for p in encode] if encode else None, encoder=encoder, arith=arith,
                         path_length=path_length, samples=samples, backbone=backbone, device=device, tile=tile,

@@ -21,17 +21,44 @@ from gentools.text import label_text
 MAX_ROWS = 2 ** 53  # past this a float64 count is no longer exact
 
 
-@dataclass
+@dataclass(repr=False)
 class Stats:
-    """Mean and covariance of a feature set: ``mu (d,)``, ``sigma (d, d)`` float64 (ddof=1), ``n`` rows."""
+    """Mean and covariance of a feature set: ``mu (d,)``, ``sigma (d, d)`` float64 (ddof=1), ``n`` rows.
+
+    ``gentools.Stats(mu, sigma)`` (``n`` where known, for ddof conversions and exact merges) or
+    :meth:`from_dict` (``{"mu": ..., "sigma": ...}``, pytorch-fid's npz keys) build one in Python.
+    """
 
     mu: np.ndarray
     sigma: np.ndarray
-    n: int | None
-    label: str
+    n: int | None = None
+    label: str = "<stats>"
     spatial: "Stats | None" = None
     provenance: dict = field(default_factory=dict)
     kind = "stats"
+
+    def __post_init__(self):
+        mu, sigma = np.asarray(self.mu), np.asarray(self.sigma)
+        if mu.dtype.kind not in "fiu" or sigma.dtype.kind not in "fiu":
+            raise FormatError(f"statistics' mu and sigma must be numeric arrays ({self.label})")
+        self.mu, self.sigma = mu.astype(np.float64, copy=False), sigma.astype(np.float64, copy=False)
+        if self.mu.ndim != 1 or self.sigma.shape != (len(self.mu), len(self.mu)):
+            raise FormatError(f"statistics have mu {self.mu.shape} and sigma {self.sigma.shape}; expected [D] and "
+                              f"[D, D] ({self.label})")
+
+    @classmethod
+    def from_dict(cls, values: dict, label: str = "<stats>") -> "Stats":
+        """From ``{"mu", "sigma"}`` (and optionally ``"n"``), e.g. ``dict(np.load("ref.npz"))``."""
+        missing = [k for k in ("mu", "sigma") if k not in values]
+        if missing:
+            raise FormatError(f"statistics need 'mu' and 'sigma', missing {', '.join(missing)} ({label})")
+        n = values.get("n")
+        return _make_stats(np.asarray(values["mu"]), np.asarray(values["sigma"]),
+                           None if n is None else int(np.asarray(n)), label)
+
+    def __repr__(self) -> str:
+        backbone = self.provenance.get("backbone") or "unknown backbone"
+        return f"<gentools.Stats {self.label}: n={self.n}, dim={self.dim}, {backbone}>"
 
     @property
     def dim(self) -> int:
@@ -79,6 +106,22 @@ class FeatureFile:
 
     def __exit__(self, *exc):
         self.close()
+
+    def __repr__(self) -> str:
+        backbone = self.provenance.get("backbone") or "unknown backbone"
+        extra = sorted(set(self._arrays) - {"features"})
+        return (f"<gentools.Features {self.label}: n={self.n}, dim={self.dim}, {backbone}"
+                f"{'; also ' + ', '.join(extra) if extra else ''}>")
+
+    @property
+    def features(self) -> np.ndarray:
+        """The feature rows ``[n, dim]`` (checked for NaN/Inf as read)."""
+        return self.array("features")
+
+    @property
+    def logits(self) -> np.ndarray | None:
+        """The classifier's logits ``[n, classes]``, or None when the backbone gives none."""
+        return self.array("logits") if self.has("logits") else None
 
     @property
     def n(self) -> int:
