@@ -3,7 +3,7 @@
 :func:`load` turns any of them into a :class:`Features` or :class:`Stats`
 (or, for an EDM2 ``.pkl``, a :class:`StatsSet` that ``fid`` resolves);
 :func:`open_pair` does what every two-set metric needs: load both, check the
-kind, the feature dimension, the provenance guard (SPEC §3) and the minimum
+kind, the feature dimension, the provenance guard (guarded keys: ``store.GUARDED_KEYS``) and the minimum
 number of rows.
 """
 
@@ -52,7 +52,7 @@ def require_features(items: Sequence, command: str) -> list:
 
 
 def check_compatible(items: Sequence, force: bool) -> None:
-    """Same feature dimension, and the provenance guard (SPEC §3) over the guarded keys."""
+    """Same feature dimension, and the provenance guard over the guarded keys."""
     first = items[0]
     for other in items[1:]:
         if first.dim != other.dim:
@@ -67,7 +67,7 @@ def check_compatible(items: Sequence, force: bool) -> None:
 
 def guard(a: dict, a_label: str, b: dict, b_label: str, force: bool, what: str = "inputs",
           override: str = "--force") -> None:
-    """The provenance guard (SPEC §3): guarded keys that differ stop with an error naming both values, or with
+    """The provenance guard: guarded keys that differ stop with an error naming both values, or with
     ``force`` give a warning."""
     for key, va, vb in provenance_differences(a, b, GUARDED_KEYS, ignore_missing=True):
         message = f"{what} differ in {key}: '{va}' ({a_label}) vs '{vb}' ({b_label})"

@@ -102,24 +102,34 @@ _TORCH_FIDELITY["seed"] = _src(TF_DEFAULTS, '"rng_seed": 2020,')
 _GENTOOLS = dict(_TORCH_FIDELITY, pr_k=_PRDC_K, pr_strict=_PRDC_LT)
 
 PRESETS = {
-    "gentools": Preset("inception", "tf", 1, 10, 0, True, False, 5, True, False, "",
-                       "defaults: torch-fidelity's resize/IS/KID, prdc's PRDC (k=5, <)", _GENTOOLS),
-    "torch-fidelity": Preset("inception", "tf", 1, 10, 0, True, False, 3, False, False, "",
-                             "isc_splits=10 shuffled (seed 2020), kid 100x1000, prc_neighborhood=3 with <=",
-                             _TORCH_FIDELITY),
-    "pytorch-fid": Preset("inception", "pytorch-fid", 1, 10, 0, True, False, 5, True, False, "",
-                          "FID only in pytorch-fid: torch bilinear resize; other metrics keep gentools defaults",
-                          dict(_GENTOOLS, resize=_src(PYTORCH_FID, "x = F.interpolate(x,"),
+    "gentools": Preset(backbone="inception", resize="tf", fid_ddof=1, is_splits=10, is_split_size=0,
+                       is_shuffle=True, kid_clamp=False, pr_k=5, pr_strict=True, pr_float16=False,
+                       pr_backbone="",
+                       note="defaults: torch-fidelity's resize/IS/KID, prdc's PRDC (k=5, <)", sources=_GENTOOLS),
+    "torch-fidelity": Preset(backbone="inception", resize="tf", fid_ddof=1, is_splits=10, is_split_size=0,
+                             is_shuffle=True, kid_clamp=False, pr_k=3, pr_strict=False,
+                             pr_float16=False, pr_backbone="",
+                             note="isc_splits=10 shuffled (seed 2020), kid 100x1000, prc_neighborhood=3 with <=",
+                             sources=_TORCH_FIDELITY),
+    "pytorch-fid": Preset(backbone="inception", resize="pytorch-fid", fid_ddof=1, is_splits=10, is_split_size=0,
+                          is_shuffle=True, kid_clamp=False, pr_k=5, pr_strict=True,
+                          pr_float16=False, pr_backbone="",
+                          note="FID only in pytorch-fid: torch bilinear resize; other metrics keep gentools defaults",
+                          sources=dict(_GENTOOLS, resize=_src(PYTORCH_FID, "x = F.interpolate(x,"),
                                fid_ddof=_src(("pytorch-fid", "pytorch_fid/fid_score.py"),
                                              "sigma = np.cov(act, rowvar=False)"))),
-    "clean-fid": Preset("inception", "clean", 1, 10, 0, True, True, 5, True, False, "",
-                        "PIL bicubic resize; KID 100 subsets of min(n, 1000)",
-                        dict(_GENTOOLS, resize=_src(CLEAN_RESIZE, 'return make_resizer("PIL", False, "bicubic", (299,299))'),
+    "clean-fid": Preset(backbone="inception", resize="clean", fid_ddof=1, is_splits=10, is_split_size=0,
+                        is_shuffle=True, kid_clamp=True, pr_k=5, pr_strict=True, pr_float16=False,
+                        pr_backbone="",
+                        note="PIL bicubic resize; KID 100 subsets of min(n, 1000)",
+                        sources=dict(_GENTOOLS, resize=_src(CLEAN_RESIZE, 'return make_resizer("PIL", False, "bicubic", (299,299))'),
                              fid_ddof=_src(CLEAN_FID, "sigma = np.cov(np_feats, rowvar=False)"), kid_clamp=_CLEAN_KID)),
-    "adm": Preset("inception", "tf", 1, 10, 5000, False, False, 3, False, True, "",
-                  "guided-diffusion evaluator: IS on pool3 . W^T (no fc bias) in chunks of 5000, no shuffle; "
+    "adm": Preset(backbone="inception", resize="tf", fid_ddof=1, is_splits=10, is_split_size=5000,
+                  is_shuffle=False, kid_clamp=False, pr_k=3, pr_strict=False, pr_float16=True,
+                  pr_backbone="",
+                  note="guided-diffusion evaluator: IS on pool3 . W^T (no fc bias) in chunks of 5000, no shuffle; "
                   "P&R k=3 with <= on float16 features; sFID from --spatial",
-                  {"resize": _src(ADM, 'input_map={f"ExpandDims:0": input_batch},'),
+                  sources={"resize": _src(ADM, 'input_map={f"ExpandDims:0": input_batch},'),
                    "fid_ddof": _src(ADM, "sigma = np.cov(activations, rowvar=False)"),
                    "is_split_size": _src(ADM, "def compute_inception_score(self, activations: np.ndarray, "
                                               "split_size: int = 5000) -> float:"),
@@ -128,10 +138,12 @@ PRESETS = {
                    "pr_strict": _src(ADM, "self._batch_1_in = tf.math.reduce_any(dist32 <= self._radii2, axis=1)"),
                    "pr_float16": _src(ADM, "tf.cast(self._features_batch1, tf.float16),"),
                    "is_logits": _src(ADM, "logits = tf.matmul(input_batch, w)")}),
-    "stylegan": Preset("inception", "tf", 0, 10, 0, False, True, 3, False, True, "nvidia:vgg16",
-                       "stylegan2-ada: FID covariance ddof=0; IS 10 splits, no shuffle, no fc bias; "
+    "stylegan": Preset(backbone="inception", resize="tf", fid_ddof=0, is_splits=10, is_split_size=0,
+                       is_shuffle=False, kid_clamp=True, pr_k=3, pr_strict=False, pr_float16=True,
+                       pr_backbone="nvidia:vgg16",
+                       note="stylegan2-ada: FID covariance ddof=0; IS 10 splits, no shuffle, no fc bias; "
                        "KID 100 x min(n, 1000); P&R k=3 <= on float16 VGG16 features (nvidia:vgg16.pt)",
-                       {"resize": _src(SG_FID, "detector_url = 'https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch"
+                       sources={"resize": _src(SG_FID, "detector_url = 'https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch"
                                                "/pretrained/metrics/inception-2015-12-05.pt'"),
                         "fid_ddof": _src(SG_UTILS, "cov = self.raw_cov / self.num_items"),
                         "is_splits": _src(SG_MAIN, "mean, std = inception_score.compute_is(opts, num_gen=50000, "
@@ -149,19 +161,23 @@ PRESETS = {
                         "pr_backbone": _src(SG_PR, "detector_url = 'https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-"
                                                    "pytorch/pretrained/metrics/vgg16.pt'"),
                         "is_logits": _src(SG_IS, "detector_kwargs = dict(no_output_bias=True)")}),
-    "edm2": Preset("dinov2:vitl14", "torch", 1, 10, 0, True, False, 5, True, False, "",
-                   "EDM2 FD_DINOv2: dinov2_vitl14, torch bicubic antialiased resize to 224; ddof=1; "
+    "edm2": Preset(backbone="dinov2:vitl14", resize="torch", fid_ddof=1, is_splits=10, is_split_size=0,
+                   is_shuffle=True, kid_clamp=False, pr_k=5, pr_strict=True, pr_float16=False,
+                   pr_backbone="",
+                   note="EDM2 FD_DINOv2: dinov2_vitl14, torch bicubic antialiased resize to 224; ddof=1; "
                    "reads EDM2 reference .pkl",
-                   dict(_GENTOOLS,
+                   sources=dict(_GENTOOLS,
                         backbone=_src(EDM2, "self.model = torch.hub.load('facebookresearch/dinov2:main', "
                                             "'dinov2_vitl14', trust_repo=True, verbose=False, skip_validation=True)"),
                         resize=_src(EDM2, "x = torch.nn.functional.interpolate(x.to(torch.float32), size=(224, 224), "
                                           "mode='bicubic', antialias=True)"),
                         fid_ddof=_src(EDM2, "sigma = (all_reduce(s.cum_sigma) - mu.ger(mu) * r.num_images) / "
                                             "(r.num_images - 1)"))),
-    "dgm-eval": Preset("dinov2:vitl14", "pil", 1, 10, 0, True, False, 5, True, False, "",
-                       "dgm-eval FD_DINOv2 (EDM2 resize_mode='pil'): PIL bicubic resize to 224",
-                       dict(_GENTOOLS,
+    "dgm-eval": Preset(backbone="dinov2:vitl14", resize="pil", fid_ddof=1, is_splits=10, is_split_size=0,
+                       is_shuffle=True, kid_clamp=False, pr_k=5, pr_strict=True, pr_float16=False,
+                       pr_backbone="",
+                       note="dgm-eval FD_DINOv2 (EDM2 resize_mode='pil'): PIL bicubic resize to 224",
+                       sources=dict(_GENTOOLS,
                             backbone=_src(EDM2, "self.model = torch.hub.load('facebookresearch/dinov2:main', "
                                                 "'dinov2_vitl14', trust_repo=True, verbose=False, "
                                                 "skip_validation=True)"),

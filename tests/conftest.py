@@ -129,3 +129,28 @@ def image_folder(tmp_path_factory) -> Path:
     for i, crop in enumerate(photo_crops(24)):
         Image.fromarray(crop).save(root / ("sub" if i >= 20 else "") / f"img_{i:03d}.png")
     return root
+
+
+def tiny_generator(path, latent_dim: int = 6, size: int = 8, seed: int = 0, scale: float = 1.0,
+                   with_latent_dim: bool = True):
+    """The tests' one small generator, scripted and saved at ``path``: ``tanh(Linear(z)) * scale`` as
+    ``[B, 3, size, size]`` in [-scale, scale], weights from ``torch.manual_seed(seed)``; ``latent_dim`` is set in
+    ``__init__`` (scripting drops a class attribute) unless ``with_latent_dim=False``. Returns the module."""
+    import torch
+
+    class TinyGenerator(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            if with_latent_dim:
+                self.latent_dim = latent_dim
+            torch.manual_seed(seed)
+            self.fc = torch.nn.Linear(latent_dim, 3 * size * size)
+            self.scale = scale
+            self.size = size
+
+        def forward(self, z):
+            return torch.tanh(self.fc(z)).view(-1, 3, self.size, self.size) * self.scale
+
+    module = torch.jit.script(TinyGenerator())
+    module.save(str(path))
+    return module

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gentools
-from tests.conftest import parse_tsv, run_cli
+from tests.conftest import parse_tsv, run_cli, tiny_generator
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -112,20 +112,9 @@ def test_readme_python_api_example_runs(tmp_path, image_folder, inception_weight
 
 def test_interp_latents_are_extract_generator_latents(tmp_path):
     """One latent scheme: interp's seeded pair i is sample i of `extract --generator` with the same --seed."""
-    import torch
-
     from gentools import generators, store
 
-    class G(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.latent_dim = 5
-            self.fc = torch.nn.Linear(5, 3 * 4 * 4)
-
-        def forward(self, z):
-            return torch.tanh(self.fc(z)).view(-1, 3, 4, 4)
-
-    torch.jit.script(G()).save(str(tmp_path / "g.pt"))
+    tiny_generator(tmp_path / "g.pt", latent_dim=5, size=4)
     result = gentools.interp(str(tmp_path / "g.pt"), save_latents=str(tmp_path / "z.h5"), pairs=3, steps=2, seed=11,
                              device="cpu")
     z, names = store.read_latents(result["latents"])

@@ -15,11 +15,10 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gentools import store
-from tests.conftest import BIN, cli_env, photo_crops
+from tests.conftest import BIN, cli_env, photo_crops, tiny_generator
 
 SLOW = '''
 import time, torch
@@ -47,16 +46,7 @@ def inputs(tmp_path_factory):
         Image.fromarray(crop).save(images / f"{i:03d}.png")
     (root / "slow.py").write_text(SLOW)
 
-    class Gen(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.latent_dim = 4
-            self.fc = torch.nn.Linear(4, 3 * 8 * 8)
-
-        def forward(self, z):
-            return torch.tanh(self.fc(z)).view(-1, 3, 8, 8)
-
-    torch.jit.script(Gen()).save(str(root / "g.pt"))
+    tiny_generator(root / "g.pt", latent_dim=4)
     return root
 
 

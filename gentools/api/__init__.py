@@ -1,1 +1,1 @@
-"""The public API behind the commands: one function per command, same names and values (SPEC §7)."""
+"""The public API behind the commands: one function per command, same names and values (README: "Python API"); the metrics among them are registered in ``registry``."""

@@ -28,21 +28,44 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             labels: Optional[str] = None, classes: int = 0, class_input: str = "index",
             captions: Optional[str] = None, max_pixels: Optional[int] = None,
             progress: Optional[Progress] = None) -> Optional[FeatureFile]:
-    """Features of images (folders, globs, archives, ``.npy``/``.npz`` uint8 arrays, or ``image_paths``
-    taken as they are; or in memory: a uint8 array or tensor ``[N, H, W, C]`` / ``[N, C, H, W]``, or a list
-    of PIL images or ``[H, W, C]`` arrays, with ids ``array[i]``) or of ``num_samples`` samples of a
-    ``generator``, through ``backbone`` (default the FID Inception, or the ``preset``'s). In-memory pixels
-    give the same features as the same pixels saved as PNG and extracted, bit for bit.
+    """Features of images, or of a generator's samples, through a backbone: what ``gentools extract`` does.
 
-    ``labels``: ``"folder"`` (ImageFolder classes) or an ``id<TAB>label`` file; ``classes=N``: generated
-    sample i is of class ``i % N`` and the generator gets it as a second argument (``class_input`` ``index``:
-    int64 ``[B]``, ``onehot``: ``[B, N]``); ``captions``: an ``id<TAB>caption`` file, embedded by the
-    ``clip:`` backbone's text encoder as ``text_features``. ``max_pixels``: larger images are undecodable
-    (default PIL's 89,478,485; archive members larger than such an image could be are refused unread).
+    Every row's id and the provenance are recorded; rows follow the input order.
+    With ``output`` the features file is written there (atomically) and returned
+    opened; without, the rows come back in memory. Under torchrun only rank 0
+    gets the result (others get None). In-memory pixels give the same features
+    as the same pixels saved as PNG and extracted, bit for bit.
 
-    With ``output`` the features file is written there (atomically; resumable with ``resume``) and
-    returned opened; without, the rows come back in memory. Under torchrun only rank 0 gets the result
-    (others get None). Rows follow the input order; every row's id and the provenance are recorded.
+    Inputs (one of):
+      inputs: folders (recursive, sorted), globs, zip/tar archives, ``.npy``/``.npz`` uint8 arrays; or in
+        memory: a uint8 array or tensor ``[N, H, W, C]`` / ``[N, C, H, W]``, or a list of PIL images or
+        ``[H, W, C]`` arrays (ids ``array[i]``).
+      image_paths: image files taken as they are (``extract -`` reads them from stdin).
+      generator: a TorchScript file or ``module:function`` returning the generator (``--generator``), with
+        num_samples: how many samples; latent_dim: the latent size (default the generator's ``latent_dim``);
+        seed: sample i's latent is ``default_rng([seed, i])`` (default the preset's, 2020).
+    Network:
+      backbone: ``inception`` (default, or the preset's), ``pixels[:SIZE[:gray]]``, ``dinov2:...``, ``clip:...``,
+        ``nvidia:PATH``, ``ts:PATH``, ``torchvision:NAME``, ``module:function`` (README: Backbones).
+      weights: a local weights file instead of the download; resize: the resize of the backbone's family
+        (inception: ``tf``, ``pytorch-fid``, ``clean``; dinov2: ``pil``, ``torch``); spatial: also the
+        ``spatial`` (sFID) features; preset: every default of another tool (``gentools presets``);
+      device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``; batch_size: images per forward pass.
+    Reading:
+      workers: decoding processes (default: the cores left, at most 8); skip_bad: skip undecodable images and
+        list them in the file; max_pixels: larger images are undecodable (default PIL's 89,478,485; archive
+        members larger than such an image could be are refused unread); thumbnails: keep SIZE x SIZE
+        thumbnails for ``nn_grid``.
+    Annotations:
+      labels: ``"folder"`` (ImageFolder classes) or an ``id<TAB>label`` file; classes: ``N`` generated classes,
+        sample i of class ``i % N``, given to the generator as a second argument in the form class_input
+        (``index``: int64 ``[B]``, ``onehot``: ``[B, N]``); captions: an ``id<TAB>caption`` file, embedded by
+        the ``clip:`` backbone's text encoder as ``text_features``.
+    Jobs:
+      shard: ``i/n`` keeps inputs ``i, i+n, ...`` (``merge`` puts shards back together); resume: continue an
+        interrupted job from its partial file; overwrite: start again over one; flush_every: batches between
+        writes to the partial file; progress: ``progress(description, total)`` -> a context manager yielding
+        ``tick(k)``.
     """
     with contextlib.ExitStack() as stack:
         in_memory = is_in_memory(inputs)

@@ -1,4 +1,4 @@
-"""Options shared by every command, spelled once (SPEC §2)."""
+"""Options shared by every command, spelled once (README: "Conventions")."""
 
 from __future__ import annotations
 

@@ -24,8 +24,7 @@ def info(
     Example: gentools info gen.h5
     """
     from gentools.cli._inputs import sources
-    from gentools.api.log import to_json
-    from gentools.cli.output import format_value, tsv_line
+    from gentools.cli.output import print_json, print_lines
     from gentools.inputs import load
 
     _console.set_quiet(quiet)
@@ -44,9 +43,8 @@ def info(
             record.update(kind="stats", n=item.n, dim=len(item.mu), spatial=item.spatial is not None)
         record.update(item.provenance)
         if json_:
-            print(to_json(record))
+            print_json(record)
             continue
         if index:
             print()
-        for key, value in record.items():
-            print(tsv_line(key, format_value(value)))
+        print_lines(record.items())

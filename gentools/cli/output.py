@@ -43,6 +43,26 @@ def tsv_line(*fields) -> str:
     return "\t".join(escape(field) if isinstance(field, str) else format_value(field) for field in fields)
 
 
+def print_json(obj) -> None:
+    """One strict JSON object on one line (non-finite numbers as null)."""
+    from gentools.api.log import to_json
+
+    print(to_json(obj))
+
+
+def print_lines(pairs) -> None:
+    """``name<TAB>value`` lines, full precision."""
+    for key, value in pairs:
+        print(tsv_line(key, format_value(value)))
+
+
+def print_table(columns: list, rows) -> None:
+    """A TSV table: the header, then one line per row of values (full precision, ``true``/``false``)."""
+    print(tsv_line(*columns))
+    for row in rows:
+        print(tsv_line(*[format_value(value) for value in row]))
+
+
 class Reporter:
     """Collects a command's context and prints its result in the chosen form."""
 
@@ -77,8 +97,7 @@ class Reporter:
         if self.as_json:
             print(to_json(obj))
         else:
-            for key, value in values.items():
-                print(tsv_line(key, format_value(value)))
+            print_lines(values.items())
         sys.stdout.flush()
         if failed is not None:
             raise failed

@@ -20,15 +20,12 @@ def presets(
 
     Example: gentools presets --sources | grep stylegan
     """
-    import json
-
     from gentools import presets as table_of
+    from gentools.cli.output import print_json, print_table
 
     rows = table_of.sources() if sources else table_of.table()
     if json_:
-        print(json.dumps(rows))
+        print_json(rows)
         return
     columns = list(rows[0])
-    print("\t".join(columns))
-    for row in rows:
-        print("\t".join(str(row[c]).lower() if isinstance(row[c], bool) else str(row[c]) for c in columns))
+    print_table(columns, ([row[c] for c in columns] for row in rows))

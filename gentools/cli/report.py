@@ -28,21 +28,16 @@ def report(
     Example: gentools fid gen_$N.h5 ref.h5 --append m.jsonl --tag step=$N; gentools report m.jsonl -o trend.png
     """
     from gentools.api.report import report as run
-    from gentools.cli.output import tsv_line
+    from gentools.cli.output import print_table
 
     _console.set_quiet(quiet)
     result = run([str(p) for p in logs], output=str(output) if output is not None else None, x=x)
-    print(tsv_line(result["x"], *result["columns"]))
-    for xv, row in result["rows"]:
-        print(tsv_line(_fmt_x(xv), *[_fmt(row.get(c, "")) for c in result["columns"]]))
+    print_table([result["x"], *result["columns"]],
+                ([_as_logged(xv), *[row.get(c, "") for c in result["columns"]]] for xv, row in result["rows"]))
     if output is not None:
         print(output)
 
 
-def _fmt_x(value: float) -> str:
-    """The x tag as it was logged: a whole number (a step) without a trailing ``.0``."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _fmt(value) -> str:
-    return repr(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+def _as_logged(value: float):
+    """The x tag as it was logged: a whole number (a step) as an int, printed without a trailing ``.0``."""
+    return int(value) if float(value).is_integer() else float(value)

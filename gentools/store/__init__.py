@@ -1,6 +1,6 @@
 """The on-disk formats: gentools features/stats HDF5 files, .npy/.npz arrays, npz stats.
 
-This package is the only h5py user. Schema (SPEC §3):
+This package is the only h5py user. Schema:
 
 features file  root attrs ``gentools_format="features"``, ``format_version=1``
                and provenance; datasets ``features`` float32 [N, D] (chunked by

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from gentools import store
-from tests.conftest import cli_env, parse_tsv, photo_crops, run_cli, run_shell
+from tests.conftest import cli_env, parse_tsv, photo_crops, run_cli, run_shell, tiny_generator
 
 PIXELS = ("--backbone", "pixels", "--workers", "0")
 
@@ -191,21 +191,8 @@ def test_thumbnails_spatial_and_stdout_bytes(tmp_path, image_folder, inception_w
     assert got["thumbnails"].dtype == np.uint8
 
 
-class _TinyGenerator(torch.nn.Module):
-    latent_dim = 6
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.fc = torch.nn.Linear(6, 3 * 8 * 8)
-
-    def forward(self, z):
-        return torch.tanh(self.fc(z)).view(-1, 3, 8, 8)
-
-
 def test_generator_torchscript_and_module_function(tmp_path):
-    gen = torch.jit.script(_TinyGenerator())
-    gen.save(str(tmp_path / "gen.pt"))
+    gen = tiny_generator(tmp_path / "gen.pt")
     args = ("--num-samples", "10", "--latent-dim", "6", "--seed", "3", *PIXELS)
     a = run_cli("extract", "--generator", tmp_path / "gen.pt", "-o", tmp_path / "a.h5", *args, "--batch-size", "4",
                 check=0)

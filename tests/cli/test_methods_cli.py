@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from gentools import store
-from tests.conftest import cli_env, parse_tsv, run_cli
+from tests.conftest import cli_env, parse_tsv, run_cli, tiny_generator
 
 
 @pytest.fixture(scope="module")
@@ -89,18 +89,6 @@ def test_nn_grid_flags_copies_draws_the_grid(tmp_path, digits):
     _one_line_error(run_cli("nn-grid", tmp_path / "d3.npy", tmp_path / "train.h5", "-q", check=1))
 
 
-class _Gen(torch.nn.Module):
-    def __init__(self, scale: float):
-        super().__init__()
-        self.latent_dim = 6
-        torch.manual_seed(0)
-        self.fc = torch.nn.Linear(6, 3 * 8 * 8)
-        self.scale = scale
-
-    def forward(self, z):
-        return torch.tanh(self.fc(z)).view(-1, 3, 8, 8) * self.scale
-
-
 class _Constant(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -111,8 +99,9 @@ class _Constant(torch.nn.Module):
 
 
 def test_interp_grid_latents_arith_and_path_length(tmp_path):
-    for name, module in [("g1", _Gen(1.0)), ("g2", _Gen(2.0)), ("const", _Constant())]:
-        torch.jit.script(module).save(str(tmp_path / f"{name}.pt"))
+    tiny_generator(tmp_path / "g1.pt")
+    tiny_generator(tmp_path / "g2.pt", scale=2.0)
+    torch.jit.script(_Constant()).save(str(tmp_path / "const.pt"))
     pairs, steps = 3, 5
     proc = run_cli("interp", tmp_path / "g1.pt", "-o", tmp_path / "strip.png", "--pairs", pairs, "--steps", steps,
                    "--arith", "0 - 1 + 2", "--path-length", "--samples", "64", check=0)
@@ -149,7 +138,7 @@ def test_interp_encode_through_an_encoder(tmp_path):
             return x.mean(dim=(2, 3)).repeat(1, 2), x.mean(dim=(2, 3))  # (mu, logvar): mu is used
 
     torch.jit.script(Enc()).save(str(tmp_path / "enc.pt"))
-    torch.jit.script(_Gen(1.0)).save(str(tmp_path / "g.pt"))
+    tiny_generator(tmp_path / "g.pt")
     for i, value in enumerate((30, 220)):
         Image.fromarray(np.full((8, 8, 3), value, np.uint8)).save(tmp_path / f"{i}.png")
     run_cli("interp", tmp_path / "g.pt", "--encoder", tmp_path / "enc.pt", "--encode", tmp_path / "0.png",

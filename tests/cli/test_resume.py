@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from gentools import store
-from tests.conftest import BIN, cli_env, photo_crops, run_cli
+from tests.conftest import BIN, cli_env, photo_crops, run_cli, tiny_generator
 
 SLOW_BACKBONE = '''
 import time, torch
@@ -130,18 +130,7 @@ def test_three_shards_merge_to_the_whole(job, tmp_path):
 
 
 def test_generator_resume_and_shards(tmp_path):
-    import torch
-
-    class Gen(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(1)
-            self.fc = torch.nn.Linear(4, 3 * 4 * 4)
-
-        def forward(self, z):
-            return torch.tanh(self.fc(z)).view(-1, 3, 4, 4)
-
-    torch.jit.script(Gen()).save(str(tmp_path / "g.pt"))
+    tiny_generator(tmp_path / "g.pt", latent_dim=4, size=4, seed=1, with_latent_dim=False)
     args = ["--generator", str(tmp_path / "g.pt"), "--num-samples", "30", "--latent-dim", "4", "-b", "pixels",
             "--batch-size", "4"]
     run_cli("extract", *args, "-o", tmp_path / "whole.h5", check=0)

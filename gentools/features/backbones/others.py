@@ -5,8 +5,12 @@
   transform (resize, centre crop, ImageNet normalisation). Weights through
   torchvision's cache, or ``--weights PATH`` (a state dict).
 - ``ts:PATH``: a TorchScript module taking float32 ``[B, 3, H, W]`` in 0..1 and
-  returning features, ``(features, logits)`` or a dict of them; an
-  ``input_size`` attribute makes gentools resize to it (bilinear).
+  returning features ``[B, D]``, ``(features, logits)`` or a dict of them
+  (``{"features": ..., "logits": ...}``); an ``input_size`` attribute makes
+  gentools resize to it (bilinear), and a ``layer`` attribute names the layer in
+  the provenance. Set both in ``__init__`` (``self.input_size = 64``):
+  ``torch.jit.script`` drops class attributes. Only with logits can the
+  module feed ``is`` and the logits-argmax class histogram of ``diversity``.
 - ``pixels[:SIZE][:gray]``: the pixels themselves, ``x / 255`` flattened
   channels-last (for pixel-space KDE), optionally resized (area) and grey.
 - ``module:function``: ``function()`` returns a module used like ``ts:``.
