@@ -29,7 +29,7 @@ from gentools.text import escape
                     "distances.", type=str, flags=("-o", "--output"), metavar="PATH"),
              Option("table", None, "TSV of query_id, rank, train_id, distance.", type=str, metavar="PATH"),
              Option("queries", 8, "Generated samples shown (seeded choice).", min=1),
-             Option("query_id", None, "Show this generated id (repeatable).", type=list),
+             Option("query_id", None, "Show this generated id (repeatable).", type=list, item=str),
              Option("k", 5, "Neighbours per query.", min=1),
              Option("metric", "euclidean", "euclidean or cosine.", choices=("euclidean", "cosine")),
              Option("cells", 10, "k-means cells for ct_z (Meehan et al. 2020).", min=1),

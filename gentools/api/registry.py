@@ -54,6 +54,7 @@ class Option:
     per_class: bool = True
     cli: bool = True
     negative: str = ""  # a --x/--no-x pair (an Optional[bool] whose None means "the preset's")
+    item: Any = float  # the element type of a list option
 
     @property
     def kind(self):

@@ -72,8 +72,7 @@ def _option_param(opt) -> inspect.Parameter:
     if opt.metavar:
         extra["metavar"] = opt.metavar
     if kind is list:
-        element = str if opt.name == "query_id" else float
-        annotation = Optional[List[element]]
+        annotation = Optional[List[opt.item]]
     elif opt.default is None or opt.input:
         annotation = Optional[kind]
     else:
