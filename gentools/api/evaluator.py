@@ -68,7 +68,6 @@ class Evaluator:
         if tuple(pixel_range) not in PIXEL_RANGES:
             raise UsageError(f"Evaluator: {option('pixel_range', tuple(pixel_range))}: expected (-1, 1) or (0, 1)")
         self.pixel_range = tuple(pixel_range)
-        presets.get(preset)
         self.reference = load(ref)
         self.preset = preset
         self.net = backbone_for(backbone, presets.get(preset), weights, resize, False, resolve_device(device or "auto"))

@@ -28,7 +28,8 @@ def report(logs: Sequence[str], *, output: Optional[str] = None, x: Optional[str
         x_name, table, series = collect(records, x)
     except ValueError as exc:
         raise InputError(f"{exc} ({', '.join(map(str, logs))})") from None
-    columns = sorted({k for row in table.values() for k in row}, key=_panel_order)
+    order = _panel_order()
+    columns = sorted({k for row in table.values() for k in row}, key=order)
     if output is not None:
         if len(series) > MAX_PANELS:
             warnings.warn(f"{len(series)} metrics logged; the PNG draws the first {MAX_PANELS} (metrics first, "
@@ -39,18 +40,22 @@ def report(logs: Sequence[str], *, output: Optional[str] = None, x: Optional[str
             "plot": str(output) if output is not None else ""}
 
 
-def _panel_order(name: str):
-    """Metrics first, in the registry's order (fid, kid, is, prdc, ...), then other values (loss, grad_norm)
-    by name. A value belongs to the metric named by its command (``kid.kid_mean``) or its first word
-    (``kid_mean``, ``fid_infinity``)."""
+def _panel_order():
+    """The sort key of the columns: metrics first, in the registry's order (fid, kid, is, prdc, ...), then other
+    values (loss, grad_norm) by name. A value belongs to the metric named by its command (``kid.kid_mean``) or its
+    first word (``kid_mean``, ``fid_infinity``)."""
     from gentools.api.registry import metrics
 
     order = {metric: i for i, metric in enumerate(metrics())}
-    command, _, value = name.rpartition(".")
-    for word in (command, value.split("_")[0], value):
-        if word in order:
-            return (0, order[word], name)
-    return (1, 0, name)
+
+    def key(name: str):
+        command, _, value = name.rpartition(".")
+        for word in (command, value.split("_")[0], value):
+            if word in order:
+                return (0, order[word], name)
+        return (1, 0, name)
+
+    return key
 
 
 def _read_jsonl(path: Path) -> list[dict]:
