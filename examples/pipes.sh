@@ -5,7 +5,7 @@
 #   bash examples/pipes.sh [DEMO_OUT]      (default examples/digits/out)
 set -euo pipefail
 out=${1:-$(dirname "$0")/digits/out}
-bb=(-b "ts:$out/models/classifier.pt" --workers 0 -q)
+bb=(-b "pt2:$out/models/classifier.pt2" --workers 0 -q)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -1,4 +1,5 @@
-"""Generators: loading one (TorchScript file or ``module:function``), its latents, and its images as uint8."""
+"""Generators: loading one (``.pt2`` exported program, TorchScript file or ``module:function``), its latents, and
+its images as uint8."""
 
 from __future__ import annotations
 
@@ -11,20 +12,28 @@ from gentools.errors import InputError, UsageError
 
 
 def load_generator(spec: str, device: torch.device):
-    """A generator from a TorchScript file or ``module:function`` (which returns the module)."""
+    """A generator from a model file (``.pt2`` exported program or TorchScript, told apart by content; see
+    :mod:`gentools.features.model_files`) or ``module:function`` (which returns the module). An exported
+    program's ``latent_dim`` is its input's static width."""
     if os.path.isfile(spec):
-        from gentools.features.backbones.base import load_torchscript
+        from gentools.features import model_files
 
-        try:
-            return load_torchscript(spec, device).eval()
-        except (RuntimeError, ValueError) as exc:
-            raise InputError(f"{spec}: not a loadable TorchScript generator ({str(exc).splitlines()[0][:160]})") from exc
+        loaded = model_files.load(spec, device, "generator")
+        if loaded.kind == "pt2" and loaded.attribute("latent_dim"):
+            loaded.module.latent_dim = int(loaded.attribute("latent_dim"))
+        return loaded.module
     if ":" not in spec:
-        raise UsageError(f"--generator {spec}: expected a TorchScript file or module:function")
+        raise UsageError(f"--generator {spec}: expected a .pt2 or TorchScript file, or module:function")
     from gentools.features.backbones.others import load_callable
 
+    from gentools.features.model_files import evaluating, exported_input_shape, is_exported
+
     module = load_callable(spec, "--generator")()
-    return module.eval().to(device) if isinstance(module, torch.nn.Module) else module
+    if is_exported(module) and getattr(module, "latent_dim", None) is None:
+        shape = exported_input_shape(module)
+        if shape and len(shape) == 2 and shape[1]:
+            module.latent_dim = shape[1]
+    return evaluating(module).to(device) if isinstance(module, torch.nn.Module) else module
 
 
 def latents(seed: int, indices, latent_dim: int) -> np.ndarray:

@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 
 BIN = Path(sys.executable).parent
+# The suite runs networks eagerly: an AOTInductor build costs a minute or more per network on 2 cores.
+# tests/features/test_compiled.py covers the compiled runtime and its cache, each with its own GENTOOLS_CACHE.
+os.environ["GENTOOLS_CACHE"] = "off"
 
 
 def cli_env(**extra) -> dict:
@@ -132,10 +135,12 @@ def image_folder(tmp_path_factory) -> Path:
 
 
 def tiny_generator(path, latent_dim: int = 6, size: int = 8, seed: int = 0, scale: float = 1.0,
-                   with_latent_dim: bool = True):
-    """The tests' one small generator, scripted and saved at ``path``: ``tanh(Linear(z)) * scale`` as
-    ``[B, 3, size, size]`` in [-scale, scale], weights from ``torch.manual_seed(seed)``; ``latent_dim`` is set in
-    ``__init__`` (scripting drops a class attribute) unless ``with_latent_dim=False``. Returns the module."""
+                   with_latent_dim: bool = True, scripted: bool = False):
+    """The tests' one small generator, saved at ``path``: ``tanh(Linear(z)) * scale`` as ``[B, 3, size, size]``
+    in [-scale, scale], weights from ``torch.manual_seed(seed)``. Saved as an exported program (``.pt2`` format,
+    dynamic batch; its input shape declares ``latent_dim``), or with ``scripted=True`` as the legacy TorchScript
+    file, where ``latent_dim`` is an attribute set in ``__init__`` unless ``with_latent_dim=False``. Returns the
+    eager module."""
     import torch
 
     class TinyGenerator(torch.nn.Module):
@@ -151,6 +156,28 @@ def tiny_generator(path, latent_dim: int = 6, size: int = 8, seed: int = 0, scal
         def forward(self, z):
             return torch.tanh(self.fc(z)).view(-1, 3, self.size, self.size) * self.scale
 
-    module = torch.jit.script(TinyGenerator())
-    module.save(str(path))
+    module = TinyGenerator().eval()
+    if not scripted:
+        export_module(module, torch.zeros(2, latent_dim), path)
+        return module
+    script_module(module, path)
     return module
+
+
+def export_module(module, example, path) -> None:
+    """``torch.export.save`` of ``module`` with a dynamic batch dimension: the README's recipe."""
+    import torch
+
+    batch = torch.export.Dim("batch")
+    torch.export.save(torch.export.export(module, (example,), dynamic_shapes=({0: batch},)), str(path))
+
+
+def script_module(module, path) -> None:
+    """A legacy TorchScript file of ``module`` (torch's deprecation warning is expected and silenced here)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(module).save(str(path))

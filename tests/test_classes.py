@@ -136,8 +136,12 @@ class Conditional(torch.nn.Module):
 
 @pytest.mark.parametrize("class_input", ["index", "onehot"])
 def test_conditional_generator_receives_each_samples_class(tmp_path, class_input):
-    path = tmp_path / "g.pt"
-    torch.jit.script(Conditional(class_input == "onehot")).save(str(path))
+    path = tmp_path / "g.pt2"
+    batch = torch.export.Dim("batch")
+    classes = torch.zeros(2, 7) if class_input == "onehot" else torch.zeros(2, dtype=torch.int64)
+    program = torch.export.export(Conditional(class_input == "onehot"), (torch.zeros(2, 3), classes),
+                                  dynamic_shapes=({0: batch}, {0: batch}))
+    torch.export.save(program, str(path))
     out = tmp_path / "g.h5"
     run_cli("extract", "--generator", path, "--num-samples", "23", "--classes", "7", "--class-input", class_input,
             "-b", "pixels:2", "--batch-size", "5", "-o", out, "-q", check=0)

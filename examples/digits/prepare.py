@@ -4,12 +4,14 @@ Writes, under OUT (default: this folder):
   data/train/, data/valid/, data/test/   real digits as 8x8 PNGs (a fixed shuffled split)
   data/noise/                            uniform-noise 8x8 PNGs (a "model" that learned nothing)
   data/{train,valid,test}_labels.tsv     each image's digit (id<TAB>label, for extract --labels)
-  models/classifier.pt   TorchScript digits classifier: the feature backbone (ts:), 32-d
-                         penultimate features + 10 logits (the offline stand-in for Inception)
-  models/vae_decoder.pt  TorchScript VAE decoder, latents [B, 8] -> images [B, 1, 8, 8] in [-1, 1]
-  models/vae_encoder.pt  TorchScript VAE encoder, images [B, 3, 8, 8] in [-1, 1] -> (mu, logvar)
-  models/vae_step{N}.pt  decoder checkpoints during training (for tracking a training run)
-  models/vae2_decoder.pt a second, weaker model: 2-d latent, trained briefly
+  models/classifier.pt2   the digits classifier, exported (torch.export): the feature backbone (pt2:), 32-d
+                          penultimate features + 10 logits (the offline stand-in for Inception)
+  models/vae_decoder.pt2  VAE decoder, latents [B, 8] -> images [B, 1, 8, 8] in [-1, 1]
+  models/vae_encoder.pt2  VAE encoder, images [B, 3, 8, 8] in [-1, 1] -> (mu, logvar)
+  models/vae_step{N}.pt2  decoder checkpoints during training (for tracking a training run)
+  models/vae2_decoder.pt2 a second, weaker model: 2-d latent, trained briefly
+  Each is an exported program with a dynamic batch dimension (see export()), the format
+  `--generator`, `pt2:` and `interp` take.
   results/run.jsonl      the VAE's training log: loss and gradient norm every 20 steps (gentools.log), and
                          FID of 500 samples against the test digits at each checkpoint (gentools.Evaluator)
 
@@ -141,17 +143,24 @@ def write_models(out: Path) -> None:
         x = torch.from_numpy(images[1300:]).float().div(255).unsqueeze(1).expand(-1, 3, -1, -1)
         accuracy = (classifier(x)[1].argmax(1).numpy() == labels[1300:]).mean()
     print(f"classifier test accuracy {accuracy:.3f}", file=sys.stderr)
-    torch.jit.script(classifier).save(str(models / "classifier.pt"))
+    pixels = torch.zeros(2, 3, 8, 8)
+    export(classifier, pixels, models / "classifier.pt2")
 
     def save(step, decoder):
-        torch.jit.script(decoder.eval()).save(str(models / f"vae_step{step}.pt"))
+        export(decoder.eval(), torch.zeros(2, 8), models / f"vae_step{step}.pt2")
         decoder.train()
 
-    encoder, decoder = train_vae(images, 8, CHECKPOINTS[-1], save, training_monitor(out, models / "classifier.pt"))
-    torch.jit.script(decoder).save(str(models / "vae_decoder.pt"))
-    torch.jit.script(encoder).save(str(models / "vae_encoder.pt"))
+    encoder, decoder = train_vae(images, 8, CHECKPOINTS[-1], save, training_monitor(out, models / "classifier.pt2"))
+    export(decoder, torch.zeros(2, 8), models / "vae_decoder.pt2")
+    export(encoder, pixels, models / "vae_encoder.pt2")
     _, weak = train_vae(images, 2, 150)
-    torch.jit.script(weak).save(str(models / "vae2_decoder.pt"))
+    export(weak, torch.zeros(2, 2), models / "vae2_decoder.pt2")
+
+
+def export(module: nn.Module, example: torch.Tensor, path: Path) -> None:
+    """``module`` as an exported program with a dynamic batch dimension (the README's recipe)."""
+    program = torch.export.export(module.eval(), (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, str(path))
 
 
 def training_monitor(out: Path, classifier: Path):
@@ -165,13 +174,13 @@ def training_monitor(out: Path, classifier: Path):
     log = out / "results" / "run.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
-    backbone = f"ts:{classifier}"
+    backbone = f"pt2:{classifier}"
     reference = gentools.extract(str(out / "data" / "test"), backbone=backbone, workers=0)
     evaluator = gentools.Evaluator(reference, metrics=["fid"], backbone=backbone, device="cpu")
     latents = torch.from_numpy(generator_latents(2020, range(500), 8))
 
     def monitor(step: int, decoder, **scalars) -> None:
-        if step in CHECKPOINTS:  # the weights saved as vae_step{step}.pt
+        if step in CHECKPOINTS:  # the weights saved as vae_step{step}.pt2
             evaluator.reset()
             with torch.no_grad():
                 evaluator.update(decoder(latents))
@@ -183,9 +192,6 @@ def training_monitor(out: Path, classifier: Path):
 
 
 if __name__ == "__main__":
-    import warnings
-
-    warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is marked deprecated; it works
     # The same models on every run: one thread (a parallel reduction's order varies with the thread
     # schedule, and training amplifies it: recall 0.5976 vs 0.5835 in two runs) and deterministic kernels.
     torch.set_num_threads(1)

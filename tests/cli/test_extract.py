@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from gentools import store
-from tests.conftest import cli_env, parse_tsv, photo_crops, run_cli, run_shell, tiny_generator
+from tests.conftest import cli_env, parse_tsv, photo_crops, run_cli, run_shell, script_module, tiny_generator
 
 PIXELS = ("--backbone", "pixels", "--workers", "0")
 
@@ -191,7 +191,7 @@ def test_thumbnails_spatial_and_stdout_bytes(tmp_path, image_folder, inception_w
     assert got["thumbnails"].dtype == np.uint8
 
 
-def test_generator_torchscript_and_module_function(tmp_path):
+def test_generator_file_and_module_function(tmp_path):
     gen = tiny_generator(tmp_path / "gen.pt")
     args = ("--num-samples", "10", "--latent-dim", "6", "--seed", "3", *PIXELS)
     a = run_cli("extract", "--generator", tmp_path / "gen.pt", "-o", tmp_path / "a.h5", *args, "--batch-size", "4",
@@ -208,7 +208,7 @@ def test_generator_torchscript_and_module_function(tmp_path):
     (tmp_path / "mygen.py").write_text(
         "import torch\n"
         "def make():\n"
-        "    return torch.jit.load(%r)\n" % str(tmp_path / "gen.pt"))
+        "    return torch.export.load(open(%r, 'rb')).module()\n" % str(tmp_path / "gen.pt"))
     env = cli_env(PYTHONPATH=str(tmp_path))
     run_cli("extract", "--generator", "mygen:make", "-o", tmp_path / "b.h5", *args, "--batch-size", "7",
             env=env, check=0)
@@ -220,7 +220,7 @@ def test_generator_torchscript_and_module_function(tmp_path):
 
 def test_torchscript_torchvision_and_plugin_backbones(tmp_path, image_folder):
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
-    torch.jit.script(net).save(str(tmp_path / "net.pt"))
+    script_module(net, tmp_path / "net.pt")
     run_cli("extract", image_folder, "-b", f"ts:{tmp_path / 'net.pt'}", "-o", tmp_path / "ts.h5", "--workers", "0",
             check=0)
     got = read(tmp_path / "ts.h5")

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from gentools import store
-from tests.conftest import cli_env, parse_tsv, run_cli, tiny_generator
+from tests.conftest import cli_env, export_module, parse_tsv, run_cli, tiny_generator
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ class _Constant(torch.nn.Module):
 def test_interp_grid_latents_arith_and_path_length(tmp_path):
     tiny_generator(tmp_path / "g1.pt")
     tiny_generator(tmp_path / "g2.pt", scale=2.0)
-    torch.jit.script(_Constant()).save(str(tmp_path / "const.pt"))
+    export_module(_Constant(), torch.zeros(2, 6), tmp_path / "const.pt2")
     pairs, steps = 3, 5
     proc = run_cli("interp", tmp_path / "g1.pt", "-o", tmp_path / "strip.png", "--pairs", pairs, "--steps", steps,
                    "--arith", "0 - 1 + 2", "--path-length", "--samples", "64", check=0)
@@ -116,10 +116,10 @@ def test_interp_grid_latents_arith_and_path_length(tmp_path):
     assert again["path_length"] == values["path_length"]  # deterministic for a seed
     doubled = parse_tsv(run_cli("interp", tmp_path / "g2.pt", "--path-length", "--samples", "64", check=0).stdout)
     assert float(doubled["path_length"]) == pytest.approx(4 * float(values["path_length"]), rel=1e-4)
-    const = parse_tsv(run_cli("interp", tmp_path / "const.pt", "--path-length", "--samples", "64", check=0).stdout)
+    const = parse_tsv(run_cli("interp", tmp_path / "const.pt2", "--path-length", "--samples", "64", check=0).stdout)
     assert float(const["path_length"]) == 0.0
 
-    (tmp_path / "mygen.py").write_text("import torch\ndef make():\n    return torch.jit.load(%r)\n"
+    (tmp_path / "mygen.py").write_text("import torch\ndef make():\n    return torch.export.load(open(%r, \"rb\")).module()\n"
                                        % str(tmp_path / "g1.pt"))
     run_cli("interp", "mygen:make", "-o", tmp_path / "m.png", "--pairs", pairs, "--steps", steps,
             env=cli_env(PYTHONPATH=str(tmp_path)), check=0)
@@ -137,7 +137,7 @@ def test_interp_encode_through_an_encoder(tmp_path):
         def forward(self, x):
             return x.mean(dim=(2, 3)).repeat(1, 2), x.mean(dim=(2, 3))  # (mu, logvar): mu is used
 
-    torch.jit.script(Enc()).save(str(tmp_path / "enc.pt"))
+    export_module(Enc(), torch.zeros(2, 3, 8, 8), tmp_path / "enc.pt")
     tiny_generator(tmp_path / "g.pt")
     for i, value in enumerate((30, 220)):
         Image.fromarray(np.full((8, 8, 3), value, np.uint8)).save(tmp_path / f"{i}.png")

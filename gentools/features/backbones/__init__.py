@@ -54,7 +54,10 @@ register("nvidia", "nvidia:PATH (NVIDIA's TorchScript metric detectors: inceptio
          _lazy("nvidia", "detector", lambda f, spec, w, r, sp, d: f(_after_colon(spec), w, d)))
 register("tv", "tv:NAME (torchvision classifier)", (),
          _lazy("others", "torchvision_classifier", lambda f, spec, w, r, sp, d: f(spec, w, d)))
-register("ts", "ts:PATH (TorchScript)", (), _lazy("others", "torchscript", lambda f, spec, w, r, sp, d: f(spec[3:], d)))
+register("pt2", "pt2:PATH (torch.export program)", (),
+         _lazy("others", "model_file", lambda f, spec, w, r, sp, d: f(spec[4:], d)))
+register("ts", "ts:PATH (TorchScript, or .pt2 by content)", (),
+         _lazy("others", "model_file", lambda f, spec, w, r, sp, d: f(spec[3:], d)))
 register("pixels", "pixels[:SIZE][:gray]", (), _lazy("others", "pixels", lambda f, spec, w, r, sp, d: f(spec, d)))
 
 

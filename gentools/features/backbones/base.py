@@ -29,7 +29,7 @@ class Backbone:
     run: Callable[[torch.Tensor], dict]
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     worker_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None
-    runtime: str = ""  # "torchscript" or "eager" where gentools compiles the network itself
+    runtime: str = ""  # how the network runs: "aoti", "eager", "pt2" or "torchscript" (see backbones.compiled)
     encode_text: Optional[Callable] = None  # captions -> float32 [N, E] (clip:), with .truncated(captions)
 
     def provenance(self) -> dict:
@@ -66,36 +66,6 @@ def full_float32(device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = matmul
 
 
-def optimise(module: torch.nn.Module, device: torch.device) -> Callable:
-    """The module ready for fast inference on ``device``.
-
-    CPU: TorchScript-frozen and ``optimize_for_inference`` (BatchNorm folded
-    into the convolutions, oneDNN convolutions with fused ReLU, prepacked
-    weights) — 2-3× the eager speed on CPU; eager channels-last if scripting
-    fails. CUDA: eager, channels-last.
-    """
-    module = module.eval().to(device).to(memory_format=torch.channels_last)
-    if device.type != "cpu":
-        return module
-    import warnings
-
-    from gentools.errors import GentoolsWarning
-
-    try:
-        with warnings.catch_warnings():  # torch >= 2.10 marks TorchScript deprecated; it still works
-            warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
-            return torch.jit.optimize_for_inference(torch.jit.script(module))
-    except (RuntimeError, OSError, TypeError, torch.jit.frontend.NotSupportedError) as exc:
-        warnings.warn(f"{type(module).__name__} could not be compiled with TorchScript ({str(exc).splitlines()[0]}); "
-                      f"running it eagerly: same numbers, about 40% slower", GentoolsWarning, stacklevel=2)
-        return module
-
-
-def runtime_of(net) -> str:
-    """How a network runs, recorded as provenance: ``torchscript`` (frozen, optimised) or ``eager``."""
-    return "torchscript" if isinstance(net, torch.jit.ScriptModule) else "eager"
-
-
 def tensor_outputs(out, names=("features", "logits")) -> dict:
     """Normalise a network's output (tensor, tuple, or dict) to named float32 ``[B, D]`` tensors."""
     if isinstance(out, dict):
@@ -105,15 +75,6 @@ def tensor_outputs(out, names=("features", "logits")) -> dict:
     else:
         pairs = [("features", out)]
     return {name: value.flatten(1).float() for name, value in pairs}
-
-
-def load_torchscript(path: str, device: torch.device):
-    """``torch.jit.load`` without its deprecation warning (torch >= 2.10); TorchScript files still load."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return torch.jit.load(path, map_location=device)
 
 
 def load_state_file(model: torch.nn.Module, path, what: str) -> str:

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from gentools.errors import InputError
-from gentools.features.backbones.base import Backbone, load_torchscript
+from gentools.features.backbones.base import Backbone
+from gentools.features.model_files import load_torchscript
 
 BASE_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/"
 PUBLISHED = ("inception-2015-12-05.pt", "vgg16.pt")
@@ -65,7 +66,7 @@ def detector(path: str, weights: str | None, device: torch.device) -> Backbone:
 
     file = resolve(path, weights)
     try:
-        net = load_torchscript(str(file), device).eval()
+        net = load_torchscript(file, device, "detector")
         arguments = {a.name for a in net.forward.schema.arguments}
     except (RuntimeError, ValueError, OSError, AttributeError) as exc:
         raise InputError(f"{file}: not a loadable TorchScript detector ({str(exc).splitlines()[0][:160]})") from None

@@ -4,13 +4,17 @@
   input of the last ``Linear``) plus its logits; the weights' own inference
   transform (resize, centre crop, ImageNet normalisation). Weights through
   torchvision's cache, or ``--weights PATH`` (a state dict).
-- ``ts:PATH``: a TorchScript module taking float32 ``[B, 3, H, W]`` in 0..1 and
-  returning features ``[B, D]``, ``(features, logits)`` or a dict of them
-  (``{"features": ..., "logits": ...}``); an ``input_size`` attribute makes
-  gentools resize to it (bilinear), and a ``layer`` attribute names the layer in
-  the provenance. Set both in ``__init__`` (``self.input_size = 64``):
-  ``torch.jit.script`` drops class attributes. Only with logits can the
-  module feed ``is`` and the logits-argmax class histogram of ``diversity``.
+- ``pt2:PATH``: an exported program (``torch.export.save``, dynamic batch)
+  taking float32 ``[B, 3, H, W]`` in 0..1 and returning features ``[B, D]``,
+  ``(features, logits)`` or a dict of them (``{"features": ..., "logits": ...}``).
+  Exported with a static ``H = W = S``, gentools resizes to ``S`` (bilinear).
+- ``ts:PATH``: the same contract for a TorchScript file (deprecated by torch;
+  one notice suggests ``.pt2``), or a ``.pt2`` (told apart by content). An
+  ``input_size`` attribute makes gentools resize to it (bilinear), and a
+  ``layer`` attribute names the layer in the provenance. Set both in
+  ``__init__`` (``self.input_size = 64``): scripting drops class attributes.
+  Only with logits can the module feed ``is`` and the logits-argmax class
+  histogram of ``diversity``.
 - ``pixels[:SIZE][:gray]``: the pixels themselves, ``x / 255`` flattened
   channels-last (for pixel-space KDE), optionally resized (area) and grey.
 - ``module:function``: ``function()`` returns a module used like ``ts:``.
@@ -25,7 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from gentools.errors import InputError, UsageError
-from gentools.features.backbones.base import Backbone, load_state_file, load_torchscript, optimise, runtime_of, tensor_outputs
+from gentools.features.backbones import compiled
+from gentools.features.backbones.base import Backbone, load_state_file, tensor_outputs
 
 
 def _scaled(batch: torch.Tensor, size: int) -> torch.Tensor:
@@ -35,26 +40,37 @@ def _scaled(batch: torch.Tensor, size: int) -> torch.Tensor:
     return x
 
 
-def module_backbone(name: str, module, sha256: str, device: torch.device, scripted: bool) -> Backbone:
-    size = int(getattr(module, "input_size", 0) or 0)
+def module_backbone(name: str, module, sha256: str, device: torch.device, runtime: str = "",
+                    input_size=None) -> Backbone:
+    """A backbone over ``module`` (see the module docstring). ``runtime``: how a module loaded from a file runs
+    (``pt2``, ``torchscript``), as it is; empty: a Python module, compiled when it declares its input size."""
+    size = int(input_size or getattr(module, "input_size", 0) or 0)
     layer = str(getattr(module, "layer", "output"))
-    net = module.eval().to(device) if scripted else optimise(module, device)
+    net = module
+    if not runtime:
+        if size:
+            # keyed by the weights actually held, not a declared hash: the package freezes them in
+            net, runtime = compiled.prepare(module, device, (3, size, size),
+                                            {"backbone": name, "weights_sha256": _state_sha256(module)})
+        else:  # images at their own sizes: no one input shape to compile for
+            net, runtime = module.eval().to(device).to(memory_format=torch.channels_last), "eager"
 
     def run(batch: torch.Tensor) -> dict:
         return tensor_outputs(net(_scaled(batch, size)))
 
     return Backbone(name, layer, size, "x/255", "bilinear" if size else "none", sha256, run, device,
-                    runtime=runtime_of(net))
+                    runtime=runtime)
 
 
-def torchscript(path: str, device: torch.device) -> Backbone:
+def model_file(path: str, device: torch.device) -> Backbone:
+    """``pt2:PATH`` or ``ts:PATH``: an exported program or a TorchScript file, by content."""
+    from gentools.features import model_files
     from gentools.features.weights import sha256_of
 
-    try:
-        module = load_torchscript(path, device)
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a loadable TorchScript file ({str(exc).splitlines()[0][:160]})") from exc
-    return module_backbone(f"ts:{Path(path).name}", module, sha256_of(path), device, scripted=True)
+    loaded = model_files.load(path, device, "backbone")
+    prefix = "pt2" if loaded.kind == "pt2" else "ts"
+    return module_backbone(f"{prefix}:{Path(path).name}", loaded.module, sha256_of(path), device, loaded.kind,
+                           input_size=loaded.attribute("input_size"))
 
 
 def load_callable(spec: str, what: str):
@@ -69,7 +85,22 @@ def load_callable(spec: str, what: str):
 def plugin(spec: str, device: torch.device) -> Backbone:
     module = load_callable(spec, "backbone")()
     sha256 = str(getattr(module, "weights_sha256", ""))
-    return module_backbone(spec, module, sha256, device, scripted=isinstance(module, torch.jit.ScriptModule))
+    from gentools.features.model_files import is_exported
+
+    runtime = "torchscript" if isinstance(module, torch.jit.ScriptModule) else "pt2" if is_exported(module) else ""
+    return module_backbone(spec, module, sha256, device, runtime)
+
+
+def _state_sha256(module) -> str:
+    """sha256 over a module's parameters and buffers (names, shapes, bytes), for a plugin that declares none."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    state = module.state_dict() if isinstance(module, torch.nn.Module) else {}
+    for name, value in sorted(state.items()):
+        digest.update(f"{name}:{list(value.shape)}:{value.dtype}".encode())
+        digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return digest.hexdigest()
 
 
 def pixels(spec: str, device: torch.device) -> Backbone:

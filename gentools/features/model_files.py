@@ -1,0 +1,219 @@
+"""Model files a user hands gentools (``--generator``, ``pt2:`` / ``ts:`` backbones, ``interp``), told apart by content.
+
+- **Exported programs** (``torch.export.save``, ``.pt2``): loaded with
+  ``torch.export.load`` and run through ``ExportedProgram.module()``. The
+  archive is checked first, because torch's loader unpickles any payload the
+  archive marks as pickled (``torch.load(weights_only=False)``) and falls back
+  to a full unpickle when a sample input is not plain tensors: gentools refuses
+  pickled payloads, custom or opaque objects, legacy ``.pt`` weights and
+  AOTInductor packages (native code) before torch sees the file.
+- **TorchScript** (``torch.jit.save``): still loaded, as NVIDIA's detectors and
+  older files are TorchScript, with one :class:`~gentools.errors.GentoolsNotice`
+  suggesting ``.pt2``; torch's deprecation warning is kept from the caller.
+
+The attributes gentools reads from a module (``latent_dim`` of a generator,
+``input_size`` and ``layer`` of a feature network) come, for an exported
+program, from its first input's static shape: ``[B, latent_dim]`` and
+``[B, 3, S, S]``. The batch dimension must be dynamic.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from gentools.errors import GentoolsNotice, InputError
+from gentools.text import escape
+
+EXPORT_HINT = ("torch.export.save(torch.export.export(model.eval(), (example,), "
+               "dynamic_shapes=({0: torch.export.Dim('batch')},)), 'model.pt2')")
+
+
+@dataclass
+class ModelFile:
+    """A loaded model file: the callable ``module`` on its device, its ``kind`` (``pt2`` or ``torchscript``)
+    and, for an exported program, the static sizes of its first input (``None`` for the batch)."""
+
+    module: torch.nn.Module
+    kind: str
+    input_shape: Optional[tuple] = None
+
+    def attribute(self, name: str):
+        """``latent_dim``, ``input_size`` or ``layer``: the module's attribute (TorchScript, Python modules),
+        else what the exported input shape says."""
+        value = getattr(self.module, name, None)
+        if value is not None or self.kind != "pt2" or not self.input_shape:
+            return value
+        shape = self.input_shape
+        if name == "latent_dim" and len(shape) == 2:
+            return shape[1]
+        if name == "input_size" and len(shape) == 4 and shape[2] is not None and shape[2] == shape[3]:
+            return shape[2]
+        return None
+
+
+def evaluating(module):
+    """``module.eval()``, or ``module`` itself for an exported program's module (which refuses ``eval()``; it
+    was exported in the mode it runs in)."""
+    try:
+        return module.eval()
+    except NotImplementedError:
+        return module
+
+
+def is_exported(module) -> bool:
+    """Whether ``module`` is ``ExportedProgram.module()`` (a graph that cannot be re-exported or switched to eval)."""
+    return isinstance(module, torch.fx.GraphModule) and not _trains(module)
+
+
+def _trains(module) -> bool:
+    try:
+        module.train(module.training)
+        return True
+    except NotImplementedError:
+        return False
+
+
+def kind_of(path: Path) -> str:
+    """``pt2`` (an exported program's archive) or ``torchscript``, by the archive's entries."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"{escape(str(path))}: not a .pt2 exported program or TorchScript file ({exc})") from None
+    if any(posixpath.basename(n) == "archive_format" for n in names):
+        return "pt2"
+    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+        return "torchscript"
+    raise InputError(f"{escape(str(path))}: a zip archive, but neither a .pt2 exported program nor a TorchScript file")
+
+
+def check_exported_program(path: Path) -> None:
+    """Refuse what ``torch.export.load`` would unpickle or what is not an exported program (see the module
+    docstring). Reads only the archive's directory and its small JSON configs."""
+    def refuse(why: str):
+        return InputError(f"{escape(str(path))}: {why}; gentools loads exported programs of plain tensors only")
+
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        names = [i.filename for i in infos]
+        if any(n.startswith("/") or ".." in n.split("/") for n in names):
+            raise refuse("an archive entry points outside the archive")
+        roots = {n.split("/", 1)[0] for n in names}
+        if len(roots) != 1:
+            raise refuse("entries under more than one top folder")
+        root = roots.pop()
+        if archive.read(f"{root}/archive_format").strip() != b"pt2":
+            raise refuse("archive_format is not pt2")
+        if any("/data/aotinductor/" in n or n.endswith((".so", ".dll", ".dylib", ".cpp", ".py")) for n in names):
+            raise refuse("an AOTInductor package (compiled native code), not an exported program")
+        for info in infos:
+            name = info.filename[len(root) + 1:]
+            folder, _, file = name.rpartition("/")
+            if folder in ("data/weights", "data/constants") and file.endswith(".pt"):
+                raise refuse(f"legacy pickled {folder.split('/')[1]} ({escape(file)})")
+            if folder == "data/constants" and file.startswith(("custom_obj", "opaque_obj")):
+                raise refuse(f"a custom object constant ({escape(file)})")
+            if file.endswith("_config.json") and folder in ("data/weights", "data/constants"):
+                if info.file_size > 64 << 20:
+                    raise refuse(f"{escape(file)} is {info.file_size} bytes")
+                _check_payload_config(archive.read(info), refuse, file)
+            if folder == "data/sample_inputs" and file.endswith(".pt"):
+                if info.file_size > 1 << 30:
+                    raise refuse(f"sample inputs of {info.file_size} bytes")
+                _check_tensors_only(archive.read(info), refuse)
+        if not any(n.startswith(f"{root}/models/") and n.endswith(".json") for n in names):
+            raise refuse("no serialised model (models/*.json)")
+
+
+def _check_payload_config(raw: bytes, refuse, file: str) -> None:
+    try:
+        config = json.loads(raw)
+        payloads = config.get("config", {})
+        flags = [bool(entry.get("use_pickle", False)) for entry in payloads.values()]
+    except (ValueError, AttributeError, TypeError):
+        raise refuse(f"{escape(file)} is not a payload config") from None
+    if any(flags):
+        raise refuse(f"{escape(file)} marks {sum(flags)} payload(s) as pickled objects")
+
+
+def _check_tensors_only(raw: bytes, refuse) -> None:
+    import io
+
+    try:
+        torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - anything the restricted unpickler refuses
+        raise refuse(f"its sample inputs are not plain tensors ({str(exc).splitlines()[0][:120]})") from None
+
+
+def load(path, device: torch.device, what: str) -> ModelFile:
+    """The model in the file at ``path`` on ``device``, in eval mode. ``what`` names it in errors
+    (``generator``, ``backbone``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{escape(str(path))}: {what} file not found")
+    kind = kind_of(path)
+    if kind == "pt2":
+        return _exported(path, device, what)
+    return ModelFile(load_torchscript(path, device, what, notice=True), "torchscript")
+
+
+def _exported(path: Path, device: torch.device, what: str) -> ModelFile:
+    check_exported_program(path)
+    try:
+        with open(path, "rb") as handle:  # a handle: torch warns about a path not ending in .pt2
+            program = torch.export.load(handle)
+        module = program.module()
+    except Exception as exc:  # noqa: BLE001 - deserialisation fails in many kinds
+        raise InputError(f"{escape(str(path))}: not a loadable exported {what} "
+                         f"({escape(str(exc).splitlines()[0][:160]) if str(exc) else type(exc).__name__})") from None
+    shapes = _user_input_shapes(program)
+    if not shapes or shapes[0][0] is not None:
+        batch = shapes[0][0] if shapes else "no"
+        raise InputError(f"{escape(str(path))}: exported with a fixed batch size ({batch}); export it with a dynamic "
+                         f"batch dimension: {EXPORT_HINT}")
+    module = module.to(device) if device.type != "cpu" else module
+    return ModelFile(module, "pt2", shapes[0])
+
+
+def exported_input_shape(module) -> Optional[tuple]:
+    """The first input's shape of ``ExportedProgram.module()`` (``None`` where dynamic), from its graph."""
+    for node in module.graph.nodes:
+        if node.op == "placeholder" and hasattr(node.meta.get("val"), "shape"):
+            return tuple(int(d) if isinstance(d, int) else None for d in node.meta["val"].shape)
+    return None
+
+
+def _user_input_shapes(program) -> list:
+    """Each user input's shape, ``None`` where a dimension is symbolic (dynamic)."""
+    placeholders = {node.name: node for node in program.graph.nodes if node.op == "placeholder"}
+    shapes = []
+    for name in program.graph_signature.user_inputs:
+        value = placeholders[name].meta.get("val") if name in placeholders else None
+        if value is None or not hasattr(value, "shape"):
+            continue
+        shapes.append(tuple(int(d) if isinstance(d, int) else None for d in value.shape))
+    return shapes
+
+
+def load_torchscript(path, device: torch.device, what: str = "model", notice: bool = False):
+    """A TorchScript file, ``torch.jit.load`` with its deprecation warning kept from the caller (torch >= 2.10
+    marks it deprecated; the file format still loads). ``notice``: one GentoolsNotice suggesting ``.pt2``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit")
+            module = torch.jit.load(str(path), map_location=device)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise InputError(f"{escape(str(path))}: not a loadable TorchScript {what} "
+                         f"({escape(str(exc).splitlines()[0][:160])})") from None
+    if notice:
+        warnings.warn(f"{escape(str(path))}: TorchScript is deprecated by torch; export the {what} as .pt2 "
+                      f"({EXPORT_HINT})", GentoolsNotice, stacklevel=3)
+    return module.eval()
