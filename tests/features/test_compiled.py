@@ -119,3 +119,22 @@ def test_cache_root_and_runtime_choice(monkeypatch, tmp_path):
     monkeypatch.delenv("GENTOOLS_CACHE")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert compiled.cache_root() == tmp_path / ".cache" / "gentools"
+
+
+def test_unwritable_cache_runs_eagerly_with_one_warning(monkeypatch, tmp_path):
+    import warnings
+
+    import torch
+
+    from gentools.errors import GentoolsWarning
+    from gentools.features.backbones import compiled
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("GENTOOLS_CACHE", str(tmp_path / "file"))
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 1), torch.nn.Flatten())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ready, runtime = compiled.prepare(net, torch.device("cpu"), (3, 4, 4), {"backbone": "x", "weights_sha256": ""})
+    assert runtime == "eager" and [w.category for w in caught] == [GentoolsWarning]
+    assert "cannot write the compiled-network cache" in str(caught[0].message)
+    assert ready(torch.zeros(2, 3, 4, 4)).shape == (2, 32)

@@ -200,7 +200,8 @@ def _load_entry(entry: Path, fields: dict):
     except Exception as exc:  # noqa: BLE001 - any flaw means rebuild, never trust
         _notice(f"{package}: cached compiled network is unusable ({str(exc).splitlines()[0][:160]}); rebuilding it")
         for path in {package, record_path}:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only shared cache: rebuilt in memory, left as it is
+                path.unlink(missing_ok=True)
         return None
 
 
@@ -237,11 +238,16 @@ def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape
 
     inductor = importlib.import_module("torch._inductor")  # only a build needs it (1.9 s to import)
 
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".pt2", dir=entry.parent)
+        os.close(handle)
+    except OSError as exc:
+        warnings.warn(f"{entry.parent}: cannot write the compiled-network cache ({exc.strerror or exc}); running "
+                      f"the network eagerly (GENTOOLS_CACHE=DIR elsewhere, or off)", GentoolsWarning, stacklevel=3)
+        return None
     _notice(f"compiling the {fields.get('backbone', 'feature')} network for this CPU, once (a minute or two); "
             f"cached in {entry.parent}/")
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".pt2", dir=entry.parent)
-    os.close(handle)
     try:
         example = torch.zeros((2, *input_shape)).contiguous(memory_format=torch.channels_last)
         batch = torch.export.Dim("batch", min=1, max=1 << 16)
