@@ -38,6 +38,9 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
+from gentools.features.weights import sha256_of
+from gentools.store import atomic_path
+
 FORMAT = 1  # of the cache entry; bumping it retires every entry
 RUNTIMES = ("aoti", "eager")
 
@@ -194,7 +197,7 @@ def _load_entry(entry: Path, fields: dict):
         package = entry.parent / name
         if record.get("fields") != fields:
             raise ValueError("it was built for another torch, CPU or network")
-        if record.get("size") != package.stat().st_size or record.get("sha256") != _file_sha256(package):
+        if record.get("size") != package.stat().st_size or record.get("sha256") != sha256_of(package):
             raise ValueError("its bytes do not match its record (cut or changed)")
         return Package(package)
     except Exception as exc:  # noqa: BLE001 - any flaw means rebuild, never trust
@@ -219,14 +222,6 @@ def _quiet_torch_logs():
     finally:
         for logger, level in zip(loggers, levels):
             logger.setLevel(level)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape):
@@ -255,12 +250,13 @@ def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape
             program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
             inductor.aoti_compile_and_package(program, package_path=temporary,
                                                      inductor_configs={"freezing": True})
-        sha256 = _file_sha256(Path(temporary))
+        sha256 = sha256_of(Path(temporary))
         package = entry.parent / f"{entry.name}-{sha256[:16]}.pt2"  # named by content: the record is the commit
         record = {"fields": fields, "package": package.name, "size": os.path.getsize(temporary), "sha256": sha256}
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep a shared cache from its other users
         os.replace(temporary, package)
-        _write_atomically(entry.with_suffix(".json"), json.dumps(record, indent=1, sort_keys=True))
+        with atomic_path(str(entry.with_suffix(".json"))) as staged:
+            Path(staged).write_text(json.dumps(record, indent=1, sort_keys=True))
         for old in entry.parent.glob(f"{entry.name}-*.pt2"):  # an earlier build's package, now unreferenced
             if old != package:
                 old.unlink(missing_ok=True)
@@ -282,11 +278,3 @@ def _stop_compile_workers() -> None:
     stop = getattr(async_compile, "shutdown_compile_workers", None)
     if stop is not None:
         stop()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as out:
-        out.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
