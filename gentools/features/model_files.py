@@ -110,7 +110,7 @@ def check_exported_program(path: Path) -> None:
         if len(roots) != 1:
             raise refuse("entries under more than one top folder")
         root = roots.pop()
-        if archive.read(f"{root}/archive_format").strip() != b"pt2":
+        if f"{root}/archive_format" not in names or archive.read(f"{root}/archive_format").strip() != b"pt2":
             raise refuse("archive_format is not pt2")
         if any("/data/aotinductor/" in n or n.endswith((".so", ".dll", ".dylib", ".cpp", ".py")) for n in names):
             raise refuse("an AOTInductor package (compiled native code), not an exported program")
@@ -166,7 +166,12 @@ def load(path, device: torch.device, what: str) -> ModelFile:
 
 
 def _exported(path: Path, device: torch.device, what: str) -> ModelFile:
-    check_exported_program(path)
+    import zlib
+
+    try:
+        check_exported_program(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise InputError(f"{escape(str(path))}: not a readable .pt2 archive ({escape(str(exc))[:160]})") from None
     try:
         with open(path, "rb") as handle:  # a handle: torch warns about a path not ending in .pt2
             program = torch.export.load(handle)
