@@ -90,8 +90,10 @@ def prepare(module, device: torch.device, input_shape: Tuple[int, ...], key: dic
     the module's classes, which needs the module built)."""
     runtime = chosen_runtime(device)
     if runtime == "aoti":
-        code = code_sha256(code_files) if code_files is not None else code_sha256(_classes_files(_built(module)))
-        fields = entry_fields(device, input_shape, dict(key, code=code))
+        if code_files is None:
+            module = _built(module)
+            code_files = _classes_files(module)
+        fields = entry_fields(device, input_shape, dict(key, code=code_sha256(code_files)))
         entry = cache_root() / "compiled" / f"{_safe_name(key.get('backbone', 'net'))}-{_digest(fields)[:32]}"
         loaded = _load_entry(entry, fields)
         if loaded is None:
