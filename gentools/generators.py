@@ -19,21 +19,24 @@ def load_generator(spec: str, device: torch.device):
         from gentools.features import model_files
 
         loaded = model_files.load(spec, device, "generator")
-        if loaded.kind == "pt2" and loaded.attribute("latent_dim"):
-            loaded.module.latent_dim = int(loaded.attribute("latent_dim"))
+        _declare_latent_dim(loaded)
         return loaded.module
     if ":" not in spec:
         raise UsageError(f"--generator {spec}: expected a .pt2 or TorchScript file, or module:function")
     from gentools.features.backbones.others import load_callable
-
-    from gentools.features.model_files import evaluating, exported_input_shape, is_exported
+    from gentools.features.model_files import ModelFile, evaluating, exported_input_shape, is_exported
 
     module = load_callable(spec, "--generator")()
-    if is_exported(module) and getattr(module, "latent_dim", None) is None:
-        shape = exported_input_shape(module)
-        if shape and len(shape) == 2 and shape[1]:
-            module.latent_dim = shape[1]
+    if is_exported(module):  # ExportedProgram.module(): its latent size as a .pt2 file's
+        _declare_latent_dim(ModelFile(module, "pt2", exported_input_shape(module)))
     return evaluating(module).to(device) if isinstance(module, torch.nn.Module) else module
+
+
+def _declare_latent_dim(loaded) -> None:
+    """An exported generator's ``latent_dim``, from its input shape (export drops attributes)."""
+    dim = loaded.attribute("latent_dim") if loaded.kind == "pt2" else None
+    if dim:
+        loaded.module.latent_dim = int(dim)
 
 
 def latents(seed: int, indices, latent_dim: int) -> np.ndarray:

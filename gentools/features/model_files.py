@@ -179,13 +179,13 @@ def _exported(path: Path, device: torch.device, what: str) -> ModelFile:
     except Exception as exc:  # noqa: BLE001 - deserialisation fails in many kinds
         raise InputError(f"{escape(str(path))}: not a loadable exported {what} "
                          f"({escape(str(exc).splitlines()[0][:160]) if str(exc) else type(exc).__name__})") from None
-    shapes = _user_input_shapes(program)
-    if not shapes or shapes[0][0] is not None:
-        batch = shapes[0][0] if shapes else "no"
+    shape = exported_input_shape(module)
+    if shape is None or shape[0] is not None:
+        batch = shape[0] if shape else "no"
         raise InputError(f"{escape(str(path))}: exported with a fixed batch size ({batch}); export it with a dynamic "
                          f"batch dimension: {EXPORT_HINT}")
     module = module.to(device) if device.type != "cpu" else module
-    return ModelFile(module, "pt2", shapes[0])
+    return ModelFile(module, "pt2", shape)
 
 
 def exported_input_shape(module) -> Optional[tuple]:
@@ -194,18 +194,6 @@ def exported_input_shape(module) -> Optional[tuple]:
         if node.op == "placeholder" and hasattr(node.meta.get("val"), "shape"):
             return tuple(int(d) if isinstance(d, int) else None for d in node.meta["val"].shape)
     return None
-
-
-def _user_input_shapes(program) -> list:
-    """Each user input's shape, ``None`` where a dimension is symbolic (dynamic)."""
-    placeholders = {node.name: node for node in program.graph.nodes if node.op == "placeholder"}
-    shapes = []
-    for name in program.graph_signature.user_inputs:
-        value = placeholders[name].meta.get("val") if name in placeholders else None
-        if value is None or not hasattr(value, "shape"):
-            continue
-        shapes.append(tuple(int(d) if isinstance(d, int) else None for d in value.shape))
-    return shapes
 
 
 def load_torchscript(path, device: torch.device, what: str = "model", notice: bool = False):
