@@ -31,6 +31,8 @@ _API = {
     "extract": "gentools.api.extract", "stats": "gentools.api.stats", "merge": "gentools.api.stats",
     "interp": "gentools.api.interp", "report": "gentools.api.report",
     "Evaluator": "gentools.api.evaluator", "log": "gentools.api.log",
+    "ref_list": "gentools.api.ref", "ref_pull": "gentools.api.ref", "ref_make": "gentools.api.ref",
+    "ref_verify": "gentools.api.ref",
 }
 _BASE = ["GentoolsError", "GentoolsWarning", "__version__", *_API]
 

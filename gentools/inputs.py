@@ -16,6 +16,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from gentools.errors import GentoolsWarning, InputError, ProvenanceError
+from gentools.refs import is_ref, open_ref
 from gentools.store import GUARDED_KEYS, FeatureFile, Stats, open_input, provenance_differences
 from gentools.store.pickles import StatsSet
 
@@ -25,10 +26,13 @@ InputLike = Union[str, os.PathLike, bytes, FeatureFile, Stats, StatsSet, np.ndar
 
 def load(source: InputLike, allow_incomplete: bool = False, allow_sets: bool = False):
     """A :class:`Features` or :class:`Stats` from a path (HDF5, ``.npy``, ``.npz``, EDM2 ``.pkl`` with
-    ``allow_sets``), file bytes, an already loaded object, an array ``[N, D]`` (numpy or torch), or
+    ``allow_sets``, torch-fidelity's cached ``.pt``), ``"ref:NAME"`` (a pulled reference; README: "Reference
+    statistics"), file bytes, an already loaded object, an array ``[N, D]`` (numpy or torch), or
     statistics as ``(mu, sigma)`` or ``{"mu": ..., "sigma": ...}``."""
     if isinstance(source, (FeatureFile, Stats, StatsSet)):
         return source
+    if is_ref(source):
+        return open_ref(source, allow_sets)
     if isinstance(source, (str, os.PathLike, bytes)):
         return open_input(source if isinstance(source, bytes) else os.fspath(source), allow_incomplete, allow_sets)
     if isinstance(source, dict):

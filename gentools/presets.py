@@ -40,7 +40,8 @@ class Source:
 
 # PyPI packages (installed as the test extra, where the tests find each quoted line) -> (GitHub repo, source folder).
 PACKAGE_REPOS = {"torch-fidelity": ("toshas/torch-fidelity", ""), "pytorch-fid": ("mseitzer/pytorch-fid", "src/"),
-                 "clean-fid": ("GaParmar/clean-fid", ""), "prdc": ("clovaai/generative-evaluation-prdc", "")}
+                 "clean-fid": ("GaParmar/clean-fid", ""), "prdc": ("clovaai/generative-evaluation-prdc", ""),
+                 "torchvision": ("pytorch/vision", "")}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from gentools import presets
 from gentools.api._common import Progress
 from gentools.errors import GentoolsError, GentoolsNotice, GentoolsWarning, InputError, UsageError
 from gentools.features.in_memory import as_items, is_in_memory
+from gentools.refs import is_ref, path_of
 from gentools.store import FeatureFile
 
 GUARD_KEYS_OF_A_JOB = ("source", "shard")
@@ -37,7 +38,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
     as the same pixels saved as PNG and extracted, bit for bit.
 
     Inputs (one of):
-      inputs: folders (recursive, sorted), globs, zip/tar archives, ``.npy``/``.npz`` uint8 arrays; or in
+      inputs: folders (recursive, sorted), globs, zip/tar archives, ``.npy``/``.npz`` uint8 arrays (``ref:NAME``:
+        a pulled reference's file, e.g. an ADM reference batch's 10,000 images); or in
         memory: a uint8 array or tensor ``[N, H, W, C]`` / ``[N, C, H, W]``, or a list of PIL images or
         ``[H, W, C]`` arrays (ids ``array[i]``).
       image_paths: image files taken as they are (``extract -`` reads them from stdin).
@@ -74,6 +76,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             items, source = as_items(inputs, folder)
             inputs = []
         inputs = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
+        # ref:NAME is the cached file: an ADM reference batch's arr_0 images extract like any .npz of images.
+        inputs = [str(path_of(i)[0]) if is_ref(i) else i for i in inputs]
         if generator and (inputs or image_paths or in_memory):
             raise UsageError("give either INPUT... or --generator, not both")
         if generator and not num_samples:

@@ -47,7 +47,7 @@ def _root(
 def _register() -> None:
     """The file commands, then one command per registered metric (gentools.api.registry), then the rest."""
     from gentools.api.registry import metrics
-    from gentools.cli import _metrics, extract, info, interp, merge, presets, report, stats
+    from gentools.cli import _metrics, extract, info, interp, merge, presets, ref, report, stats
 
     app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
@@ -63,6 +63,7 @@ def _register() -> None:
     app.command("interp")(interp.interp)
     app.command("report")(report.report)
     app.command("presets")(presets.presets)
+    app.add_typer(ref.app, name="ref")
 
 
 _register()

@@ -18,7 +18,11 @@ def stats(
     merge: Annotated[bool, typer.Option("--merge", help="Combine stats files (and features) exactly: "
                                                         "pooled mean and covariance from n, mu, sigma.")] = False,
     npz: Annotated[bool, typer.Option("--npz", help="Write npz with mu/sigma (mu_s/sigma_s), as pytorch-fid "
-                                                    "and clean-fid read, instead of gentools HDF5.")] = False,
+                                                    "and clean-fid read (= --format pytorch-fid).")] = False,
+    format_: Annotated[str, typer.Option(
+        "--format", metavar="FORMAT", help="gentools (HDF5), or another tool's file: pytorch-fid (npz), clean-fid "
+                                           "(compressed npz), adm (npz with mu_s/sigma_s: needs --spatial "
+                                           "features), edm2 (.pkl: fid or fd_dinov2 by backbone).")] = "gentools",
     force: Force = False,
     quiet: Quiet = False,
     no_stdin: NoStdin = False,
@@ -26,7 +30,8 @@ def stats(
     """Mean and covariance (float64, ddof=1) of features, streamed in one pass.
 
     Computing stats once lets `fid` skip the features; --merge pools stats of
-    shards exactly, and --npz writes files pytorch-fid / clean-fid read.
+    shards exactly, and --format writes the file another tool reads (a
+    reference converts: gentools stats ref:NAME --format pytorch-fid -o ref.npz).
 
     Example: gentools stats ref.h5 -o ref_stats.h5
     """
@@ -34,6 +39,15 @@ def stats(
     from gentools.cli._inputs import sources
     from gentools.cli.output import write_file_output
 
+    from gentools.errors import UsageError
+    from gentools.store.write import STATS_FORMATS
+
     _console.set_quiet(quiet)
+    if format_ not in STATS_FORMATS:
+        raise UsageError(f"--format {format_}: expected one of {', '.join(STATS_FORMATS)}")
+    if npz and format_ not in ("gentools", "pytorch-fid"):
+        raise UsageError(f"--npz is --format pytorch-fid; it cannot go with --format {format_}")
+    chosen = "pytorch-fid" if npz else format_
     result = run(sources(inputs, no_stdin), merge=merge, force=force)
-    write_file_output(output, lambda path: result.save(path, npz=npz), ".npz" if npz else ".h5")
+    suffix = {"gentools": ".h5", "edm2": ".pkl"}.get(chosen, ".npz")
+    write_file_output(output, lambda path: result.save(path, format=chosen), suffix)

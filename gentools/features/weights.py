@@ -9,13 +9,13 @@ torch-hub convention: the file's sha256 starts with the 8 hex digits in its name
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import urllib.request
 from pathlib import Path
 
 from gentools.errors import InputError
+from gentools.files import sha256_of
 
 PUBLISHED_PREFIX = "6726825d"
 FILE_NAMES = (
@@ -32,14 +32,6 @@ def checkpoint_dir() -> Path:
     import torch.hub
 
     return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def sha256_of(path: os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_published(sha256: str) -> bool:

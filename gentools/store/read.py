@@ -14,7 +14,7 @@ from gentools.errors import FormatError, InputError
 from gentools.store import safety
 from gentools.store.formats import ROW_DATASETS, TEXT_ROWS, Source, _read_head, sniff, source_label
 from gentools.store.pickles import is_pickle
-from gentools.store.write import write_features, write_stats, write_stats_npz
+from gentools.store.write import write_features, write_stats_as
 from gentools.text import label_text
 
 
@@ -73,9 +73,10 @@ class Stats:
                              f"({self.label})")
         return self.mu, self.sigma * ((self.n - 1) / (self.n - ddof))
 
-    def save(self, path: str, npz: bool = False) -> str:
-        """Write as a gentools stats file (or, with ``npz``, the npz pytorch-fid / clean-fid read)."""
-        (write_stats_npz if npz else write_stats)(path, self)
+    def save(self, path: str, npz: bool = False, format: str = "gentools") -> str:
+        """Write as a gentools stats file, or as another tool's: ``format`` ``pytorch-fid`` (also ``npz=True``),
+        ``clean-fid``, ``adm`` or ``edm2`` (:func:`gentools.store.write.write_stats_as`)."""
+        write_stats_as(path, self, "pytorch-fid" if npz and format == "gentools" else format)
         return path
 
 class FeatureFile:
@@ -311,11 +312,18 @@ def _load_numpy(source: Source, label: str, mmap: bool = False):
     except Exception as exc:  # numpy raises many kinds on corrupt files
         raise FormatError(f"cannot read numpy file: {exc} ({label})") from None
 
+STATS_MEMBERS = ("mu", "sigma", "mu_s", "sigma_s")
+
+
 def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
     with _load_numpy(source, label) as npz:
         _check_npz_members(npz, label)
+        if _is_torch_archive(npz.zip):
+            return _open_torch(source, label)
+        # Statistics are read alone: an ADM reference batch also holds 10,000 images (arr_0) that fid never needs.
+        wanted = [k for k in STATS_MEMBERS if k in npz.files] if {"mu", "sigma"} <= set(npz.files) else npz.files
         try:
-            arrays = {k: npz[k] for k in npz.files}
+            arrays = {k: npz[k] for k in wanted}
         except Exception as exc:  # noqa: BLE001 - numpy and zipfile raise many kinds on corrupt members
             raise FormatError(f"cannot read npz member: {type(exc).__name__}: {exc} ({label})") from None
     if "mu" in arrays and "sigma" in arrays:
@@ -323,11 +331,52 @@ def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
         if "mu_s" in arrays and "sigma_s" in arrays:
             spatial = _make_stats(arrays["mu_s"], arrays["sigma_s"], None, label)
         return _make_stats(arrays["mu"], arrays["sigma"], None, label, spatial)
+    if "features" not in arrays and "feats" in arrays and len(arrays) == 1:  # clean-fid's _kid.npz
+        arrays = {"features": arrays["feats"]}
     if "features" not in arrays:
         if len(arrays) != 1:
             raise FormatError(f"npz holds {sorted(arrays)}; expected 'features', 'mu'/'sigma', or a single array ({label})")
         arrays = {"features": next(iter(arrays.values()))}
     return FeatureFile(label, {k: v for k, v in arrays.items() if k in ROW_DATASETS}, {})
+
+
+def _is_torch_archive(archive) -> bool:
+    """torch.save's zip: one top folder holding ``data.pkl`` (an npz holds ``.npy`` members only)."""
+    names = archive.namelist()
+    return any(n.endswith("/data.pkl") and n.count("/") == 1 for n in names) and not any(n.endswith(".npy")
+                                                                                       for n in names)
+
+
+def _open_torch(source: Source, label: str) -> FeatureFile | Stats:
+    """torch-fidelity's cache: ``{"mu", "sigma"}`` numpy arrays (``-stat-fid-`` files) or a 2-D feature tensor
+    (``-features-`` files), read with ``torch.load(weights_only=True)`` and numpy's array reconstruction as the
+    only globals allowed, so nothing in the file runs."""
+    import torch
+
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct
+    # Files written under numpy 1.x name numpy.core, under 2.x numpy._core: both mean the same function.
+    allowed = [_reconstruct, (_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype,
+               *{type(np.dtype(c)) for c in "fdihlqbBHILQ?e"}]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            obj = torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
+                             weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds on refused or corrupt files
+        text = str(exc)
+        reason = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0] if \
+            "WeightsUnpickler error:" in text else (text.strip().splitlines() or [type(exc).__name__])[0]
+        raise FormatError(f"torch file refused or corrupt ({reason[:200]}); nothing in it was run ({label})") from None
+    if isinstance(obj, torch.Tensor):
+        return FeatureFile(label, {"features": obj.numpy()}, {})
+    if isinstance(obj, dict) and {"mu", "sigma"} <= set(obj):
+        mu, sigma = (v.numpy() if isinstance(v, torch.Tensor) else v for v in (obj["mu"], obj["sigma"]))
+        return _make_stats(mu, sigma, None, label)
+    raise FormatError(f"torch file holds a {type(obj).__name__}; expected torch-fidelity's {{'mu', 'sigma'}} "
+                      f"statistics or a feature tensor ({label})")
+
 
 def _check_npz_members(npz, label: str) -> None:
     """Each member's declared size within the memory budget and, when compressed, within

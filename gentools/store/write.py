@@ -95,11 +95,62 @@ def write_stats(dest: str, stats) -> None:
             if stats.spatial.n is not None:
                 h5.attrs["spatial_n"] = int(stats.spatial.n)
 
-def write_stats_npz(dest: str, stats) -> None:
+def write_stats_npz(dest: str, stats, compressed: bool = False) -> None:
     """Write ``mu``/``sigma`` (and ``mu_s``/``sigma_s``) as the npz pytorch-fid and clean-fid read."""
     arrays = {"mu": stats.mu, "sigma": stats.sigma}
     if stats.spatial is not None:
         arrays.update(mu_s=stats.spatial.mu, sigma_s=stats.spatial.sigma)
     with atomic_path(dest) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            (np.savez_compressed if compressed else np.savez)(fh, **arrays)
+
+
+# --format of `gentools stats`: each tool's own statistics file.
+STATS_FORMATS = ("gentools", "pytorch-fid", "clean-fid", "adm", "edm2")
+# EDM2's keys (calculate_metrics.py metric_specs: 'fid' over Inception, 'fd_dinov2' over dinov2_vitl14).
+EDM2_KEYS = (("inception", "fid"), ("nvidia:inception", "fid"), ("dinov2:vitl14", "fd_dinov2"))
+
+
+def write_stats_as(dest: str, stats, fmt: str) -> None:
+    """``stats`` in format ``fmt`` (:data:`STATS_FORMATS`), as that tool writes it:
+
+    - ``pytorch-fid``: ``np.savez(mu, sigma)`` (read by ``compute_statistics_of_path``);
+    - ``clean-fid``: ``np.savez_compressed(mu, sigma)``, as ``make_custom_stats`` saves a custom statistic;
+    - ``adm``: ``mu``, ``sigma``, ``mu_s``, ``sigma_s`` (guided-diffusion's ``read_statistics`` needs all four,
+      so the stats must have spatial ones: ``extract --spatial``);
+    - ``edm2``: the pickle ``{"<key>": {"mu", "sigma"}, "num_images": n}``, key ``fid`` (Inception) or
+      ``fd_dinov2`` (dinov2:vitl14), as ``calculate_metrics.py ref`` dumps it.
+    """
+    from gentools.errors import UsageError
+
+    label = getattr(stats, "label", "") or "<stats>"
+    if fmt == "gentools":
+        return write_stats(dest, stats)
+    if fmt in ("pytorch-fid", "clean-fid"):
+        return write_stats_npz(dest, stats, compressed=fmt == "clean-fid")
+    if fmt == "adm":
+        if stats.spatial is None:
+            raise InputError(f"--format adm needs spatial (sFID) statistics beside mu/sigma, and these have none: "
+                             f"extract with --spatial ({label})")
+        return write_stats_npz(dest, stats)
+    if fmt == "edm2":
+        return _write_edm2(dest, stats, label)
+    raise UsageError(f"--format {fmt}: expected one of {', '.join(STATS_FORMATS)}")
+
+
+def _write_edm2(dest: str, stats, label: str) -> None:
+    import pickle
+
+    backbone = str(stats.provenance.get("backbone", ""))
+    key = next((k for prefix, k in EDM2_KEYS if backbone == prefix or (prefix.startswith("nvidia:") and
+                                                                        backbone.startswith(prefix))), None)
+    if key is None:
+        raise InputError(f"--format edm2 holds Inception ('fid') or dinov2:vitl14 ('fd_dinov2') statistics; these "
+                         f"come from '{backbone or 'an unknown backbone'}' ({label})")
+    if stats.n is None:
+        raise InputError(f"--format edm2 records num_images, and these statistics carry no n ({label})")
+    record = {key: {"mu": np.asarray(stats.mu, np.float64), "sigma": np.asarray(stats.sigma, np.float64)},
+              "num_images": int(stats.n)}
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as fh:
+            pickle.dump(record, fh)

@@ -40,17 +40,10 @@ import torch
 
 from gentools.features.weights import sha256_of
 from gentools.store import atomic_path
+from gentools.files import cache_root
 
 FORMAT = 1  # of the cache entry; bumping it retires every entry
 RUNTIMES = ("aoti", "eager")
-
-
-def cache_root() -> Optional[Path]:
-    """``$GENTOOLS_CACHE`` (default ``~/.cache/gentools``); ``None`` when it is ``off``."""
-    value = os.environ.get("GENTOOLS_CACHE", "")
-    if value.strip().lower() == "off":
-        return None
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "gentools"
 
 
 def chosen_runtime(device: torch.device) -> str:
