@@ -27,7 +27,7 @@ class Server:
     half its bytes; every request's path and Range header is recorded."""
 
     def __init__(self):
-        self.files, self.requests, self.drop, self.delay = {}, [], set(), 0.0
+        self.files, self.requests, self.drop, self.delay, self.ranges = {}, [], set(), 0.0, True
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -42,7 +42,7 @@ class Server:
                     return
                 start = 0
                 wanted = self.headers.get("Range", "")
-                if wanted.startswith("bytes=") and wanted.endswith("-"):
+                if server.ranges and wanted.startswith("bytes=") and wanted.endswith("-"):
                     start = int(wanted[6:-1])
                     if start >= len(body):
                         self.send_response(416)
@@ -188,6 +188,15 @@ def test_cut_download_resumes_with_a_range_request(server, cache):
     final = Path(proc.stdout.decode().strip())
     assert hashlib.sha256(final.read_bytes()).hexdigest() == hashlib.sha256(body).hexdigest()
     assert not partial.exists()
+    # a server that ignores Range answers 200 with the whole file: the partial file starts again
+    server.files["/r/norange.npz"] = body
+    server.drop.add("/r/norange.npz")
+    server.ranges = False
+    url = f"{server.url}/r/norange.npz"
+    one_error(run_cli("ref", "pull", url, "--sha256", hashlib.sha256(body).hexdigest(), env=env))
+    proc = run_cli("ref", "pull", url, "--sha256", hashlib.sha256(body).hexdigest(), env=env, check=0)
+    assert server.requests[-1] == ("/r/norange.npz", f"bytes={len(body) // 2}-")
+    assert Path(proc.stdout.decode().strip()).read_bytes() == body
 
 
 def test_two_concurrent_pulls_end_with_one_verified_file(server, cache):
@@ -396,6 +405,8 @@ def test_make_publishes_stats_rows_and_manifest_and_verify_checks_them(cache, tm
     for file, info in record["files"].items():
         assert hashlib.sha256((manifest.parent / file).read_bytes()).hexdigest() == info["sha256"]
     assert run_cli("ref", "verify", "lab/gauss", env=env, check=0).stdout.decode().count("\tok") == 2
+    listed = {e["name"]: e for e in json.loads(run_cli("ref", "list", "--json", env=env, check=0).stdout)["entries"]}
+    assert listed["lab/gauss"]["pulled"] and not listed["lab/gauss"]["catalogue"] and listed["lab/gauss"]["n"] == 500
     # ref:NAME is the full statistics, ref:NAME:rows the rows (for kid/prdc)
     by_ref = run_cli("fid", gen, "ref:lab/gauss", env=env, check=0).stdout
     assert by_ref == run_cli("fid", gen, ref, env=env, check=0).stdout

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from gentools.errors import ProvenanceError, UsageError
+from gentools.errors import GentoolsError, ProvenanceError, UsageError
 from gentools.files import sha256_of
 from gentools.inputs import InputLike, load, require_features
 from gentools.refs import cache, catalogue, publish
@@ -16,13 +16,20 @@ from gentools.refs import pull as pulling
 
 def ref_list() -> list:
     """The catalogue, one dict per entry (name, dataset, split, resolution, n, preset, format, URL, size, sha256,
-    sources), each with ``pulled``: whether it is in the cache now."""
-    rows = catalogue.table()
-    for row in rows:
-        try:
-            row["pulled"] = cache.read_record(row["name"]) is not None
-        except Exception:  # noqa: BLE001 - a cache that is off or unreadable lists as not pulled
-            row["pulled"] = False
+    sources), each with ``pulled`` (in the cache now), then the references in the cache that are not in the
+    catalogue (pulled by URL or made with :func:`ref_make`; ``catalogue`` false, fields from their record)."""
+    try:
+        cached = set(cache.cached_names())
+    except GentoolsError:  # the cache is off: nothing is pulled
+        cached = set()
+    rows = [dict(row, pulled=row["name"] in cached, catalogue=True) for row in catalogue.table()]
+    for name in sorted(cached - set(catalogue.CATALOGUE)):
+        record = cache.read_record(name)
+        manifest = cache.read_json(cache.entry_dir(name) / publish.MANIFEST, publish.MANIFEST) or {}
+        n = manifest.get("n") if isinstance(manifest.get("n"), int) else catalogue.UNKNOWN
+        rows.append({"name": name, "dataset": "", "split": "", "resolution": catalogue.UNKNOWN, "n": n, "rows": 0, "preset": record["preset"], "resize": "",
+                     "format": record["format"], "url": record["url"], "size": record["size"],
+                     "sha256": record["sha256"], "md5": "", "sources": [], "pulled": True, "catalogue": False})
     return rows
 
 

@@ -20,11 +20,10 @@ import fcntl
 import json
 import os
 import re
-import warnings
 from pathlib import Path
 from typing import Iterator, Optional
 
-from gentools.errors import GentoolsNotice, InputError, UsageError
+from gentools.errors import InputError, UsageError
 from gentools.files import cache_root
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99}){0,3}")
@@ -127,6 +126,19 @@ def read_record(name: str) -> Optional[dict]:
     return record
 
 
+def cached_names() -> list:
+    """The names of every reference in the cache (folders up to four deep holding a record), sorted."""
+    root = refs_root()
+    if not root.is_dir():
+        return []
+    names = []
+    for record in sorted(root.glob("**/" + RECORD)):
+        name = record.parent.relative_to(root).as_posix()
+        if NAME.fullmatch(name) and not record.parent.is_symlink():
+            names.append(name)
+    return names
+
+
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -141,8 +153,9 @@ def trusted(name: str) -> Optional[str]:
     return check_sha256(entry["sha256"], f"{TRUST}'s sha256 for {name}")
 
 
-def trust(name: str, sha256: str, url: str, size: int) -> None:
-    """Record ``sha256`` for ``name`` on first use (with a notice); a different one already there is refused."""
+def trust(name: str, sha256: str, url: str, size: int) -> bool:
+    """Check ``sha256`` against the one ``refs.lock`` holds for ``name``, refusing a different one; the first
+    time, record it. Returns whether it was recorded now."""
     path = refs_root() / TRUST
     with _flock("+trust.lock"):  # no name has a "+"
         table = read_json(path, TRUST) or {}
@@ -155,5 +168,4 @@ def trust(name: str, sha256: str, url: str, size: int) -> None:
         if known is None:
             table[name] = {"sha256": sha256, "url": url, "size": size, "recorded": now()}
             write_json(path, table)
-            warnings.warn(f"{name}: no published sha256; recorded {sha256} in {path} (trust on first use: a later "
-                          f"pull or file that differs is refused)", GentoolsNotice, stacklevel=3)
+        return known is None
