@@ -459,3 +459,44 @@ def test_cache_off_and_bad_names_are_one_line(feature_files):
     proc = run_cli("ref", "pull", "file:///etc/passwd", "--name", "x", env=cli_env(GENTOOLS_CACHE="/tmp/never"))
     assert proc.returncode == 2 and "expected an http:// or https:// URL" in proc.stderr.decode()
     assert not os.path.exists("/tmp/never")
+
+
+def test_adm_statistics_are_read_without_their_images(tmp_path, feature_files):
+    """fid on an ADM batch reads mu/sigma (and mu_s/sigma_s) only: arr_0 past the memory budget is never read."""
+    gen, _ = feature_files
+    rng = np.random.RandomState(0)
+    a = rng.randn(300, 32)
+    np.savez(tmp_path / "adm.npz", arr_0=np.zeros((40, 256, 256, 3), np.uint8), mu=a.mean(0),
+             sigma=np.cov(a, rowvar=False))
+    small = run_cli("fid", gen, tmp_path / "adm.npz", "--max-memory", "5M", "-q", check=0).stdout
+    np.savez(tmp_path / "plain.npz", mu=a.mean(0), sigma=np.cov(a, rowvar=False))
+    assert small == run_cli("fid", gen, tmp_path / "plain.npz", "-q", check=0).stdout
+
+
+def test_hostile_cache_records_are_one_line(cache, feature_files):
+    gen, ref = feature_files
+    env = env_for(cache)
+    run_cli("ref", "make", ref, "--name", "lab/h", env=env, check=0)
+    record_path = cache / "refs" / "lab" / "h" / "ref.json"
+    record = json.loads(record_path.read_text())
+    for bad, message in (({**record, "file": "../../../etc/passwd"}, "expected a plain file name"),
+                         ({**record, "size": "big"}, "no valid 'size'"), ("[1, 2]", "expected a JSON object"),
+                         ("{not json", "not valid JSON")):
+        record_path.write_text(bad if isinstance(bad, str) else json.dumps(bad))
+        assert message in one_error(run_cli("fid", gen, "ref:lab/h", "-q", env=env))
+    assert "is a catalogue entry" in run_cli("ref", "make", ref, "--name", "adm/imagenet256", env=env).stderr.decode()
+    assert "expected ref:NAME or ref:NAME:rows" in one_error(run_cli("fid", gen, "ref:lab/h:x", "-q", env=env))
+
+
+def test_edm2_reference_picks_its_entry_by_backbone(server, cache, feature_files, tmp_path):
+    gen, ref = feature_files
+    env = env_for(cache)
+    run_cli("stats", ref, "--format", "edm2", "-o", tmp_path / "img512.pkl", check=0)
+    server.files["/edm2/dataset-refs/img512.pkl"] = (tmp_path / "img512.pkl").read_bytes()
+    path = run_cli("ref", "pull", "edm2/img512", "--mirror", server.url, env=env, check=0).stdout.decode().strip()
+    by_ref = run_cli("fid", gen, "ref:edm2/img512", "--json", env=env, check=0).stdout
+    out = json.loads(by_ref)
+    assert out["values"]["fid"] == float(parse_tsv(run_cli("fid", gen, path, env=env, check=0).stdout)["fid"])
+    assert out["values"]["fid"] == float(parse_tsv(run_cli("fid", gen, ref, env=env, check=0).stdout)["fid"])
+    assert out["inputs"][1]["path"] == "ref:edm2/img512:fid"
+    assert out["inputs"][1]["provenance"]["preset"] == "edm2"

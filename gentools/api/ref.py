@@ -27,7 +27,7 @@ def ref_list() -> list:
         record = cache.read_record(name)
         manifest = cache.read_json(cache.entry_dir(name) / publish.MANIFEST, publish.MANIFEST) or {}
         n = manifest.get("n") if isinstance(manifest.get("n"), int) else catalogue.UNKNOWN
-        rows.append({"name": name, "dataset": "", "split": "", "resolution": catalogue.UNKNOWN, "n": n, "rows": 0, "preset": record["preset"], "resize": "",
+        rows.append({"name": name, "dataset": "", "split": "", "resolution": catalogue.UNKNOWN, "n": n, "rows": 0, "preset": record["preset"], "backbone": "", "resize": "",
                      "format": record["format"], "url": record["url"], "size": record["size"],
                      "sha256": record["sha256"], "md5": "", "sources": [], "pulled": True, "catalogue": False})
     return rows
@@ -50,7 +50,9 @@ def ref_make(inputs: Sequence[InputLike], *, name: str, preset: Optional[str] = 
     from gentools.api.stats import stats
     from gentools.store import write_features
 
-    cache.check_name(name)
+    if catalogue.get(cache.check_name(name)) is not None:
+        raise UsageError(f"--name {name} is a catalogue entry (the published file); name your own otherwise, "
+                         f"e.g. lab/{name.rsplit('/', 1)[-1]}")
     items = [load(i) for i in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
     result = stats(items, merge=True, force=force)
     if preset:

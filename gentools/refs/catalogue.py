@@ -59,9 +59,15 @@ class Entry:
         sources = [self.source] + ([self.listed] if self.listed else [])
         return {"name": self.name, "dataset": self.dataset, "split": self.split,
                 "resolution": self.resolution or UNKNOWN, "n": self.n or UNKNOWN, "rows": self.rows or 0,
-                "preset": self.preset, "resize": self.resize_mode, "format": self.format, "url": self.url,
+                "preset": self.preset, "backbone": self.backbone, "resize": self.resize_mode, "format": self.format, "url": self.url,
                 "size": self.size or UNKNOWN, "sha256": self.sha256 or UNKNOWN, "md5": self.md5 or "",
                 "sources": [{"repo": s.repo, "path": s.path, "line": s.line, "url": s.url} for s in sources]}
+
+    @property
+    def backbone(self) -> str:
+        from gentools import presets
+
+        return presets.get(self.preset).backbone
 
     @property
     def resize_mode(self) -> str:

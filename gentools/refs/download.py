@@ -55,6 +55,10 @@ def download(url: str, partial: Path, progress=None, timeout: float = TIMEOUT) -
         raise InputError(f"download failed: {reason} ({url})") from None
     with response:
         resumed = bool(have) and response.status == 206 and _range_start(response) == have
+        if response.status == 206 and not resumed:  # a part that is not the rest of ours: start again next time
+            partial.unlink(missing_ok=True)
+            raise InputError(f"download failed: the server sent bytes from {_range_start(response)}, not the "
+                             f"{have} asked for; run the pull again to start over ({url})")
         length = response.headers.get("Content-Length")
         total = (int(length) if length and length.isdigit() else 0) + (have if resumed else 0)
         done = have if resumed else 0

@@ -132,9 +132,7 @@ def _verified(entry, name: str, url: str, source: str, partial: Path, expected: 
     record = {"name": name, "url": url, "pulled_from": source, "sha256": digest, "size": size, "format": fmt,
               "preset": entry.preset if entry else "", "pulled": cache.now()}
     if entry is not None and entry.format != "dataset-archive":
-        from gentools import presets
-
-        record.update(backbone=presets.get(entry.preset).backbone, resize=entry.resize_mode)
+        record.update(backbone=entry.backbone, resize=entry.resize_mode)
     return record
 
 

@@ -317,11 +317,12 @@ STATS_MEMBERS = ("mu", "sigma", "mu_s", "sigma_s")
 
 def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
     with _load_numpy(source, label) as npz:
-        _check_npz_members(npz, label)
         if _is_torch_archive(npz.zip):
+            _check_npz_members(npz, label, npz.zip.namelist())
             return _open_torch(source, label)
         # Statistics are read alone: an ADM reference batch also holds 10,000 images (arr_0) that fid never needs.
         wanted = [k for k in STATS_MEMBERS if k in npz.files] if {"mu", "sigma"} <= set(npz.files) else npz.files
+        _check_npz_members(npz, label, [m for k in wanted for m in (k, f"{k}.npy")])
         try:
             arrays = {k: npz[k] for k in wanted}
         except Exception as exc:  # noqa: BLE001 - numpy and zipfile raise many kinds on corrupt members
@@ -378,10 +379,13 @@ def _open_torch(source: Source, label: str) -> FeatureFile | Stats:
                       f"statistics or a feature tensor ({label})")
 
 
-def _check_npz_members(npz, label: str) -> None:
-    """Each member's declared size within the memory budget and, when compressed, within
+def _check_npz_members(npz, label: str, names) -> None:
+    """Each member to be read (``names``) within the memory budget and, when compressed, within
     :data:`~gentools.store.safety.MAX_COMPRESSION` of its stored bytes: checked from the zip directory, unread."""
+    names = set(names)
     for info in npz.zip.infolist():
+        if info.filename not in names:
+            continue
         memory.require(info.file_size, f"npz member '{info.filename}'", label)
         if info.compress_type != 0 and info.compress_size * safety.MAX_COMPRESSION < info.file_size:
             raise FormatError(f"npz member '{info.filename}' unpacks {info.file_size} bytes from "
