@@ -38,7 +38,6 @@ def stats(
     from gentools.api.stats import stats as run
     from gentools.cli._inputs import sources
     from gentools.cli.output import write_file_output
-
     from gentools.errors import UsageError
     from gentools.store.write import STATS_FORMATS
 

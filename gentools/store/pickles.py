@@ -19,7 +19,15 @@ from gentools.store.unpickle import PickleRefused, parse_pickle
 
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 # Which entry serves which backbone (EDM2's metric_specs: 'fid' = Inception, 'fd_dinov2' = dinov2_vitl14).
-ENTRY_OF_BACKBONE = (("inception", "fid"), ("nvidia:", "fid"), ("dinov2:vitl14", "fd_dinov2"))
+ENTRY_OF_BACKBONE = (("inception", "fid"), ("nvidia:inception", "fid"), ("dinov2:vitl14", "fd_dinov2"))
+
+
+def entry_of(backbone: str) -> str | None:
+    """The EDM2 key of a backbone's statistics (``nvidia:inception...`` is NVIDIA's Inception detector file)."""
+    for prefix, entry in ENTRY_OF_BACKBONE:
+        if backbone == prefix or (prefix.startswith("nvidia:") and backbone.startswith(prefix)):
+            return entry
+    return None
 
 
 @dataclass
@@ -35,11 +43,11 @@ class StatsSet:
     def pick(self, other_provenance: dict):
         """The entry that matches the other input's ``backbone``; a one-line error when none does."""
         backbone = str(other_provenance.get("backbone", ""))
-        for prefix, entry in ENTRY_OF_BACKBONE:
-            if (backbone == prefix or (prefix.endswith(":") and backbone.startswith(prefix))) and entry in self.entries:
-                return self.entries[entry]
+        entry = entry_of(backbone)
+        if entry in self.entries:
+            return self.entries[entry]
         raise InputError(f"no entry for backbone '{backbone or 'unknown'}' among {', '.join(sorted(self.entries))} "
-                         f"(fid: inception or nvidia:, fd_dinov2: dinov2:vitl14) ({self.label})")
+                         f"(fid: inception or nvidia:inception-*, fd_dinov2: dinov2:vitl14) ({self.label})")
 
 
 def is_pickle(head: bytes) -> bool:

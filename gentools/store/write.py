@@ -107,8 +107,6 @@ def write_stats_npz(dest: str, stats, compressed: bool = False) -> None:
 
 # --format of `gentools stats`: each tool's own statistics file.
 STATS_FORMATS = ("gentools", "pytorch-fid", "clean-fid", "adm", "edm2")
-# EDM2's keys (calculate_metrics.py metric_specs: 'fid' over Inception, 'fd_dinov2' over dinov2_vitl14).
-EDM2_KEYS = (("inception", "fid"), ("nvidia:inception", "fid"), ("dinov2:vitl14", "fd_dinov2"))
 
 
 def write_stats_as(dest: str, stats, fmt: str) -> None:
@@ -141,9 +139,10 @@ def write_stats_as(dest: str, stats, fmt: str) -> None:
 def _write_edm2(dest: str, stats, label: str) -> None:
     import pickle
 
+    from gentools.store.pickles import entry_of
+
     backbone = str(stats.provenance.get("backbone", ""))
-    key = next((k for prefix, k in EDM2_KEYS if backbone == prefix or (prefix.startswith("nvidia:") and
-                                                                        backbone.startswith(prefix))), None)
+    key = entry_of(backbone)
     if key is None:
         raise InputError(f"--format edm2 holds Inception ('fid') or dinov2:vitl14 ('fd_dinov2') statistics; these "
                          f"come from '{backbone or 'an unknown backbone'}' ({label})")
