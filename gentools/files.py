@@ -18,8 +18,13 @@ def cache_root() -> Optional[Path]:
 
 
 def sha256_of(path: os.PathLike) -> str:
-    """The file's sha256 (hex), read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """The file's sha256, hex."""
+    return digest_of(path, "sha256")
+
+
+def digest_of(path: os.PathLike, algorithm: str) -> str:
+    """The file's ``hashlib`` digest (hex), read in 1 MiB blocks."""
+    digest = hashlib.new(algorithm, usedforsecurity=algorithm != "md5")
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)

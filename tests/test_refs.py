@@ -500,3 +500,13 @@ def test_edm2_reference_picks_its_entry_by_backbone(server, cache, feature_files
     assert out["values"]["fid"] == float(parse_tsv(run_cli("fid", gen, ref, env=env, check=0).stdout)["fid"])
     assert out["inputs"][1]["path"] == "ref:edm2/img512:fid"
     assert out["inputs"][1]["provenance"]["preset"] == "edm2"
+
+
+def test_dataset_archive_is_checked_against_torchvisions_md5(server, cache):
+    import gzip
+
+    server.files["/~kriz/cifar-10-python.tar.gz"] = gzip.compress(b"not the CIFAR-10 archive")
+    err = one_error(run_cli("ref", "pull", "torch-fidelity/cifar10-train", "--mirror", server.url,
+                            env=env_for(cache)))
+    assert "does not match the published c58f30108f718f92721af3b95e74349a" in err and "not kept" in err
+    assert not (cache / "refs" / "torch-fidelity").exists()

@@ -93,20 +93,14 @@ def _subset(items: list, rows: int, seed: int) -> dict:
     blocks, ids, start = [], [], 0
     for item in items:
         mine = chosen[(chosen >= start) & (chosen < start + item.n)] - start
-        if len(mine):
-            blocks.append(np.concatenate([block[mine[(mine >= at) & (mine < at + len(block))] - at]
-                                          for at, block in _blocks(item)]))
-            item_ids = item.ids
-            ids.extend([item_ids[i] for i in mine] if item_ids else [f"{item.label}[{i}]" for i in mine])
+        at = 0
+        for block in item.chunks("features"):  # streamed: the inputs may not fit in memory, the subset does
+            blocks.append(block[mine[(mine >= at) & (mine < at + len(block))] - at])
+            at += len(block)
+        item_ids = item.ids
+        ids.extend([item_ids[i] for i in mine] if item_ids else [f"{item.label}[{i}]" for i in mine])
         start += item.n
     return {"features": np.concatenate(blocks), "ids": ids}
-
-
-def _blocks(item, rows: int = 8192):
-    at = 0
-    for block in item.chunks("features", rows):
-        yield at, block
-        at += len(block)
 
 
 def ref_verify(target: str) -> list:

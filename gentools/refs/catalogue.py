@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from gentools import presets
 from gentools.presets import Source
 
 # What each format holds (README: "Reference statistics").
@@ -65,14 +66,10 @@ class Entry:
 
     @property
     def backbone(self) -> str:
-        from gentools import presets
-
         return presets.get(self.preset).backbone
 
     @property
     def resize_mode(self) -> str:
-        from gentools import presets
-
         return self.resize or presets.get(self.preset).resize
 
 

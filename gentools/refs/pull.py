@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import urllib.parse
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from gentools.errors import GentoolsNotice, InputError, UsageError
-from gentools.files import sha256_of
+from gentools.files import digest_of, sha256_of
 from gentools.refs import cache, catalogue
 from gentools.refs.download import check_url, download, mirrored
 
@@ -117,13 +116,9 @@ def _verified(entry, name: str, url: str, source: str, partial: Path, expected: 
     if expected and digest != expected:
         raise InputError(f"{name}: sha256 {digest} does not match the expected {expected}; not kept ({source})")
     if entry is not None and entry.md5:
-        md5 = hashlib.md5(usedforsecurity=False)
-        with open(partial, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                md5.update(block)
-        if md5.hexdigest() != entry.md5:
-            raise InputError(f"{name}: md5 {md5.hexdigest()} does not match the published {entry.md5}; not kept "
-                             f"({source})")
+        md5 = digest_of(partial, "md5")  # what torchvision publishes
+        if md5 != entry.md5:
+            raise InputError(f"{name}: md5 {md5} does not match the published {entry.md5}; not kept ({source})")
     fmt = entry.format if entry else "file"
     _check_format(partial, fmt, f"{name} from {source}")
     if cache.trust(name, digest, url, size) and expected is None:
