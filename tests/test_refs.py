@@ -154,6 +154,12 @@ def test_pull_catalogue_entry_through_mirror_then_fid_on_ref_equals_the_file(ser
     run_cli("stats", "ref:adm/imagenet256", "--format", "pytorch-fid", "-o", tmp_path / "p.npz", env=env, check=0)
     with np.load(tmp_path / "p.npz") as got, np.load(path) as published:
         np.testing.assert_array_equal(got["sigma"], published["sigma"])
+    # extract reads the batch's arr_0 images through the same name
+    run_cli("extract", "ref:adm/imagenet256", "-b", "pixels:8", "--workers", "0", "-o", tmp_path / "imgs.h5", env=env,
+            check=0)
+    run_cli("extract", path, "-b", "pixels:8", "--workers", "0", "-o", tmp_path / "imgs2.h5", env=env, check=0)
+    with gentools.load(str(tmp_path / "imgs.h5")) as a, gentools.load(str(tmp_path / "imgs2.h5")) as b:
+        assert a.n == 4 and np.array_equal(a.array(), b.array())
     # GENTOOLS_REF_MIRROR does what --mirror does; with no hash anywhere, the first pull records it
     other = "/diffusion/jul-2021/ref_batches/imagenet/64/VIRTUAL_imagenet64_labeled.npz"
     server.files[other] = adm_batch(32, seed=9)
