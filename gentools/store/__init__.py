@@ -16,7 +16,7 @@ fsynced, then renamed over the final name, so a reader never sees half a file.
 Modules: ``formats`` (names, signatures), ``read`` (:class:`FeatureFile`,
 :class:`Stats`, :func:`open_input`), ``write`` (atomic one-shot writers),
 ``partial`` (the resumable :class:`FeatureWriter`), ``latents``, ``pickles``
-(EDM2 statistics through a restricted unpickler).
+(EDM2 statistics through a restricted unpickler), ``torch_cache`` (torch-fidelity's cached ``.pt``).
 """
 
 from gentools.store.formats import (  # noqa: F401 - the store's public names

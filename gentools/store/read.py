@@ -11,7 +11,7 @@ import numpy as np
 
 from gentools import memory
 from gentools.errors import FormatError, InputError
-from gentools.store import safety
+from gentools.store import safety, torch_cache
 from gentools.store.formats import ROW_DATASETS, TEXT_ROWS, Source, _read_head, sniff, source_label
 from gentools.store.pickles import is_pickle
 from gentools.store.write import write_features, write_stats_as
@@ -317,9 +317,9 @@ STATS_MEMBERS = ("mu", "sigma", "mu_s", "sigma_s")
 
 def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
     with _load_numpy(source, label) as npz:
-        if _is_torch_archive(npz.zip):
+        if torch_cache.is_torch_archive(npz.zip):
             _check_npz_members(npz, label, npz.zip.namelist())
-            return _open_torch(source, label)
+            return torch_cache.open_torch(source, label)
         # Statistics are read alone: an ADM reference batch also holds 10,000 images (arr_0) that fid never needs.
         wanted = [k for k in STATS_MEMBERS if k in npz.files] if {"mu", "sigma"} <= set(npz.files) else npz.files
         _check_npz_members(npz, label, [m for k in wanted for m in (k, f"{k}.npy")])
@@ -339,44 +339,6 @@ def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
             raise FormatError(f"npz holds {sorted(arrays)}; expected 'features', 'mu'/'sigma', or a single array ({label})")
         arrays = {"features": next(iter(arrays.values()))}
     return FeatureFile(label, {k: v for k, v in arrays.items() if k in ROW_DATASETS}, {})
-
-
-def _is_torch_archive(archive) -> bool:
-    """torch.save's zip: one top folder holding ``data.pkl`` (an npz holds ``.npy`` members only)."""
-    names = archive.namelist()
-    return any(n.endswith("/data.pkl") and n.count("/") == 1 for n in names) and not any(n.endswith(".npy")
-                                                                                       for n in names)
-
-
-def _open_torch(source: Source, label: str) -> FeatureFile | Stats:
-    """torch-fidelity's cache: ``{"mu", "sigma"}`` numpy arrays (``-stat-fid-`` files) or a 2-D feature tensor
-    (``-features-`` files), read with ``torch.load(weights_only=True)`` and numpy's array reconstruction as the
-    only globals allowed, so nothing in the file runs."""
-    import torch
-
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy 1.x
-        from numpy.core.multiarray import _reconstruct
-    # Files written under numpy 1.x name numpy.core, under 2.x numpy._core: both mean the same function.
-    allowed = [_reconstruct, (_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype,
-               *{type(np.dtype(c)) for c in "fdihlqbBHILQ?e"}]
-    try:
-        with torch.serialization.safe_globals(allowed):
-            obj = torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
-                             weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds on refused or corrupt files
-        text = str(exc)
-        reason = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0] if \
-            "WeightsUnpickler error:" in text else (text.strip().splitlines() or [type(exc).__name__])[0]
-        raise FormatError(f"torch file refused or corrupt ({reason[:200]}); nothing in it was run ({label})") from None
-    if isinstance(obj, torch.Tensor):
-        return FeatureFile(label, {"features": obj.numpy()}, {})
-    if isinstance(obj, dict) and {"mu", "sigma"} <= set(obj):
-        mu, sigma = (v.numpy() if isinstance(v, torch.Tensor) else v for v in (obj["mu"], obj["sigma"]))
-        return _make_stats(mu, sigma, None, label)
-    raise FormatError(f"torch file holds a {type(obj).__name__}; expected torch-fidelity's {{'mu', 'sigma'}} "
-                      f"statistics or a feature tensor ({label})")
 
 
 def _check_npz_members(npz, label: str, names) -> None:

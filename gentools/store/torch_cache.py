@@ -1,0 +1,50 @@
+"""torch-fidelity's cache files (``torch.save`` zips of statistics or feature tensors), read without running them."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from gentools.errors import FormatError
+from gentools.store.formats import Source
+
+
+def is_torch_archive(archive) -> bool:
+    """torch.save's zip: one top folder holding ``data.pkl`` (an npz holds ``.npy`` members only)."""
+    names = archive.namelist()
+    return any(n.endswith("/data.pkl") and n.count("/") == 1 for n in names) and not any(n.endswith(".npy")
+                                                                                       for n in names)
+
+
+def open_torch(source: Source, label: str) -> FeatureFile | Stats:
+    """torch-fidelity's cache: ``{"mu", "sigma"}`` numpy arrays (``-stat-fid-`` files) or a 2-D feature tensor
+    (``-features-`` files), read with ``torch.load(weights_only=True)`` and numpy's array reconstruction as the
+    only globals allowed, so nothing in the file runs."""
+    import torch
+
+    from gentools.store.read import FeatureFile, _make_stats
+
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct
+    # Files written under numpy 1.x name numpy.core, under 2.x numpy._core: both mean the same function.
+    allowed = [_reconstruct, (_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype,
+               *{type(np.dtype(c)) for c in "fdihlqbBHILQ?e"}]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            obj = torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
+                             weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds on refused or corrupt files
+        text = str(exc)
+        reason = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0] if \
+            "WeightsUnpickler error:" in text else (text.strip().splitlines() or [type(exc).__name__])[0]
+        raise FormatError(f"torch file refused or corrupt ({reason[:200]}); nothing in it was run ({label})") from None
+    if isinstance(obj, torch.Tensor):
+        return FeatureFile(label, {"features": obj.numpy()}, {})
+    if isinstance(obj, dict) and {"mu", "sigma"} <= set(obj):
+        mu, sigma = (v.numpy() if isinstance(v, torch.Tensor) else v for v in (obj["mu"], obj["sigma"]))
+        return _make_stats(mu, sigma, None, label)
+    raise FormatError(f"torch file holds a {type(obj).__name__}; expected torch-fidelity's {{'mu', 'sigma'}} "
+                      f"statistics or a feature tensor ({label})")
