@@ -8,7 +8,6 @@ from typing import Optional, Sequence
 import numpy as np
 
 from gentools.errors import GentoolsError, ProvenanceError, UsageError
-from gentools.files import sha256_of
 from gentools.inputs import InputLike, load, require_features
 from gentools.refs import cache, catalogue, publish
 from gentools.refs import pull as pulling
@@ -75,12 +74,13 @@ def ref_make(inputs: Sequence[InputLike], *, name: str, preset: Optional[str] = 
             write_features(str(folder / "rows.h5"), features, dict(result.provenance, count=rows, complete=True))
             files["rows.h5"] = "rows"
         manifest = publish.write_manifest(folder, name, files, result, preset or "")
+        stats_file = manifest["files"]["stats.h5"]
         record = {"name": name, "file": "stats.h5", "rows_file": "rows.h5" if rows else None,
-                  "sha256": sha256_of(folder / "stats.h5"), "size": (folder / "stats.h5").stat().st_size,
+                  "sha256": stats_file["sha256"], "size": stats_file["size"],
                   "url": "", "format": "gentools", "preset": preset or "", "made": cache.now()}
         if not output:
             cache.write_json(folder / cache.RECORD, record)
-    return dict(record, path=str(folder / "stats.h5"), manifest=str(manifest), n=result.n, dim=result.dim)
+    return dict(record, path=str(folder / "stats.h5"), manifest=str(folder / publish.MANIFEST), n=result.n, dim=result.dim)
 
 
 def _subset(items: list, rows: int, seed: int) -> dict:

@@ -31,6 +31,13 @@ FORMATS = {
 UNKNOWN = "unknown"
 
 
+def file_name_of(url: str) -> str:
+    """The last part of a URL's path, %-decoded (unchecked: :func:`gentools.refs.cache.check_file_name`)."""
+    import urllib.parse
+
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+
+
 @dataclass(frozen=True)
 class Entry:
     """One published reference: ``n`` images behind the statistics, ``rows`` per-row data shipped beside them."""
@@ -50,10 +57,6 @@ class Entry:
     sha256: Optional[str] = None
     md5: Optional[str] = None
     resize: str = ""      # when it differs from the preset's own
-
-    @property
-    def file_name(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
 
     def record(self) -> dict:
         """The entry as JSON-ready fields (``ref list --json``), unknowns spelt ``"unknown"``."""

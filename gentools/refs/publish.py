@@ -16,8 +16,8 @@ from gentools.refs import cache
 MANIFEST = "manifest.json"
 
 
-def write_manifest(folder: Path, name: str, files: dict, stats, preset: str) -> Path:
-    """``manifest.json`` in ``folder`` for ``files`` (file name -> kind), hashed as they are now."""
+def write_manifest(folder: Path, name: str, files: dict, stats, preset: str) -> dict:
+    """``manifest.json`` in ``folder`` for ``files`` (file name -> kind), hashed as they are now; returns it."""
     from gentools import __version__
 
     manifest = {"name": name, "n": stats.n, "dim": stats.dim, "preset": preset,
@@ -26,7 +26,7 @@ def write_manifest(folder: Path, name: str, files: dict, stats, preset: str) -> 
                 "files": {file: {"kind": kind, "sha256": sha256_of(folder / file), "size": (folder / file).stat().st_size}
                           for file, kind in files.items()}}
     cache.write_json(folder / MANIFEST, manifest)
-    return folder / MANIFEST
+    return manifest
 
 
 def _plain(value) -> bool:

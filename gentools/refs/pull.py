@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import urllib.parse
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -32,8 +31,7 @@ def pull(spec: str, *, sha256: Optional[str] = None, name: Optional[str] = None,
     expected = _expected(entry, sha256)
     source = from_file or mirrored(url, mirror or os.environ.get(MIRROR_ENV) or None)
     folder = cache.entry_dir(name)
-    file_name = cache.check_file_name(urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]),
-                                      url)
+    file_name = cache.check_file_name(catalogue.file_name_of(url), url)
     with cache.locked(name):
         present = _present(name, folder, expected, from_file)
         if present is not None:
@@ -67,8 +65,7 @@ def pull(spec: str, *, sha256: Optional[str] = None, name: Optional[str] = None,
 def _target(spec: str, name: Optional[str]):
     if "://" in spec:
         url = check_url(spec)
-        stem = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]).split(".", 1)[0]
-        name = cache.check_name(name or stem)
+        name = cache.check_name(name or catalogue.file_name_of(url).split(".", 1)[0])
         entry = catalogue.get(name)
         if entry is not None and entry.url != url:
             raise UsageError(f"{name} is a catalogue entry with another URL ({entry.url}); choose another --name")
