@@ -60,6 +60,9 @@ class Preset:
     note: str
     sources: dict = field(default_factory=dict, compare=False)  # setting -> Source
     seed: int = 2020       # every stochastic metric's default seed (torch-fidelity's rng_seed)
+    frechet_route: str = "exact"  # "fadtk": fadtk's online float16 statistics and eig route (metrics/audio.py)
+    audio_pcm16: bool = False     # audio saved as 16-bit PCM and read back before the backbone (fadtk)
+    frames_float16: bool = False  # embedding frames rounded to float16, as fadtk stores them
 
     def settings(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("sources", "note")}
@@ -185,6 +188,21 @@ PRESETS = {
                             resize=_src(EDM2, "x = np.stack([np.uint8(PIL.Image.fromarray(xx, 'RGB').resize((224, "
                                               "224), PIL.Image.Resampling.BICUBIC)) for xx in x])"))),
 }
+FADTK = ("microsoft/fadtk", "fadtk/fad.py")  # fadtk 1.1.0 from PyPI; the side venv checks every quoted line
+FADTK_LOADER = ("microsoft/fadtk", "fadtk/model_loader.py")
+FADTK_UTILS = ("microsoft/fadtk", "fadtk/utils.py")
+PRESETS["fadtk"] = Preset(
+    backbone="vggish", resize="", fid_ddof=1, is_splits=10, is_split_size=0, is_shuffle=True, kid_clamp=False,
+    pr_k=5, pr_strict=True, pr_float16=False, pr_backbone="", frechet_route="fadtk", audio_pcm16=True,
+    frames_float16=True,
+    note="fadtk 1.1.0 FAD: VGGish frames stored as float16, audio through 16-bit PCM, online per-file statistics "
+    "(ddof=1), eig route with eps fallback; FAD-inf 25 sizes from 500 with replacement",
+    sources={"backbone": _src(FADTK_LOADER, "self.model = torch.hub.load('harritaylor/torchvggish', 'vggish')"),
+             "fid_ddof": _src(FADTK_UTILS, "cov = S / (n - 1)  # compute the covariance matrix"),
+             "frechet_route": _src(FADTK, "covmean = (V * scisqrt(D)) @ linalg.inv(V)"),
+             "audio_pcm16": _src(FADTK, 'torchaudio.save(str(new), y, self.ml.sr, encoding="PCM_S", '
+                                        'bits_per_sample=16)'),
+             "frames_float16": _src(FADTK_LOADER, "embd = embd.astype(np.float16)")})
 DEFAULT = PRESETS["gentools"]
 
 

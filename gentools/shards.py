@@ -37,9 +37,14 @@ def merge_feature_files(files: list[FeatureFile]) -> tuple[dict, dict]:
     names = [name for name in ROW_DATASETS if all(f.has(name) for f in files)]
     shards = [f.provenance.get("shard") or "" for f in files]
     if all(shards):
-        order = _shard_order(files, shards)
         parts = {name: [_rows(f, name) for f in files] for name in names}
-        arrays = {name: _interleave(parts[name], order) for name in names}
+        if first.provenance.get("modality") == "audio":  # an input is a run of rows with one id: interleave runs
+            runs = [_runs(ids) for ids in parts["ids"]]
+            order = _shard_order(files, shards, [len(r) for r in runs])
+            arrays = {name: _interleave_runs(parts[name], runs, order) for name in names}
+        else:
+            order = _shard_order(files, shards, [f.n for f in files])
+            arrays = {name: _interleave(parts[name], order) for name in names}
     elif any(shards):
         raise InputError("cannot merge shard files with non-shard files: "
                          + ", ".join(f"{f.label} (shard '{s}')" for f, s in zip(files, shards)))
@@ -56,7 +61,9 @@ def _rows(f: FeatureFile, name: str) -> np.ndarray:
     return f.raw(name) if name in ("ids", "labels", "thumbnails") else f.array(name)
 
 
-def _shard_order(files: list[FeatureFile], shards: list[str]) -> list[int]:
+def _shard_order(files: list[FeatureFile], shards: list[str], counts: list[int]) -> list[int]:
+    """Each file's shard index, once the shards are checked to be one whole split; ``counts``: each file's
+    inputs (rows, or an audio file's runs of rows)."""
     parsed = [parse_shard(s) for s in shards]
     totals = {n for _, n in parsed}
     if len(totals) != 1:
@@ -71,7 +78,7 @@ def _shard_order(files: list[FeatureFile], shards: list[str]) -> list[int]:
     if missing:
         raise InputError(f"cannot merge: missing shard(s) {', '.join(f'{i}/{total}' for i in missing)}")
     order = [i for i, _ in parsed]
-    sizes = {i: f.n for f, (i, _) in zip(files, parsed)}
+    sizes = {i: count for count, (i, _) in zip(counts, parsed)}
     whole = sum(sizes.values())
     for i, size in sizes.items():
         expected = len(range(i, whole, total))
@@ -88,3 +95,18 @@ def _interleave(parts: list[np.ndarray], order: list[int]) -> np.ndarray:
     for part, i in zip(parts, order):
         out[i::total] = part
     return out
+
+
+def _runs(ids) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of equal consecutive ids: one audio file's frames."""
+    bounds = [k for k in range(1, len(ids)) if ids[k] != ids[k - 1]]
+    starts = [0] + bounds
+    return list(zip(starts, bounds + [len(ids)])) if len(ids) else []
+
+
+def _interleave_runs(parts: list[np.ndarray], runs: list[list], order: list[int]) -> np.ndarray:
+    """Runs of rows put back in input order: run ``r`` of shard ``i`` is input ``i + r*n``."""
+    total = len(parts)
+    placed = sorted((i + r * total, k, start, stop) for k, (i, file_runs) in enumerate(zip(order, runs))
+                    for r, (start, stop) in enumerate(file_runs))
+    return np.concatenate([parts[k][start:stop] for _, k, start, stop in placed]) if placed else parts[0][:0]

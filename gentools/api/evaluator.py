@@ -111,17 +111,21 @@ class Evaluator:
         self._stats: Optional[FeatureStats] = None
         self._rows: dict = {}
         self._labels: list = []
+        self._ids: list = []  # audio: each frame's waveform, so per-file statistics see files
+        self._waveforms = 0
         self._started = time.perf_counter()
 
     @property
     def n(self) -> int:
-        """Samples seen since :meth:`reset` on this rank."""
-        return len(self._labels)
+        """Samples (images or waveforms) seen since :meth:`reset` on this rank."""
+        return self._waveforms if self.net.modality == "audio" else len(self._labels)
 
-    def update(self, images, labels=None) -> None:
+    def update(self, images, labels=None, sample_rate: Optional[int] = None) -> None:
         """Add a batch ``[B, 3, H, W]`` (or ``[B, 1, H, W]``, repeated to 3 channels), torch or numpy: uint8, or
         float in ``pixel_range`` quantised as ``extract --generator`` does (``x * 127.5 + 128`` for [-1, 1],
-        clamped, truncated). ``labels``: one per image (kept for per-class metrics). An empty batch adds nothing;
+        clamped, truncated). With an audio backbone, waveforms ``[B, T]`` or ``[B, C, T]`` floats in [-1, 1] at
+        ``sample_rate`` Hz, through the mono, resampling and framing of ``extract`` (one row per frame).
+        ``labels``: one per image or waveform (kept for per-class metrics). An empty batch adds nothing;
         bad input raises and changes nothing."""
         import torch
 
@@ -129,6 +133,10 @@ class Evaluator:
         from gentools.generators import to_uint8_images
         from gentools.text import label_texts
 
+        if self.net.modality == "audio":
+            return self._update_waveforms(images, labels, sample_rate)
+        if sample_rate is not None:
+            raise UsageError(f"update(sample_rate=...) applies to audio backbones; {self.net.name} takes images")
         if isinstance(images, np.ndarray):
             images = torch.from_numpy(np.ascontiguousarray(images))
         self._check_batch(images)
@@ -144,7 +152,34 @@ class Evaluator:
         images = images.detach()
         if images.is_floating_point() and self.pixel_range == (0, 1):
             images = images.float() * 2 - 1
-        rows = uint8_features(self.net, to_uint8_images(images).cpu())
+        self._add(uint8_features(self.net, to_uint8_images(images).cpu()), labels)
+
+    def _update_waveforms(self, waveforms, labels, sample_rate) -> None:
+        from gentools.features.pipeline import waveform_rows
+        from gentools.text import label_texts
+
+        if not sample_rate:
+            raise UsageError(f"update(waveforms, sample_rate=SR): {self.net.name} needs the waveforms' sample rate")
+        count = len(waveforms)
+        if labels is not None:
+            labels = label_texts(labels)
+            if len(labels) != count:
+                raise InputError(f"{len(labels)} labels for {count} waveforms")
+        if count == 0:
+            return
+        ids = [f"waveform:{self._waveforms + i}" for i in range(count)]
+        float16 = presets.get(self.preset).frames_float16
+        rows = waveform_rows(self.net, waveforms, int(sample_rate), ids, list(range(count)), float16)
+        frame_labels = None
+        if labels is not None:
+            of_id = dict(zip(ids, labels))
+            frame_labels = [of_id[i] for i in rows.ids]
+        self._add(rows.arrays, frame_labels)
+        self._ids += rows.ids
+        self._waveforms += count
+
+    def _add(self, rows: dict, labels) -> None:
+        """Accumulate one batch's rows (statistics, and the rows the metrics read)."""
         features = rows["features"]
         if "fid" in self.metrics:
             if self._stats is None:
@@ -154,19 +189,20 @@ class Evaluator:
         for name in self._kept(features.shape[1]):
             if name in rows:
                 self._rows.setdefault(name, []).append(rows[name])
-        if "features" in self._rows and not self._needs_rows() and self.n + len(features) > features.shape[1]:
+        if "features" in self._rows and not self._needs_rows() and len(self._labels) + len(features) > features.shape[1]:
             del self._rows["features"]  # more rows than dimensions: FID's d x d route needs only the stats
         self._labels += labels if labels is not None else [""] * len(features)
 
     def _needs_rows(self) -> bool:
-        """Whether a metric other than plain FID reads the rows."""
+        """Whether a metric other than plain FID reads the rows (fadtk's FAD does: per-file statistics)."""
         return any(options.get("per_class") or metric.evaluator == "rows" and "features" in metric.datasets
+                   or metric.name == "fid" and presets.get(options.get("preset", self.preset)).frechet_route != "exact"
                    for metric, options in self.metrics.values())
 
     def _kept(self, dim: int) -> set:
         kept = set()
-        if self._needs_rows() or ("fid" in self.metrics and self.n < dim and
-                                  (self.n == 0 or "features" in self._rows)):
+        rows = len(self._labels)
+        if self._needs_rows() or ("fid" in self.metrics and rows < dim and (rows == 0 or "features" in self._rows)):
             kept.add("features")
         for metric, options in self.metrics.values():
             kept |= set(_datasets(metric, options)) - {"features"}
@@ -214,6 +250,8 @@ class Evaluator:
             arrays = {name: np.concatenate(parts) for name, parts in rows.items()}
             if any(labels):
                 arrays["labels"] = np.asarray(labels, dtype=object)
+            if self._ids and with_rows and len(self._ids) == len(labels):
+                arrays["ids"] = np.asarray(self._ids, dtype=object)
             if not with_rows:  # logits alone (is): a features file needs its features dataset, none is read
                 arrays["features"] = np.zeros((len(labels), 0), np.float32)
             gen = FeatureFile("<evaluator>", arrays, dict(self.provenance, count=len(labels)))
@@ -310,6 +348,8 @@ def _probe(net) -> list:
 
     from gentools.features.pipeline import uint8_features
 
+    if net.modality == "audio":
+        return ["features"]
     size = net.input_size or 32
     return list(uint8_features(net, torch.zeros((1, size, size, 3), dtype=torch.uint8)))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import tempfile
@@ -27,7 +28,7 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             latent_dim: Optional[int] = None, seed: Optional[int] = None, preset: Optional[str] = None,
             shard: Optional[str] = None, resume: bool = False, overwrite: bool = False, flush_every: int = 10,
             labels: Optional[str] = None, classes: int = 0, class_input: str = "index",
-            captions: Optional[str] = None, max_pixels: Optional[int] = None,
+            captions: Optional[str] = None, max_pixels: Optional[int] = None, sample_rate: Optional[int] = None,
             progress: Optional[Progress] = None) -> Optional[FeatureFile]:
     """Features of images, or of a generator's samples, through a backbone: what ``gentools extract`` does.
 
@@ -39,13 +40,16 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
 
     Inputs (one of):
       inputs: folders (recursive, sorted), globs, zip/tar archives, ``.npy``/``.npz`` uint8 arrays (``ref:NAME``:
-        a pulled reference's file, e.g. an ADM reference batch's 10,000 images); or in
+        a pulled reference's file, e.g. an ADM reference batch's 10,000 images); with an audio backbone
+        (``vggish``), sound files (.wav .flac .ogg .mp3) in folders, globs and archives, one row per
+        embedding frame, every row of a file carrying its id; or in
         memory: a uint8 array or tensor ``[N, H, W, C]`` / ``[N, C, H, W]``, or a list of PIL images or
         ``[H, W, C]`` arrays (ids ``array[i]``).
       image_paths: image files taken as they are (``extract -`` reads them from stdin).
       generator: a TorchScript file or ``module:function`` returning the generator (``--generator``), with
         num_samples: how many samples; latent_dim: the latent size (default the generator's ``latent_dim``);
-        seed: sample i's latent is ``default_rng([seed, i])`` (default the preset's, 2020).
+        seed: sample i's latent is ``default_rng([seed, i])`` (default the preset's, 2020); sample_rate: with
+        an audio backbone the generator returns waveforms ``[B, T]`` / ``[B, C, T]`` in [-1, 1] at this rate.
     Network:
       backbone: ``inception`` (default, or the preset's), ``pixels[:SIZE[:gray]]``, ``dinov2:...``, ``clip:...``,
         ``nvidia:PATH``, ``ts:PATH``, ``torchvision:NAME``, ``module:function`` (README: Backbones).
@@ -86,9 +90,12 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             raise UsageError(f"--class-input {class_input}: expected index or onehot")
         parity = presets.get(preset)
         seed = parity.seed if seed is None else seed
+        audio = _is_audio(backbone or parity.backbone, in_memory, thumbnails, max_pixels, captions, generator,
+                          sample_rate)
         if not in_memory:
-            items, source = (None, f"generator:{generator}") if generator else _image_items(inputs, image_paths)
-        if items is not None and not skip_bad:
+            items, source = (None, f"generator:{generator}") if generator else _input_items(inputs, image_paths,
+                                                                                            audio)
+        if items is not None and not skip_bad and not audio:
             _refuse_oversized(items, max_pixels)
         from gentools.features import job  # torch from here on: the inputs are checked first
         from gentools.features.distributed import Ranks
@@ -98,7 +105,12 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
         ranks = Ranks(resolve_device(device))
         torch_device = resolve_device(_rank_device(device, ranks))
         net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
-        if generator:
+        if audio:
+            net.loading = dataclasses.replace(net.loading, pcm16=parity.audio_pcm16)
+            expected, make_batches = _audio_job(items, chosen, net, batch_size, workers, skip_bad, generator,
+                                                latent_dim, seed, sample_rate, parity.frames_float16)
+            latent_dim = getattr(make_batches, "latent_dim", latent_dim)
+        elif generator:
             expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net,
                                                                 batch_size, thumbnails, torch_device, classes,
                                                                 class_input)
@@ -108,6 +120,10 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
         make_batches = _annotated(make_batches, expected, chosen, labels, classes if generator else 0, captions,
                                   net)
         provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
+        if audio:
+            provenance["frames_float16"] = bool(parity.frames_float16)
+            if generator:
+                provenance["generator_sample_rate"] = int(sample_rate)
         if generator:
             provenance.update(seed=seed, latent_dim=int(latent_dim))
         new_job = functools.partial(job.ExtractionJob, expected_ids=expected, provenance=provenance,
@@ -133,16 +149,71 @@ def _run(new_job, ranks, output, provenance: dict, resume: bool, overwrite: bool
         return _opened(dest) if output is not None else _in_memory(dest)
 
 
-def _image_items(inputs: list, image_paths):
+def _input_items(inputs: list, image_paths, audio: bool = False):
     from gentools.features.images import Item, list_inputs
 
     if image_paths is not None:
         items, source = [Item(p, "file", p) for p in image_paths], "stdin"
+    elif audio:
+        from gentools.features.audio import is_audio_name
+
+        items, source = list_inputs(inputs, accept=is_audio_name, what="audio")
     else:
         items, source = list_inputs(inputs)
     if not items:
+        if audio:
+            raise InputError(f"{source}: no audio files found", hint="audio extensions: wav flac ogg mp3")
         raise InputError(f"{source}: no images found", hint="image extensions: png jpg jpeg bmp gif tif webp ...")
     return items, source
+
+
+def _is_audio(backbone: str, in_memory: bool, thumbnails, max_pixels, captions, generator, sample_rate) -> bool:
+    """Whether the backbone takes sound; image-only options with it (and --sample-rate without it) are usage
+    errors."""
+    from gentools.features.backbones import modality_of
+
+    if modality_of(backbone) != "audio":
+        if sample_rate is not None:
+            raise UsageError(f"--sample-rate applies to audio backbones (vggish); {backbone} takes images")
+        return False
+    for name, value in (("thumbnails", thumbnails), ("max-pixels", max_pixels), ("captions", captions)):
+        if value:
+            raise UsageError(f"--{name} applies to images; {backbone} takes audio")
+    if in_memory:
+        raise UsageError(f"{backbone} takes audio: pass sound files, or waveforms to Evaluator.update(waveforms, "
+                         f"sample_rate=SR)")
+    if generator and not sample_rate:
+        raise UsageError(f"--generator with {backbone} needs --sample-rate SR (the rate of the waveforms it returns)")
+    return True
+
+
+def _audio_job(items, chosen, net, batch_size, workers, skip_bad, generator, latent_dim, seed, sample_rate,
+               float16: bool):
+    """The ids of an audio job's inputs (files, or generated waveforms) and ``make_batches(positions)``."""
+    from gentools.features import pipeline
+
+    if generator:
+        from gentools import generators
+
+        gen = generators.load_generator(generator, net.device)
+        latent_dim = latent_dim or getattr(gen, "latent_dim", None)
+        if not latent_dim:
+            raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
+
+        def make_generated(positions):
+            return pipeline.waveform_generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed,
+                                                       net, int(sample_rate), batch_size, positions, float16)
+
+        make_generated.latent_dim = latent_dim
+        return [generators.generator_id(seed, i) for i in chosen], make_generated
+    items = [items[i] for i in chosen]
+    n_workers = pipeline.default_workers() if workers is None else workers
+
+    def make_batches(positions):
+        return pipeline.audio_batches([items[p] for p in positions], net, batch_size, n_workers, skip_bad,
+                                      positions=positions, float16=float16)
+
+    return [item.id for item in items], make_batches
 
 
 def _refuse_oversized(items, max_pixels) -> None:

@@ -25,12 +25,15 @@ from gentools.metrics import frechet
              Option("bootstrap", 0, "Bootstrap B resamples of both sets for a 95% interval (needs features, not "
                     "stats; B FD evaluations).", metavar="B", per_class=False),
              Option("infinity", False, "Also report FID∞ (Chong & Forsyth 2020), extrapolated from 15 subset sizes "
-                    "of GEN (needs GEN features).", per_class=False),
+                    "of GEN (needs GEN features; --preset fadtk: fadtk's FAD∞, 25 sizes from 500 frames drawn with "
+                    "replacement).", per_class=False),
+             Option("per_file", False, "Audio: also fid.ID of each generated file's frames against the whole "
+                    "reference (fadtk's score_individual).", per_class=False),
              Option("mifid", None, "Also report MiFID: FID divided by the memorisation penalty (mean min cosine "
                     "distance of GEN rows to TRAIN features, if below 0.1; as torchmetrics).", type=str,
                     metavar="TRAIN", input=True, per_class=False),
              PRESET, SEED, FORCE))
-def fid(gen, ref, *, spatial, bootstrap, infinity, mifid, preset, seed, force, progress) -> Result:
+def fid(gen, ref, *, spatial, bootstrap, infinity, per_file, mifid, preset, seed, force, progress) -> Result:
     """FID = |mu1 - mu2|² + tr(S1 + S2 - 2 (S1^½ S2 S1^½)^½) (Heusel et al. 2017).
 
     ``gen`` and ``ref`` are features or stats (paths, loaded objects, arrays
@@ -38,7 +41,9 @@ def fid(gen, ref, *, spatial, bootstrap, infinity, mifid, preset, seed, force, p
     other side's backbone. ``spatial``: sFID on the ``spatial`` features.
     ``infinity``: also FID∞ (Chong & Forsyth 2020); ``bootstrap=B``: a 95%
     interval; ``mifid=TRAIN``: MiFID against training features.
-    ``preset="stylegan"`` uses StyleGAN's ddof=0 covariance. Equal to
+    ``preset="stylegan"`` uses StyleGAN's ddof=0 covariance. On audio frames this is FAD;
+    ``preset="fadtk"`` computes it as fadtk does (per-file float16 statistics, the eig route: see
+    :mod:`gentools.api.audio`), ``infinity`` is then fadtk's FAD∞; ``per_file``: ``fid.ID`` per generated file. Equal to
     pytorch-fid's ``calculate_frechet_distance`` to 1e-6 relative. A side
     with fewer rows than dimensions takes the O(n²d) route
     (:func:`gentools.metrics.frechet.frechet_distance_low_rank`).
@@ -54,8 +59,23 @@ def fid(gen, ref, *, spatial, bootstrap, infinity, mifid, preset, seed, force, p
     dim = gen.shapes()["spatial"][1] if spatial and gen.kind == "features" else _part(gen, spatial).dim
     name = "spatial" if spatial else "features"
     key = "sfid" if spatial else frechet.FID
-    values = {key: _distance(gen, ref, name, chosen.fid_ddof, dim)}
-    if infinity:
+    if per_file and (spatial or gen.kind != "features"):
+        raise UsageError(f"{option('per_file', True)} needs GEN as features (an audio file's frames share its id)")
+    if chosen.frechet_route == "fadtk":
+        from gentools.api import audio
+
+        if spatial or bootstrap or mifid is not None:
+            raise UsageError("--preset fadtk computes FAD alone: --spatial, --bootstrap and --mifid do not apply")
+        values = audio.fadtk_fid(gen, ref, infinity and gen.kind == "features", seed, progress)
+    else:
+        values = {key: _distance(gen, ref, name, chosen.fid_ddof, dim)}
+    if per_file:
+        from gentools.api import audio
+
+        fadtk = chosen.frechet_route == "fadtk"
+        values.update(audio.per_file_fid(gen, *(audio.fadtk_moments(ref) if fadtk else
+                                                _moments(ref, False, chosen.fid_ddof)), fadtk))
+    if infinity and (gen.kind != "features" or chosen.frechet_route != "fadtk"):
         if gen.kind != "features":
             raise UsageError(f"{option('infinity', True)} needs GEN as features, not stats", hint=gen.label)
         mu2, s2 = _moments(ref, spatial, chosen.fid_ddof)
@@ -68,7 +88,7 @@ def fid(gen, ref, *, spatial, bootstrap, infinity, mifid, preset, seed, force, p
             values.update(frechet.fid_bootstrap(gen.array(name), ref.array(name), bootstrap, seed, progress=tick))
     if mifid is not None:
         values.update(_mifid(gen, load(mifid), name, values[key], force))
-    params = {"spatial": spatial, "bootstrap": bootstrap, "infinity": infinity, "seed": seed,
+    params = {"spatial": spatial, "bootstrap": bootstrap, "infinity": infinity, "per_file": per_file, "seed": seed,
               "mifid": mifid if isinstance(mifid, str) else ("<loaded>" if mifid is not None else ""),
               "ddof": chosen.fid_ddof, "preset": preset or ""}
     return Result(values, [describe(gen), describe(ref)], params)

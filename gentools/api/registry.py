@@ -30,7 +30,7 @@ from gentools.errors import SPELLING, GentoolsWarning, UsageError, option
 
 # The modules whose functions carry registrations, imported on first use of the registry.
 MODULES = ("gentools.api.fid", "gentools.api.metrics", "gentools.api.diversity", "gentools.api.twosample",
-           "gentools.api.kde", "gentools.api.nn_grid")
+           "gentools.api.kde", "gentools.api.nn_grid", "gentools.api.audio")
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ def api_functions() -> dict:
 
 # Options many metrics share, spelled once.
 PRESET = Option("preset", None, "Use every default of another tool: pytorch-fid, torch-fidelity, clean-fid, adm, "
-                "stylegan (`gentools presets` shows them). Explicit options still win.", type=str)
+                "stylegan, edm2, fadtk (`gentools presets` shows them). Explicit options still win.", type=str)
 SEED = Option("seed", None, "Seed of every random choice; same seed, same numbers.", type=int,
               default_text="the preset's, 2020")
 FORCE = Option("force", False, "Proceed even if the inputs' backbone, weights, resize or layer differ.")

@@ -33,6 +33,10 @@ MaxPixelsOpt = Annotated[Optional[int], typer.Option(
     "--max-pixels", min=1, metavar="N", help="Larger images are undecodable (a decompression bomb is refused "
                                              "from its header). Default: PIL's 89478485 (a 9459x9459 image).",
     show_default=False)]
+SampleRateOpt = Annotated[Optional[int], typer.Option(
+    "--sample-rate", min=1, metavar="SR", help="With an audio backbone and --generator: the rate (Hz) of the "
+                                               "waveforms [B, T] or [B, C, T] in [-1, 1] it returns.",
+    show_default=False)]
 BackboneOpt = Annotated[Optional[str], typer.Option(
     "--backbone", "-b", help=f"{names_help()} [default: inception, or the --preset's].", show_default=False)]
 WeightsOpt = Annotated[Optional[str], typer.Option(
@@ -102,12 +106,14 @@ def extract(
     class_input: ClassInputOpt = "index",
     captions: CaptionsOpt = None,
     max_pixels: MaxPixelsOpt = None,
+    sample_rate: SampleRateOpt = None,
     quiet: Quiet = False,
 ) -> None:
-    """Extract features from images, or from a generator's samples, into one HDF5 features file.
+    """Extract features from images or sound files, or from a generator's samples, into one HDF5 features file.
 
     Rows follow the input order (folders sorted, recursively); every row's id
-    is recorded, with backbone, weights hash, resize mode and input size.
+    is recorded, with backbone, weights hash, resize mode and input size. With
+    an audio backbone (-b vggish) each sound file gives one row per frame.
 
     Example: gentools extract samples/ -o gen.h5
     """

@@ -22,7 +22,8 @@ def stats(
     format_: Annotated[str, typer.Option(
         "--format", metavar="FORMAT", help="gentools (HDF5), or another tool's file: pytorch-fid (npz), clean-fid "
                                            "(compressed npz), adm (npz with mu_s/sigma_s: needs --spatial "
-                                           "features), edm2 (.pkl: fid or fd_dinov2 by backbone).")] = "gentools",
+                                           "features), edm2 (.pkl: fid or fd_dinov2 by backbone), fadtk (npz with "
+                                           "MODEL.mu/MODEL.cov, e.g. vggish.mu).")] = "gentools",
     force: Force = False,
     quiet: Quiet = False,
     no_stdin: NoStdin = False,

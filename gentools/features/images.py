@@ -16,7 +16,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
@@ -44,44 +44,47 @@ def is_image_name(name: str) -> bool:
     return not any(p.startswith(".") for p in parts if p) and Path(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def list_inputs(args: Iterable[str]) -> tuple[list[Item], str]:
-    """Items of every argument, in order, and the ``source`` provenance string."""
+def list_inputs(args: Iterable[str], accept: Callable[[str], bool] = is_image_name,
+                what: str = "image") -> tuple[list[Item], str]:
+    """Items of every argument, in order, and the ``source`` provenance string. ``accept`` picks the member
+    names of folders, globs and archives (image names; :func:`gentools.features.audio.is_audio_name` for
+    sound); ``.npy``/``.npz`` arrays are image inputs only."""
     items: list[Item] = []
     sources = []
     for arg in args:
-        found, source = _list_one(arg)
+        found, source = _list_one(arg, accept, what)
         items += found
         sources.append(source)
     return items, ";".join(sources)
 
 
-def _list_one(arg: str) -> tuple[list[Item], str]:
+def _list_one(arg: str, accept: Callable[[str], bool], what: str) -> tuple[list[Item], str]:
     path = Path(arg)
     if path.is_dir():
-        return _list_folder(path), str(path.resolve())
+        return _list_folder(path, accept), str(path.resolve())
     if path.is_file():
         lower = path.name.lower()
-        if lower.endswith(ARRAY_SUFFIXES):
+        if lower.endswith(ARRAY_SUFFIXES) and accept is is_image_name:
             return _list_array(path), str(path.resolve())
         if lower.endswith(".zip"):
-            return _list_zip(path), str(path.resolve())
+            return _list_zip(path, accept), str(path.resolve())
         if lower.endswith(TAR_SUFFIXES):
-            return _list_tar(path), str(path.resolve())
+            return _list_tar(path, accept), str(path.resolve())
         return [Item(arg, "file", str(path))], str(path.resolve())
     if glob.has_magic(arg):
-        matches = sorted(m for m in glob.glob(arg, recursive=True) if os.path.isfile(m) and is_image_name(m))
+        matches = sorted(m for m in glob.glob(arg, recursive=True) if os.path.isfile(m) and accept(m))
         if not matches:
-            raise InputError(f"{arg}: the pattern matches no image files")
+            raise InputError(f"{arg}: the pattern matches no {what} files")
         return [Item(m, "file", m) for m in matches], os.path.abspath(arg)
     raise InputError(f"{arg}: no such file or folder")
 
 
-def _list_folder(root: Path) -> list[Item]:
+def _list_folder(root: Path, accept: Callable[[str], bool]) -> list[Item]:
     items = []
     for folder, dirs, files in os.walk(root, onerror=_raise_walk_error):  # followlinks=False: no symlink loops
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if is_image_name(name):
+            if accept(name):
                 full = os.path.join(folder, name)
                 items.append(Item(os.path.relpath(full, root), "file", full))
     items.sort(key=lambda item: item.id.split(os.sep))
@@ -92,20 +95,20 @@ def _raise_walk_error(exc: OSError) -> None:
     raise InputError(f"{exc.filename}: cannot list folder ({exc.strerror})")
 
 
-def _list_zip(path: Path) -> list[Item]:
+def _list_zip(path: Path, accept: Callable[[str], bool]) -> list[Item]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = sorted((i.filename, i.file_size) for i in archive.infolist()
-                             if i.filename and not i.is_dir() and is_image_name(i.filename))
+                             if i.filename and not i.is_dir() and accept(i.filename))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, IndexError, NotImplementedError, UnicodeError) as exc:
         raise InputError(f"{path}: not a readable zip archive ({exc})") from None
     return [Item(f"{path.name}:{name}", "zip", str(path), name, size) for name, size in members]
 
 
-def _list_tar(path: Path) -> list[Item]:
+def _list_tar(path: Path, accept: Callable[[str], bool]) -> list[Item]:
     try:
         with tarfile.open(path) as archive:
-            members = sorted((m.name, m.size) for m in archive.getmembers() if m.isfile() and is_image_name(m.name))
+            members = sorted((m.name, m.size) for m in archive.getmembers() if m.isfile() and accept(m.name))
     except (tarfile.TarError, OSError, EOFError, ValueError, UnicodeError) as exc:
         raise InputError(f"{path}: not a readable tar archive ({exc})") from None
     return [Item(f"{path.name}:{name}", "tar", str(path), name, size) for name, size in members]
@@ -194,9 +197,10 @@ class Reader:
     Images over ``max_pixels`` are refused from their header, and archive members larger than
     :func:`max_member_bytes` from the archive's directory, before anything is read."""
 
-    def __init__(self, max_pixels: int = DEFAULT_MAX_PIXELS):
+    def __init__(self, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: Optional[int] = None):
         self._open: dict = {}
         self.max_pixels = max_pixels
+        self.max_bytes = max_member_bytes(max_pixels) if max_bytes is None else max_bytes
 
     def _handle(self, item: Item):
         key = (item.kind, item.path, os.getpid())
@@ -213,9 +217,9 @@ class Reader:
             return decode(item.path, self.max_pixels)
         import io
 
-        return decode(io.BytesIO(self._member(item)), self.max_pixels)
+        return decode(io.BytesIO(self.member(item)), self.max_pixels)
 
-    def _member(self, item: Item) -> bytes:
+    def member(self, item: Item) -> bytes:
         """An archive member's bytes, once its declared size is checked; a corrupt archive as ``ValueError``."""
         import struct
         import zlib
@@ -224,9 +228,9 @@ class Reader:
             archive = self._handle(item)
             info = archive.getinfo(item.member) if item.kind == "zip" else archive.getmember(item.member)
             size = info.file_size if item.kind == "zip" else info.size
-            if size > max_member_bytes(self.max_pixels):
-                raise ValueError(f"archive member of {size} bytes, more than an image within --max-pixels "
-                                 f"{self.max_pixels} can need; refused before reading it")
+            if size > self.max_bytes:
+                raise ValueError(f"archive member of {size} bytes, more than the {self.max_bytes} an input may "
+                                 f"need; refused before reading it")
             if item.kind == "zip":
                 return archive.read(info)
             member = archive.extractfile(info)

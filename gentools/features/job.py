@@ -69,11 +69,11 @@ def _merge_step(parts: list) -> Rows:
                                                                    if v is not None}))
         for pos, sid in zip(part.skipped_positions, part.skipped):
             skipped.append((pos, sid))
-    rows.sort(key=lambda r: r[0])
+    rows.sort(key=lambda r: r[0])  # stable: an audio file's frames (one position) stay in order
     skipped.sort()
     names = rows[0][2].keys() if rows else []
     arrays = {n: np.stack([r[2][n] for r in rows]) for n in names}
-    return Rows([r[1] for r in rows], arrays, [s[1] for s in skipped])
+    return Rows([r[1] for r in rows], arrays, [s[1] for s in skipped], inputs=len({r[0] for r in rows}) + len(skipped))
 
 
 class ExtractionJob:
@@ -150,10 +150,10 @@ class ExtractionJob:
                 parts = ranks.gather(part)
                 if ranks.is_writer and any(p is not None for p in parts):
                     merged = part if ranks.world == 1 else _merge_step(parts)
-                    writer.append(merged.ids, merged.arrays, merged.skipped)
+                    writer.append(merged.ids, merged.arrays, merged.skipped, merged.consumed())
                     steps += 1
                     if tick:
-                        tick(len(merged.ids) + len(merged.skipped))
+                        tick(merged.consumed())
                     if steps % self.flush_every == 0:
                         writer.flush()
                 if ranks.any(caught["signal"] is not None):

@@ -31,6 +31,10 @@ class Rows:
     skipped: list = field(default_factory=list)
     positions: list = field(default_factory=list)
     skipped_positions: list = field(default_factory=list)
+    inputs: Optional[int] = None  # inputs consumed (rows + skipped unless one input gives many rows: audio)
+
+    def consumed(self) -> int:
+        return len(self.ids) + len(self.skipped) if self.inputs is None else self.inputs
 
 
 def default_workers() -> int:
@@ -147,3 +151,84 @@ def generator_batches(generator: Callable, indices: list, latent_dim: int, seed:
         if thumbnails:
             out["thumbnails"] = np.stack([thumbnail(im, thumbnails) for im in images.numpy()])
         yield Rows([generator_id(seed, i) for i in indices_here], out, positions=[at[p] for p in here])
+
+
+def _audio_collate(samples):
+    return samples
+
+
+def audio_rows(backbone: Backbone, waveforms: list, ids: list, positions: list, float16: bool = False) -> Rows:
+    """Frames of prepared waveforms (float64 mono at the backbone's rate), each waveform's rows together and
+    carrying its id; ``float16`` rounds the frames to float16 as fadtk stores its embeddings."""
+    row_ids, row_positions, parts = [], [], []
+    with torch.inference_mode(), full_float32(backbone.device):
+        for waveform, sid, pos in zip(waveforms, ids, positions):
+            frames = backbone.run(waveform)["features"].float().cpu().numpy()
+            if float16:
+                frames = frames.astype(np.float16).astype(np.float32)
+            parts.append(frames)
+            row_ids += [sid] * len(frames)
+            row_positions += [pos] * len(frames)
+    arrays = {"features": np.concatenate(parts) if parts else None}
+    return Rows(row_ids, arrays, positions=row_positions, inputs=len(ids))
+
+
+def audio_batches(items: list[Item], backbone: Backbone, batch_size: int = 50, workers: int = 0,
+                  skip_bad: bool = False, positions: Optional[list[int]] = None,
+                  float16: bool = False) -> Iterator[Rows]:
+    """Frames of audio ``items``, ``batch_size`` files per :class:`Rows`, in input order: decoded, mono and
+    resampled in the workers (:class:`gentools.features.audio.AudioDataset`), framed by the backbone."""
+    from gentools.features.audio import AudioDataset
+
+    at = positions if positions is not None else range(len(items))
+    loader = torch.utils.data.DataLoader(
+        AudioDataset(items, backbone.loading), batch_size=batch_size, shuffle=False, num_workers=workers,
+        collate_fn=_audio_collate, worker_init_fn=_worker_init if workers else None,
+        prefetch_factor=2 if workers else None, persistent_workers=False)
+    for samples in loader:
+        good, skipped, skipped_at = [], [], []
+        for index, waveform, reason in samples:
+            item = items[index]
+            if reason is None:
+                good.append((index, waveform))
+                continue
+            if not skip_bad:
+                raise InputError(f"{item.path if item.kind == 'file' else item.id}: cannot decode audio ({reason})",
+                                 hint="--skip-bad skips undecodable files and lists them in the file")
+            skipped.append(item.id)
+            skipped_at.append(at[index])
+        rows = audio_rows(backbone, [w for _, w in good], [items[i].id for i, _ in good], [at[i] for i, _ in good],
+                          float16)
+        rows.skipped, rows.skipped_positions, rows.inputs = skipped, skipped_at, len(samples)
+        yield rows
+
+
+def waveform_rows(backbone: Backbone, waveforms, sample_rate: int, ids: list, positions: list,
+                  float16: bool = False) -> Rows:
+    """Frames of in-memory waveforms (``[B, T]`` / ``[B, C, T]`` floats in [-1, 1] at ``sample_rate``) through
+    the same mono, resampling and framing as files. Shared by ``extract --generator`` and the Evaluator."""
+    from gentools.features.audio import waveform_rows as checked
+
+    try:
+        rows = checked(waveforms, sample_rate)
+    except ValueError as exc:
+        raise InputError(f"generated waveforms: {exc}") from None
+    prepared = [backbone.loading.prepare(w, sample_rate) for w in rows]
+    return audio_rows(backbone, prepared, ids, positions, float16)
+
+
+def waveform_generator_batches(generator: Callable, indices: list, latent_dim: int, seed: int, backbone: Backbone,
+                               sample_rate: int, batch_size: int = 50, positions: Optional[list[int]] = None,
+                               float16: bool = False) -> Iterator[Rows]:
+    """Frames of the generated waveforms ``indices`` (sample i's latent as for images), one Rows per batch."""
+    from gentools.generators import generator_id, latents
+
+    at = positions if positions is not None else range(len(indices))
+    for first in range(0, len(indices), batch_size):
+        here = list(range(first, min(first + batch_size, len(indices))))
+        indices_here = [indices[p] for p in here]
+        z = torch.from_numpy(latents(seed, indices_here, latent_dim)).to(backbone.device)
+        with torch.inference_mode():
+            waveforms = generator(z)
+        yield waveform_rows(backbone, waveforms, sample_rate, [generator_id(seed, i) for i in indices_here],
+                            [at[p] for p in here], float16)

@@ -67,7 +67,11 @@ class FeatureWriter:
                     return 0, 0, []
                 ids = [_attr(i) for i in h5["ids"][:rows]]
                 skipped = [_attr(i) for i in h5["skipped"][:]] if "skipped" in h5 else []
-                if len(ids) != rows or items > len(expected_ids) or rows + len(skipped) != items:
+                if len(ids) != rows:
+                    raise ValueError("row counts disagree")
+                if attrs.get("modality") == "audio":  # one file, many rows: compare the files
+                    ids = [sid for k, sid in enumerate(ids) if k == 0 or ids[k - 1] != sid]
+                if items > len(expected_ids) or len(ids) + len(skipped) != items:
                     raise ValueError("row counts disagree")
                 consumed = set(ids) | set(skipped)
                 if ids != [i for i in expected_ids[:items] if i in consumed] or len(consumed) != items:
@@ -96,8 +100,10 @@ class FeatureWriter:
         _write_attrs(self.h5, FEATURES, self.provenance)
         self._set_progress()
 
-    def append(self, ids: list, arrays: dict, skipped: list) -> None:
-        self._buffer.append((ids, arrays, skipped))
+    def append(self, ids: list, arrays: dict, skipped: list, inputs: int | None = None) -> None:
+        """Buffer one batch: row ``ids``, ``arrays`` name -> rows, ``skipped`` ids, and how many inputs it
+        consumed (default rows + skipped; an audio file gives many rows)."""
+        self._buffer.append((ids, arrays, skipped, len(ids) + len(skipped) if inputs is None else inputs))
 
     def flush(self) -> None:
         if not self._buffer:
@@ -125,7 +131,7 @@ class FeatureWriter:
         self.h5.flush()
         os.fsync(self.h5.id.get_vfd_handle())
         self.rows_done += new
-        self.items_done += new + len(skipped)
+        self.items_done += sum(b[3] for b in self._buffer)
         self._buffer = []
         self._set_progress()
 

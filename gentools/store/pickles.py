@@ -22,6 +22,18 @@ PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 ENTRY_OF_BACKBONE = (("inception", "fid"), ("nvidia:inception", "fid"), ("dinov2:vitl14", "fd_dinov2"))
 
 
+# fadtk's stats files (``fadtk/stats/*.npz``, read by ``FrechetAudioDistance.load_stats``) key each model's
+# statistics by its ModelLoader name: ``data[f'{self.ml.name}.mu']``, ``data[f'{self.ml.name}.cov']``.
+FADTK_MODEL_OF_BACKBONE = (("vggish", "vggish"), ("panns:cnn14", "panns-cnn14-32k"),
+                           ("clap:laion-audio", "clap-laion-audio"), ("clap:laion-music", "clap-laion-music"),
+                           ("encodec:24k", "encodec-emb"))
+
+
+def fadtk_model_of(backbone: str) -> str | None:
+    """fadtk's model name for a gentools audio backbone (the key prefix in its stats files)."""
+    return dict(FADTK_MODEL_OF_BACKBONE).get(backbone)
+
+
 def entry_of(backbone: str) -> str | None:
     """The EDM2 key of a backbone's statistics (``nvidia:inception...`` is NVIDIA's Inception detector file)."""
     for prefix, entry in ENTRY_OF_BACKBONE:
@@ -38,16 +50,21 @@ class StatsSet:
     label: str
     n: int | None = None
     provenance: dict = field(default_factory=dict)
+    tool: str = "edm2"  # or "fadtk": a fadtk stats npz, entries named by fadtk's model names
     kind = "stats-set"
 
     def pick(self, other_provenance: dict):
         """The entry that matches the other input's ``backbone``; a one-line error when none does."""
         backbone = str(other_provenance.get("backbone", ""))
-        entry = entry_of(backbone)
+        entry = fadtk_model_of(backbone) if self.tool == "fadtk" else entry_of(backbone)
         if entry in self.entries:
-            return self.entries[entry]
+            chosen = self.entries[entry]
+            chosen.provenance = dict(chosen.provenance, backbone=backbone) if self.tool == "fadtk" else chosen.provenance
+            return chosen
+        known = ("vggish: vggish, clap-laion-audio: clap:laion-audio, ..." if self.tool == "fadtk"
+                 else "fid: inception or nvidia:inception-*, fd_dinov2: dinov2:vitl14")
         raise InputError(f"no entry for backbone '{backbone or 'unknown'}' among {', '.join(sorted(self.entries))} "
-                         f"(fid: inception or nvidia:inception-*, fd_dinov2: dinov2:vitl14) ({self.label})")
+                         f"({known}) ({self.label})")
 
 
 def is_pickle(head: bytes) -> bool:

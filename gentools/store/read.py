@@ -320,6 +320,8 @@ def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
         if torch_cache.is_torch_archive(npz.zip):
             _check_npz_members(npz, label, npz.zip.namelist())
             return torch_cache.open_torch(source, label)
+        if _is_fadtk_stats(npz.files):
+            return _fadtk_stats(npz, label)
         # Statistics are read alone: an ADM reference batch also holds 10,000 images (arr_0) that fid never needs.
         wanted = [k for k in STATS_MEMBERS if k in npz.files] if {"mu", "sigma"} <= set(npz.files) else npz.files
         _check_npz_members(npz, label, [m for k in wanted for m in (k, f"{k}.npy")])
@@ -339,6 +341,25 @@ def _open_npz(source: Source, label: str) -> FeatureFile | Stats:
             raise FormatError(f"npz holds {sorted(arrays)}; expected 'features', 'mu'/'sigma', or a single array ({label})")
         arrays = {"features": next(iter(arrays.values()))}
     return FeatureFile(label, {k: v for k, v in arrays.items() if k in ROW_DATASETS}, {})
+
+
+def _is_fadtk_stats(names) -> bool:
+    """fadtk's stats npz: only ``MODEL.mu`` / ``MODEL.cov`` pairs."""
+    models = {n.rsplit(".", 1)[0] for n in names if n.endswith((".mu", ".cov"))}
+    return bool(models) and set(names) == {f"{m}.{k}" for m in models for k in ("mu", "cov")}
+
+
+def _fadtk_stats(npz, label: str):
+    """A fadtk stats file as a :class:`~gentools.store.pickles.StatsSet` keyed by fadtk's model names."""
+    from gentools.store.pickles import StatsSet
+
+    _check_npz_members(npz, label, [f"{n}.npy" for n in npz.files])
+    models = sorted({n.rsplit(".", 1)[0] for n in npz.files})
+    try:
+        entries = {m: _make_stats(npz[f"{m}.mu"], npz[f"{m}.cov"], None, f"{label}:{m}") for m in models}
+    except (OSError, ValueError, EOFError) as exc:
+        raise FormatError(f"cannot read npz member: {type(exc).__name__}: {exc} ({label})") from None
+    return StatsSet(entries, label, tool="fadtk")
 
 
 def _check_npz_members(npz, label: str, names) -> None:

@@ -106,7 +106,7 @@ def write_stats_npz(dest: str, stats, compressed: bool = False) -> None:
 
 
 # --format of `gentools stats`: each tool's own statistics file.
-STATS_FORMATS = ("gentools", "pytorch-fid", "clean-fid", "adm", "edm2")
+STATS_FORMATS = ("gentools", "pytorch-fid", "clean-fid", "adm", "edm2", "fadtk")
 
 
 def write_stats_as(dest: str, stats, fmt: str) -> None:
@@ -117,7 +117,9 @@ def write_stats_as(dest: str, stats, fmt: str) -> None:
     - ``adm``: ``mu``, ``sigma``, ``mu_s``, ``sigma_s`` (guided-diffusion's ``read_statistics`` needs all four,
       so the stats must have spatial ones: ``extract --spatial``);
     - ``edm2``: the pickle ``{"<key>": {"mu", "sigma"}, "num_images": n}``, key ``fid`` (Inception) or
-      ``fd_dinov2`` (dinov2:vitl14), as ``calculate_metrics.py ref`` dumps it.
+      ``fd_dinov2`` (dinov2:vitl14), as ``calculate_metrics.py ref`` dumps it;
+    - ``fadtk``: ``np.savez`` of ``MODEL.mu`` and ``MODEL.cov`` (MODEL: fadtk's name of the audio backbone,
+      e.g. ``vggish``), what ``FrechetAudioDistance.load_stats`` reads from a stats file.
     """
     from gentools.errors import UsageError
 
@@ -133,6 +135,8 @@ def write_stats_as(dest: str, stats, fmt: str) -> None:
         return write_stats_npz(dest, stats)
     if fmt == "edm2":
         return _write_edm2(dest, stats, label)
+    if fmt == "fadtk":
+        return _write_fadtk(dest, stats, label)
     raise UsageError(f"--format {fmt}: expected one of {', '.join(STATS_FORMATS)}")
 
 
@@ -153,3 +157,18 @@ def _write_edm2(dest: str, stats, label: str) -> None:
     with atomic_path(dest) as tmp:
         with open(tmp, "wb") as fh:
             pickle.dump(record, fh)
+
+
+def _write_fadtk(dest: str, stats, label: str) -> None:
+    from gentools.store.pickles import FADTK_MODEL_OF_BACKBONE, fadtk_model_of
+
+    backbone = str(stats.provenance.get("backbone", ""))
+    model = fadtk_model_of(backbone)
+    if model is None:
+        known = ", ".join(b for b, _ in FADTK_MODEL_OF_BACKBONE)
+        raise InputError(f"--format fadtk keys statistics by fadtk's model name, and "
+                         f"'{backbone or 'an unknown backbone'}' has none (audio backbones: {known}) ({label})")
+    arrays = {f"{model}.mu": np.asarray(stats.mu, np.float64), f"{model}.cov": np.asarray(stats.sigma, np.float64)}
+    with atomic_path(dest) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)

@@ -21,16 +21,23 @@ class Entry:
     help: str
     resizes: tuple  # accepted --resize modes, the first being the default; () = none
     load: Callable  # (spec, weights, resize, spatial, device) -> Backbone
+    modality: str = "image"  # what its inputs are: "image" or "audio"
 
 
 REGISTRY: dict = {}
 
 
-def register(name: str, help: str, resizes: tuple, load: Callable) -> None:
+def register(name: str, help: str, resizes: tuple, load: Callable, modality: str = "image") -> None:
     """Add backbone ``name``; a name is registered once."""
     if not name or ":" in name or name in REGISTRY:
         raise ValueError(f"backbone name {name!r} is empty, has ':' or is taken")
-    REGISTRY[name] = Entry(help, tuple(resizes), load)
+    REGISTRY[name] = Entry(help, tuple(resizes), load, modality)
+
+
+def modality_of(spec: str) -> str:
+    """``audio`` or ``image``: what the backbone ``spec`` takes (plugins take images)."""
+    entry = REGISTRY.get(spec.split(":", 1)[0])
+    return entry.modality if entry is not None else "image"
 
 
 def _lazy(module: str, function: str, call: Callable) -> Callable:
@@ -59,6 +66,8 @@ register("pt2", "pt2:PATH (torch.export program)", (),
 register("ts", "ts:PATH (TorchScript, or .pt2 by content)", (),
          _lazy("others", "model_file", lambda f, spec, w, r, sp, d: f(spec[3:], d)))
 register("pixels", "pixels[:SIZE][:gray]", (), _lazy("others", "pixels", lambda f, spec, w, r, sp, d: f(spec, d)))
+register("vggish", "vggish (audio: torchvggish's VGGish as fadtk runs it, 128-d per 0.96 s)", (),
+         _lazy("audio", "vggish", lambda f, spec, w, r, sp, d: f(w, d)), modality="audio")
 
 
 def names_help() -> str:

@@ -31,11 +31,17 @@ class Backbone:
     worker_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None
     runtime: str = ""  # how the network runs: "aoti", "eager", "pt2" or "torchscript" (see backbones.compiled)
     encode_text: Optional[Callable] = None  # captions -> float32 [N, E] (clip:), with .truncated(captions)
+    modality: str = "image"  # "audio": run maps one float64 mono waveform at loading.rate to {"features": [F, D]}
+    loading: Optional[object] = None  # audio: gentools.features.audio.Loading (rate, 16-bit round trip, min length)
 
     def provenance(self) -> dict:
         record = {"backbone": self.name, "layer": self.layer, "input_size": self.input_size,
                   "normalisation": self.normalisation, "resize": self.resize, "weights_sha256": self.weights_sha256}
-        return dict(record, runtime=self.runtime) if self.runtime else record
+        if self.runtime:
+            record["runtime"] = self.runtime
+        if self.modality != "image":  # absent means image, as in every file written before audio
+            record.update(modality=self.modality, sample_rate=self.loading.rate, pcm16=bool(self.loading.pcm16))
+        return record
 
 
 def resolve_device(device: str) -> torch.device:

@@ -1,0 +1,138 @@
+"""Audio backbones: a waveform at the network's rate -> one embedding row per frame, framed as fadtk frames it.
+
+``vggish``: torchvggish's VGGish (``harritaylor/torchvggish``, which fadtk loads with
+``torch.hub.load('harritaylor/torchvggish', 'vggish')``), the same layer names so its published
+``vggish-10086976.pth`` loads as it is. As fadtk's ``VGGishModel`` (``fadtk/model_loader.py``):
+16 kHz, no PCA postprocessing (``self.model.postprocess = False``), the last ReLU removed
+(``nn.Sequential(*list(self.model.embeddings.children())[:-1])``), ``min_len=1`` second. The
+log-mel front end is our transcription of torchvggish's ``vggish_input.waveform_to_examples`` and
+``mel_features.py`` (25 ms periodic-Hann windows every 10 ms, 512-point FFT magnitude, 64 mel bands
+125-7500 Hz, ``log(mel + 0.01)``, 96-frame examples with no overlap: one row per 0.96 s).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from gentools.errors import InputError
+
+VGGISH_RATE = 16000
+VGGISH_FILE = "vggish-10086976.pth"
+VGGISH_URL = f"https://github.com/harritaylor/torchvggish/releases/download/v0.1/{VGGISH_FILE}"
+VGGISH_PREFIX = "10086976"  # torch hub's convention: the published file's sha256 starts with it
+
+# torchvggish's vggish_params.py
+_WINDOW_SECONDS, _HOP_SECONDS, _MEL_BINS, _MEL_LOW, _MEL_HIGH, _LOG_OFFSET = 0.025, 0.010, 64, 125.0, 7500.0, 0.01
+_EXAMPLE_SECONDS = 0.96
+
+
+class VGGish(nn.Module):
+    """VGGish with torchvggish's module names; ``embeddings`` ends at the 128-d linear layer (fadtk drops the
+    last ReLU)."""
+
+    def __init__(self):
+        super().__init__()
+        layers, channels = [], 1
+        for v in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M"):
+            if v == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers += [nn.Conv2d(channels, v, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                channels = v
+        self.features = nn.Sequential(*layers)
+        self.embeddings = nn.Sequential(nn.Linear(512 * 4 * 6, 4096), nn.ReLU(True), nn.Linear(4096, 4096),
+                                        nn.ReLU(True), nn.Linear(4096, 128))
+
+    def forward(self, examples: torch.Tensor) -> torch.Tensor:
+        x = self.features(examples)
+        x = torch.transpose(torch.transpose(x, 1, 3), 1, 2).contiguous()  # channels last, as TF-VGGish flattens
+        return self.embeddings(x.view(x.size(0), -1))
+
+
+def _mel_matrix(num_spectrogram_bins: int, rate: int) -> np.ndarray:
+    """torchvggish's ``spectrogram_to_mel_matrix``: triangular HTK-mel filters, the DC bin zeroed."""
+    def to_mel(hz):
+        return 1127.0 * np.log(1.0 + hz / 700.0)
+
+    bins_mel = to_mel(np.linspace(0.0, rate / 2.0, num_spectrogram_bins))
+    edges = np.linspace(to_mel(_MEL_LOW), to_mel(_MEL_HIGH), _MEL_BINS + 2)
+    matrix = np.empty((num_spectrogram_bins, _MEL_BINS))
+    for i in range(_MEL_BINS):
+        lower, centre, upper = edges[i:i + 3]
+        matrix[:, i] = np.maximum(0.0, np.minimum((bins_mel - lower) / (centre - lower),
+                                                  (upper - bins_mel) / (upper - centre)))
+    matrix[0, :] = 0.0
+    return matrix
+
+
+def _frame(data: np.ndarray, window: int, hop: int) -> np.ndarray:
+    count = 1 + int(np.floor((data.shape[0] - window) / hop))
+    if count < 1:
+        return np.empty((0, window) + data.shape[1:], data.dtype)
+    return np.lib.stride_tricks.as_strided(data, shape=(count, window) + data.shape[1:],
+                                           strides=(data.strides[0] * hop,) + data.strides, writeable=False)
+
+
+def log_mel_examples(waveform: np.ndarray, rate: int = VGGISH_RATE) -> np.ndarray:
+    """float64 mono ``[T]`` at 16 kHz -> float32 ``[N, 1, 96, 64]`` log-mel examples (torchvggish's
+    ``waveform_to_examples``)."""
+    window = int(round(rate * _WINDOW_SECONDS))
+    hop = int(round(rate * _HOP_SECONDS))
+    fft_length = 2 ** int(np.ceil(np.log(window) / np.log(2.0)))
+    frames = _frame(np.ascontiguousarray(waveform, np.float64), window, hop)
+    hann = 0.5 - (0.5 * np.cos(2 * np.pi / window * np.arange(window)))
+    spectrogram = np.abs(np.fft.rfft(frames * hann, int(fft_length)))
+    log_mel = np.log(np.dot(spectrogram, _mel_matrix(spectrogram.shape[1], rate)) + _LOG_OFFSET)
+    per_example = int(round(_EXAMPLE_SECONDS / _HOP_SECONDS))
+    examples = _frame(log_mel, per_example, per_example)
+    return np.ascontiguousarray(examples, np.float32)[:, None, :, :]
+
+
+def resolve_vggish_weights(option: str | None):
+    """``--weights PATH``, else torch hub's checkpoint folder (where torchvggish caches the file)."""
+    from pathlib import Path
+
+    from gentools.features.weights import checkpoint_dir
+
+    if option:
+        return Path(option).expanduser()
+    cached = checkpoint_dir() / VGGISH_FILE
+    if cached.is_file():
+        return cached
+    raise InputError(f"{cached}: VGGish weights not found; download {VGGISH_URL} there, or pass --weights PATH")
+
+
+def vggish(weights: str | None, device: torch.device, pcm16: bool = False):
+    """The ``vggish`` backbone: 128-d frames, one per 0.96 s of 16 kHz audio (at least one: shorter audio is
+    zero-padded to 1 s, as fadtk)."""
+    import warnings
+
+    from gentools.errors import GentoolsWarning
+    from gentools.features.audio import Loading
+    from gentools.features.backbones.base import Backbone, load_state_file
+
+    path = resolve_vggish_weights(weights)
+    model = VGGish()
+    sha256 = load_state_file(model, path, "VGGish (torchvggish layout)")
+    if not sha256.startswith(VGGISH_PREFIX):
+        warnings.warn(f"{path}: sha256 {sha256[:16]}… is not the published VGGish weights ({VGGISH_PREFIX}…); "
+                      f"numbers are not comparable with published ones", GentoolsWarning, stacklevel=2)
+    model = model.eval().to(device)
+
+    def embed(waveform: np.ndarray) -> dict:
+        examples = torch.from_numpy(log_mel_examples(waveform)).to(device)
+        return {"features": model(examples)}
+
+    return Backbone(name="vggish", layer="embeddings.4 (before the last ReLU), no PCA", input_size=0,
+                    normalisation="log-mel 64 bands, 0.96 s frames", resize="", weights_sha256=sha256,
+                    run=embed, device=device, runtime="eager", modality="audio",
+                    loading=Loading(VGGISH_RATE, pcm16=pcm16, min_samples=VGGISH_RATE))
+
+
+def random_vggish_state_dict(seed: int = 0) -> dict:
+    """Seeded random weights in the published layout (keys and shapes of ``vggish-10086976.pth``), for tests."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return {k: v.clone() for k, v in VGGish().state_dict().items()}
