@@ -84,7 +84,7 @@ def test_help_and_version():
 
 
 COMMANDS = ["extract", "stats", "merge", "info", "fid", "kid", "is", "prdc", "twosample", "nn-grid", "kde", "interp",
-            "report", "cmmd", "diversity", "vendi", "clipscore", "presets"]
+            "report", "cmmd", "diversity", "vendi", "clipscore", "presets", "kad"]
 
 
 def test_the_command_list_is_complete():

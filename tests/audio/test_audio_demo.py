@@ -1,0 +1,29 @@
+"""The offline audio demo (examples/audio): FAD, KAD and per-file FAD rank the generators as built."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import BIN, cli_env
+
+AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
+
+
+def test_audio_demo_ranks_close_before_noisy(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(["make", "-C", str(AUDIO), f"OUT={out}", f"GENTOOLS={BIN / 'gentools'}",
+                           f"PYTHON={sys.executable}", "N=24"], env=cli_env(), capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    scores = {n: json.loads((out / "results" / f"{n}.json").read_text()) for n in ("close", "noisy")}
+    fad = {n: s["fid"]["values"]["fid"] for n, s in scores.items()}
+    kad = {n: s["kad"]["values"]["kad"] for n, s in scores.items()}
+    assert 0 < fad["close"] < fad["noisy"] and kad["close"] < kad["noisy"]
+    per_file = {n: [v for k, v in s["fid"]["values"].items() if k.startswith("fid.")] for n, s in scores.items()}
+    assert len(per_file["close"]) == len(per_file["noisy"]) == 24  # one per generated file (2 s: 2 frames each)
+    assert sorted(per_file["close"])[12] < sorted(per_file["noisy"])[12]  # medians
+    assert scores["close"]["fid"]["params"]["preset"] == "fadtk"
+    assert (out / "results" / "audio.png").stat().st_size > 10_000
+    assert "close fad" in (out / "results" / "summary.txt").read_text()
