@@ -44,5 +44,7 @@ def test_backbone_registry_lists_every_backbone_and_its_resize_modes():
     from gentools.features.backbones import REGISTRY, names_help
 
     assert REGISTRY["inception"].resizes == tuple(resize.MODES)
-    assert set(REGISTRY) == {"inception", "dinov2", "clip", "nvidia", "tv", "pt2", "ts", "pixels", "vggish"}
+    assert set(REGISTRY) == {
+        "inception", "dinov2", "clip", "nvidia", "tv", "pt2", "ts", "pixels", "vggish", "hf", "encodec"
+    }
     assert all(name in names_help() for name in REGISTRY)

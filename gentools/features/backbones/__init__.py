@@ -68,6 +68,10 @@ register("ts", "ts:PATH (TorchScript, or .pt2 by content)", (),
 register("pixels", "pixels[:SIZE][:gray]", (), _lazy("others", "pixels", lambda f, spec, w, r, sp, d: f(spec, d)))
 register("vggish", "vggish (audio: torchvggish's VGGish as fadtk runs it, 128-d per 0.96 s)", (),
          _lazy("audio", "vggish", lambda f, spec, w, r, sp, d: f(w, d)), modality="audio")
+register("hf", "hf:MODEL[:LAYER] (audio: a transformers encoder, hidden_states[LAYER])", (),
+         _lazy("audio", "hf_audio", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
+register("encodec", "encodec:24k (audio: EnCodec's encoder output, 128-d at 75 Hz)", (),
+         _lazy("audio", "encodec", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 
 
 def names_help() -> str:

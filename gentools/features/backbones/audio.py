@@ -12,11 +12,15 @@ log-mel front end is our transcription of torchvggish's ``vggish_input.waveform_
 
 from __future__ import annotations
 
+import hashlib
+import warnings
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 
-from gentools.errors import InputError
+from gentools.errors import InputError, UsageError
 
 VGGISH_RATE = 16000
 VGGISH_FILE = "vggish-10086976.pth"
@@ -92,8 +96,6 @@ def log_mel_examples(waveform: np.ndarray, rate: int = VGGISH_RATE) -> np.ndarra
 
 def resolve_vggish_weights(option: str | None):
     """``--weights PATH``, else torch hub's checkpoint folder (where torchvggish caches the file)."""
-    from pathlib import Path
-
     from gentools.features.weights import checkpoint_dir
 
     if option:
@@ -107,8 +109,6 @@ def resolve_vggish_weights(option: str | None):
 def vggish(weights: str | None, device: torch.device, pcm16: bool = False):
     """The ``vggish`` backbone: 128-d frames, one per 0.96 s of 16 kHz audio (at least one: shorter audio is
     zero-padded to 1 s, as fadtk)."""
-    import warnings
-
     from gentools.errors import GentoolsWarning
     from gentools.features.audio import Loading
     from gentools.features.backbones.base import Backbone, load_state_file
@@ -136,3 +136,111 @@ def random_vggish_state_dict(seed: int = 0) -> dict:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return {k: v.clone() for k, v in VGGish().state_dict().items()}
+
+
+def _pretrained(loader, source: str, what: str):
+    """``loader.from_pretrained(source)`` from a local folder or the Hugging Face cache only; a one-line
+    error naming where the model is published when it is not here."""
+    from transformers.utils import logging as hf_logging
+
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()  # stderr is one line per error; the caller's settings come back below
+    hf_logging.set_verbosity_error()
+    try:
+        return loader.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        where = source if Path(source).is_dir() else f"https://huggingface.co/{source}"
+        raise InputError(f"{source}: {what} not found locally ({str(exc).splitlines()[0][:120]}); it is published at "
+                         f"{where}: download it into the Hugging Face cache, or pass --weights FOLDER "
+                         f"(save_pretrained layout)") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise InputError("the hf: and encodec: backbones need transformers: pip install 'gentools[audio-hf]'") from None
+    return transformers
+
+
+def _folder_sha256(folder) -> str:
+    """sha256 over a model folder's weight files (name and content), for provenance."""
+    from gentools.files import sha256_of
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.safetensors")) + sorted(Path(folder).glob("*.bin")):
+        digest.update(path.name.encode() + sha256_of(path).encode())
+    return digest.hexdigest()
+
+
+HF_LIMIT_SECONDS = 6 * 60  # fadtk's limit_minutes=6 for MERT, wav2vec2, HuBERT and WavLM: longer audio is truncated
+
+
+def hf_audio(spec: str, weights: str | None, device: torch.device, pcm16: bool = False):
+    """``hf:MODEL[:LAYER]``: a transformers audio encoder, ``hidden_states[LAYER]`` (default the last), one row per
+    encoder frame, as fadtk's W2V2Model/HuBERTModel/WavLMModel: the model's feature extractor (at its
+    ``sampling_rate``) on the waveform, ``output_hidden_states=True``, audio cut at 6 minutes. For Whisper the
+    encoder's ``hidden_states[LAYER]`` (fadtk's WhisperModel takes two decoder positions instead). ``--weights
+    FOLDER``: a ``save_pretrained`` folder instead of the cache."""
+    from gentools.features.audio import Loading
+    from gentools.features.backbones.base import Backbone
+
+    transformers = _transformers()
+    body = spec.split(":", 1)[1] if ":" in spec else ""
+    model_id, layer = body, None
+    if ":" in body and body.rsplit(":", 1)[1].isdigit():
+        model_id, layer = body.rsplit(":", 1)[0], int(body.rsplit(":", 1)[1])
+    if not model_id:
+        raise UsageError(f"--backbone {spec}: expected hf:MODEL[:LAYER], e.g. hf:facebook/hubert-base-ls960:12")
+    source = weights or model_id
+    model = _pretrained(transformers.AutoModel, source, "model").eval().to(device)
+    extractor = _pretrained(transformers.AutoFeatureExtractor, source, "feature extractor")
+    rate = int(extractor.sampling_rate)
+    whisper = model.config.model_type == "whisper"
+    encoder = model.get_encoder() if whisper else model
+    depth = int(model.config.encoder_layers if whisper else model.config.num_hidden_layers)
+    layer = depth if layer is None else layer
+    if not 0 <= layer <= depth:
+        raise InputError(f"--backbone {spec}: layer {layer} is not in 0..{depth} ({model_id})")
+
+    def embed(waveform: np.ndarray) -> dict:
+        waveform = waveform[:HF_LIMIT_SECONDS * rate]
+        inputs = extractor(waveform, sampling_rate=rate, return_tensors="pt")
+        name = "input_features" if whisper else "input_values"
+        out = encoder(inputs[name].to(device), output_hidden_states=True)
+        return {"features": out.hidden_states[layer][0]}
+
+    fingerprint = _folder_sha256(source) if Path(source).is_dir() else f"hf:{model_id}"
+    return Backbone(name=f"hf:{model_id}", layer=f"hidden_states[{layer}]", input_size=0,
+                    normalisation=f"{type(extractor).__name__} at {rate} Hz", resize="", weights_sha256=fingerprint,
+                    run=embed, device=device, runtime="eager", modality="audio", loading=Loading(rate, pcm16=pcm16))
+
+
+ENCODEC_RATE, ENCODEC_MAX_SECONDS = 24000, 3 * 60  # fadtk's EncodecEmbModel('24k'): cut at 3 minutes
+
+
+def encodec(spec: str, weights: str | None, device: torch.device, pcm16: bool = False):
+    """``encodec:24k``: EnCodec's encoder output before quantisation, 128-d per 75 Hz frame, as fadtk's
+    EncodecEmbModel (``self.model.encoder(audio)``, audio cut at 3 minutes), through transformers' port
+    ``EncodecModel`` (``facebook/encodec_24khz``) instead of the ``encodec`` package, which needs torchaudio."""
+    from gentools.features.audio import Loading
+    from gentools.features.backbones.base import Backbone
+
+    if spec != "encodec:24k":
+        raise UsageError(f"--backbone {spec}: expected encodec:24k")
+    transformers = _transformers()
+    source = weights or "facebook/encodec_24khz"
+    model = _pretrained(transformers.EncodecModel, source, "EnCodec 24 kHz model").eval().to(device)
+
+    def embed(waveform: np.ndarray) -> dict:
+        x = torch.from_numpy(np.asarray(waveform[:ENCODEC_MAX_SECONDS * ENCODEC_RATE], np.float32))
+        return {"features": model.encoder(x[None, None].to(device))[0].transpose(0, 1)}
+
+    fingerprint = _folder_sha256(source) if Path(source).is_dir() else "hf:facebook/encodec_24khz"
+    return Backbone(name="encodec:24k", layer="encoder output, before quantisation", input_size=0,
+                    normalisation="mono float at 24 kHz", resize="", weights_sha256=fingerprint, run=embed,
+                    device=device, runtime="eager", modality="audio", loading=Loading(ENCODEC_RATE, pcm16=pcm16))
