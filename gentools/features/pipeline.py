@@ -133,13 +133,9 @@ def generator_batches(generator: Callable, indices: list, latent_dim: int, seed:
     generator is called ``G(z, c)``, sample i of class ``i % N`` (``class_input``: ``index`` gives int64
     ``[B]``, ``onehot`` a float ``[B, N]``), as StyleGAN's conditional generators take it."""
     from gentools.features.images import thumbnail
-    from gentools.generators import generator_id, latents, to_uint8_images
+    from gentools.generators import generator_id, to_uint8_images
 
-    at = positions if positions is not None else range(len(indices))
-    for first in range(0, len(indices), batch_size):
-        here = list(range(first, min(first + batch_size, len(indices))))
-        indices_here = [indices[p] for p in here]
-        z = torch.from_numpy(latents(seed, indices_here, latent_dim)).to(backbone.device)
+    for indices_here, at_here, z in _latent_batches(indices, latent_dim, seed, backbone.device, batch_size, positions):
         with torch.inference_mode():
             if classes:
                 c = torch.tensor([i % classes for i in indices_here], dtype=torch.int64, device=backbone.device)
@@ -150,7 +146,19 @@ def generator_batches(generator: Callable, indices: list, latent_dim: int, seed:
         out = uint8_features(backbone, images)
         if thumbnails:
             out["thumbnails"] = np.stack([thumbnail(im, thumbnails) for im in images.numpy()])
-        yield Rows([generator_id(seed, i) for i in indices_here], out, positions=[at[p] for p in here])
+        yield Rows([generator_id(seed, i) for i in indices_here], out, positions=at_here)
+
+
+def _latent_batches(indices: list, latent_dim: int, seed: int, device, batch_size: int, positions: Optional[list[int]]):
+    """``(indices, positions, z)`` per batch of generated samples: sample i's latent is ``latents(seed, [i])``
+    wherever it falls, so shards and resumes draw the same z; ``positions[i]`` defaults to ``i``."""
+    from gentools.generators import latents
+
+    at = positions if positions is not None else range(len(indices))
+    for first in range(0, len(indices), batch_size):
+        here = range(first, min(first + batch_size, len(indices)))
+        indices_here = [indices[p] for p in here]
+        yield indices_here, [at[p] for p in here], torch.from_numpy(latents(seed, indices_here, latent_dim)).to(device)
 
 
 def _audio_collate(samples):
@@ -221,14 +229,10 @@ def waveform_generator_batches(generator: Callable, indices: list, latent_dim: i
                                sample_rate: int, batch_size: int = 50, positions: Optional[list[int]] = None,
                                float16: bool = False) -> Iterator[Rows]:
     """Frames of the generated waveforms ``indices`` (sample i's latent as for images), one Rows per batch."""
-    from gentools.generators import generator_id, latents
+    from gentools.generators import generator_id
 
-    at = positions if positions is not None else range(len(indices))
-    for first in range(0, len(indices), batch_size):
-        here = list(range(first, min(first + batch_size, len(indices))))
-        indices_here = [indices[p] for p in here]
-        z = torch.from_numpy(latents(seed, indices_here, latent_dim)).to(backbone.device)
+    for indices_here, at_here, z in _latent_batches(indices, latent_dim, seed, backbone.device, batch_size, positions):
         with torch.inference_mode():
             waveforms = generator(z)
-        yield waveform_rows(backbone, waveforms, sample_rate, [generator_id(seed, i) for i in indices_here],
-                            [at[p] for p in here], float16)
+        yield waveform_rows(backbone, waveforms, sample_rate, [generator_id(seed, i) for i in indices_here], at_here,
+                            float16)
