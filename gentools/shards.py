@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store import GUARDED_KEYS, ROW_DATASETS, FeatureFile, provenance_differences
+from gentools.store import GUARDED_KEYS, ROW_DATASETS, FeatureFile, id_runs, provenance_differences
 
 # Attributes that must agree between shards of one extraction.
 _SHARD_KEYS = GUARDED_KEYS + ("source", "input_size")
@@ -39,7 +39,7 @@ def merge_feature_files(files: list[FeatureFile]) -> tuple[dict, dict]:
     if all(shards):
         parts = {name: [_rows(f, name) for f in files] for name in names}
         if first.provenance.get("modality") == "audio":  # an input is a run of rows with one id: interleave runs
-            runs = [_runs(ids) for ids in parts["ids"]]
+            runs = [id_runs(ids) for ids in parts["ids"]]
             order = _shard_order(files, shards, [len(r) for r in runs])
             arrays = {name: _interleave_runs(parts[name], runs, order) for name in names}
         else:
@@ -95,13 +95,6 @@ def _interleave(parts: list[np.ndarray], order: list[int]) -> np.ndarray:
     for part, i in zip(parts, order):
         out[i::total] = part
     return out
-
-
-def _runs(ids) -> list[tuple[int, int]]:
-    """``(start, stop)`` of each run of equal consecutive ids: one audio file's frames."""
-    bounds = [k for k in range(1, len(ids)) if ids[k] != ids[k - 1]]
-    starts = [0] + bounds
-    return list(zip(starts, bounds + [len(ids)])) if len(ids) else []
 
 
 def _interleave_runs(parts: list[np.ndarray], runs: list[list], order: list[int]) -> np.ndarray:

@@ -17,18 +17,14 @@ from gentools.errors import GentoolsWarning, InputError, UsageError, option
 from gentools.inputs import describe, open_pair
 from gentools.metrics import audio as audio_metrics
 from gentools.metrics import frechet
+from gentools.store import id_runs
 
 
 def file_runs(item) -> list[tuple[str, np.ndarray]]:
     """``[(id, frames)]``: each run of equal consecutive ids of a features file (one audio file's frames)."""
     rows = item.array()
     ids = item.ids or [str(k) for k in range(len(rows))]
-    runs, start = [], 0
-    for k in range(1, len(ids) + 1):
-        if k == len(ids) or ids[k] != ids[start]:
-            runs.append((ids[start], rows[start:k]))
-            start = k
-    return runs
+    return [(ids[start], rows[start:stop]) for start, stop in id_runs(ids)]
 
 
 def fadtk_moments(item) -> tuple[np.ndarray, np.ndarray]:

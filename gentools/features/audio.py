@@ -17,6 +17,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3", ".oga", ".aiff", ".aif"})

@@ -65,6 +65,13 @@ def _read_head(path: str) -> bytes:
     return head
 
 
+def id_runs(ids) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of equal consecutive ids: in an audio features file, one sound file's
+    frames (its rows are contiguous and all carry its id)."""
+    bounds = [k for k in range(1, len(ids)) if ids[k] != ids[k - 1]]
+    return list(zip([0] + bounds, bounds + [len(ids)])) if len(ids) else []
+
+
 def provenance_differences(a: dict, b: dict, keys, ignore_missing: bool = False) -> list:
     """``[(key, a[key], b[key])]`` for the ``keys`` whose values differ (compared as text, absent = "");
     with ``ignore_missing``, a key absent on either side is not a difference. The one provenance comparison:

@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store.formats import FEATURES, GUARDED_KEYS, ROW_DATASETS, TEXT_ROWS, _attr, provenance_differences
+from gentools.store.formats import (FEATURES, GUARDED_KEYS, ROW_DATASETS, TEXT_ROWS, _attr, id_runs,
+                                    provenance_differences)
 from gentools.store.write import _umask, _write_attrs, chunk_rows
 
 
@@ -70,7 +71,7 @@ class FeatureWriter:
                 if len(ids) != rows:
                     raise ValueError("row counts disagree")
                 if attrs.get("modality") == "audio":  # one file, many rows: compare the files
-                    ids = [sid for k, sid in enumerate(ids) if k == 0 or ids[k - 1] != sid]
+                    ids = [ids[start] for start, _ in id_runs(ids)]
                 if items > len(expected_ids) or len(ids) + len(skipped) != items:
                     raise ValueError("row counts disagree")
                 consumed = set(ids) | set(skipped)
