@@ -9,6 +9,7 @@ arrays only.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -24,14 +25,31 @@ ENTRY_OF_BACKBONE = (("inception", "fid"), ("nvidia:inception", "fid"), ("dinov2
 
 # fadtk's stats files (``fadtk/stats/*.npz``, read by ``FrechetAudioDistance.load_stats``) key each model's
 # statistics by its ModelLoader name: ``data[f'{self.ml.name}.mu']``, ``data[f'{self.ml.name}.cov']``.
-FADTK_MODEL_OF_BACKBONE = (("vggish", "vggish"), ("panns:cnn14", "panns-cnn14-32k"),
-                           ("clap:laion-audio", "clap-laion-audio"), ("clap:laion-music", "clap-laion-music"),
-                           ("encodec:24k", "encodec-emb"))
+# The names, from fadtk 1.1.0's model_loader.py: ``super().__init__("vggish", 128, 16000, min_len=1)``,
+# ``'encodec-emb' if variant == '24k'``, and for W2V2Model / HuBERTModel / WavLMModel
+# ``f"w2v2-{size}" + ("" if (layer == 12 and size == 'base') or (layer == 24 and size == 'large') else f"-{layer}")``
+# with ``huggingface_id = f"facebook/wav2vec2-{size}-960h"`` (``hubert-``: ``facebook/hubert-{size}-ls960``;
+# ``wavlm-``: ``patrickvonplaten/wavlm-libri-clean-100h-{size}``, base-plus' last layer 12). Whisper has none:
+# fadtk keeps decoder positions, ``hf:`` the encoder's hidden states.
+FADTK_MODEL_OF_BACKBONE = (("vggish", "vggish"), ("encodec:24k", "encodec-emb"))
+FADTK_HF_MODELS = (("facebook/wav2vec2-{size}-960h", "w2v2-{size}", ("base", "large")),
+                   ("facebook/hubert-{size}-ls960", "hubert-{size}", ("base", "large")),
+                   ("patrickvonplaten/wavlm-libri-clean-100h-{size}", "wavlm-{size}", ("base", "base-plus", "large")))
 
 
-def fadtk_model_of(backbone: str) -> str | None:
-    """fadtk's model name for a gentools audio backbone (the key prefix in its stats files)."""
-    return dict(FADTK_MODEL_OF_BACKBONE).get(backbone)
+def fadtk_model_of(backbone: str, layer: str = "") -> str | None:
+    """fadtk's model name for a gentools audio backbone and its ``layer`` provenance (``hidden_states[L]`` for
+    ``hf:``): the key prefix in fadtk's stats files; None where fadtk has no such model."""
+    if backbone in dict(FADTK_MODEL_OF_BACKBONE):
+        return dict(FADTK_MODEL_OF_BACKBONE)[backbone]
+    match = re.fullmatch(r"hidden_states\[(\d+)\]", layer)
+    for hub_id, name, sizes in FADTK_HF_MODELS:
+        for size in sizes:
+            if match and backbone == "hf:" + hub_id.format(size=size):
+                last = 24 if size == "large" else 12
+                number = int(match[1])
+                return name.format(size=size) + ("" if number == last else f"-{number}")
+    return None
 
 
 def entry_of(backbone: str) -> str | None:
@@ -56,12 +74,16 @@ class StatsSet:
     def pick(self, other_provenance: dict):
         """The entry that matches the other input's ``backbone``; a one-line error when none does."""
         backbone = str(other_provenance.get("backbone", ""))
-        entry = fadtk_model_of(backbone) if self.tool == "fadtk" else entry_of(backbone)
+        entry = (fadtk_model_of(backbone, str(other_provenance.get("layer", ""))) if self.tool == "fadtk"
+                 else entry_of(backbone))
         if entry in self.entries:
             chosen = self.entries[entry]
-            chosen.provenance = dict(chosen.provenance, backbone=backbone) if self.tool == "fadtk" else chosen.provenance
+            if self.tool == "fadtk":  # fadtk's name stands for this backbone and layer
+                chosen.provenance = dict(chosen.provenance, backbone=backbone,
+                                         layer=other_provenance.get("layer", ""))
             return chosen
-        known = ("vggish: vggish, clap-laion-audio: clap:laion-audio, ..." if self.tool == "fadtk"
+        known = ("vggish: vggish, encodec-emb: encodec:24k, w2v2-base: hf:facebook/wav2vec2-base-960h, ..."
+                 if self.tool == "fadtk"
                  else "fid: inception or nvidia:inception-*, fd_dinov2: dinov2:vitl14")
         raise InputError(f"no entry for backbone '{backbone or 'unknown'}' among {', '.join(sorted(self.entries))} "
                          f"({known}) ({self.label})")

@@ -163,9 +163,9 @@ def _write_fadtk(dest: str, stats, label: str) -> None:
     from gentools.store.pickles import FADTK_MODEL_OF_BACKBONE, fadtk_model_of
 
     backbone = str(stats.provenance.get("backbone", ""))
-    model = fadtk_model_of(backbone)
+    model = fadtk_model_of(backbone, str(stats.provenance.get("layer", "")))
     if model is None:
-        known = ", ".join(b for b, _ in FADTK_MODEL_OF_BACKBONE)
+        known = ", ".join(b for b, _ in FADTK_MODEL_OF_BACKBONE) + ", hf:facebook/wav2vec2-*-960h, ..."
         raise InputError(f"--format fadtk keys statistics by fadtk's model name, and "
                          f"'{backbone or 'an unknown backbone'}' has none (audio backbones: {known}) ({label})")
     arrays = {f"{model}.mu": np.asarray(stats.mu, np.float64), f"{model}.cov": np.asarray(stats.sigma, np.float64)}

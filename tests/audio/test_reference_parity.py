@@ -132,3 +132,26 @@ def test_fadtk_stats_file_round_trip(frame_files, tmp_path, reference):
                             "clap-laion-audio.mu": np.zeros(4), "clap-laion-audio.cov": np.eye(4)})
     values = cli_values("fid", frame_files["gen"], fadtk_file, "--preset", "fadtk")
     assert abs(values["fid"] - float(reference["fad.value"])) <= 1e-6
+
+
+def test_fadtk_model_names_follow_its_model_loader(tmp_path):
+    """fadtk 1.1.0 model_loader.py: ``model_identifier = f"hubert-{size}" + ("" if (layer == 12 and size ==
+    'base') or (layer == 24 and size == 'large') else f"-{layer}")`` with ``huggingface_id =
+    f"facebook/hubert-{size}-ls960"``; ``'encodec-emb' if variant == '24k'``. fadtk has no PANNs model."""
+    from gentools.store.pickles import fadtk_model_of
+
+    assert fadtk_model_of("vggish") == "vggish" and fadtk_model_of("encodec:24k") == "encodec-emb"
+    assert fadtk_model_of("hf:facebook/hubert-base-ls960", "hidden_states[12]") == "hubert-base"
+    assert fadtk_model_of("hf:facebook/wav2vec2-large-960h", "hidden_states[7]") == "w2v2-large-7"
+    assert fadtk_model_of("hf:patrickvonplaten/wavlm-libri-clean-100h-base-plus", "hidden_states[12]") == \
+        "wavlm-base-plus"
+    assert fadtk_model_of("hf:openai/whisper-tiny", "hidden_states[4]") is None
+    assert fadtk_model_of("panns:cnn14") is None
+    rows = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
+    prov = {"backbone": "hf:facebook/hubert-base-ls960", "layer": "hidden_states[3]", "modality": "audio",
+            "complete": True, "count": 40}
+    store.write_features(str(tmp_path / "f.h5"), {"features": rows, "ids": [f"a{k // 4}" for k in range(40)]}, prov)
+    run_cli("stats", tmp_path / "f.h5", "-o", tmp_path / "s.npz", "--format", "fadtk", check=0)
+    with np.load(tmp_path / "s.npz") as data:
+        assert set(data.files) == {"hubert-base-3.mu", "hubert-base-3.cov"}
+    assert cli_values("fid", tmp_path / "f.h5", tmp_path / "s.npz")["fid"] == pytest.approx(0.0, abs=1e-9)
