@@ -159,20 +159,15 @@ def _pretrained(loader, source: str, what: str):
             hf_logging.enable_progress_bar()
 
 
-def _transformers():
-    try:
-        import transformers
-    except ImportError:
-        raise InputError("the hf: and encodec: backbones need transformers: pip install 'gentools[audio-hf]'") from None
-    return transformers
-
-
-def _folder_sha256(folder) -> str:
-    """sha256 over a model folder's weight files (name and content), for provenance."""
+def _fingerprint(source: str) -> str:
+    """For provenance: sha256 over a ``save_pretrained`` folder's weight files (name and content), or
+    ``hf:MODEL_ID`` for a model from the Hugging Face cache."""
     from gentools.files import sha256_of
 
+    if not Path(source).is_dir():
+        return f"hf:{source}"
     digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.safetensors")) + sorted(Path(folder).glob("*.bin")):
+    for path in sorted(Path(source).glob("*.safetensors")) + sorted(Path(source).glob("*.bin")):
         digest.update(path.name.encode() + sha256_of(path).encode())
     return digest.hexdigest()
 
@@ -187,9 +182,9 @@ def hf_audio(spec: str, weights: str | None, device: torch.device, pcm16: bool =
     encoder's ``hidden_states[LAYER]`` (fadtk's WhisperModel takes two decoder positions instead). ``--weights
     FOLDER``: a ``save_pretrained`` folder instead of the cache."""
     from gentools.features.audio import Loading
-    from gentools.features.backbones.base import Backbone
+    from gentools.features.backbones.base import Backbone, require_package
 
-    transformers = _transformers()
+    transformers = require_package("transformers", "audio-hf")
     body = spec.split(":", 1)[1] if ":" in spec else ""
     model_id, layer = body, None
     if ":" in body and body.rsplit(":", 1)[1].isdigit():
@@ -214,10 +209,10 @@ def hf_audio(spec: str, weights: str | None, device: torch.device, pcm16: bool =
         out = encoder(inputs[name].to(device), output_hidden_states=True)
         return {"features": out.hidden_states[layer][0]}
 
-    fingerprint = _folder_sha256(source) if Path(source).is_dir() else f"hf:{model_id}"
     return Backbone(name=f"hf:{model_id}", layer=f"hidden_states[{layer}]", input_size=0,
-                    normalisation=f"{type(extractor).__name__} at {rate} Hz", resize="", weights_sha256=fingerprint,
-                    run=embed, device=device, runtime="eager", modality="audio", loading=Loading(rate, pcm16=pcm16))
+                    normalisation=f"{type(extractor).__name__} at {rate} Hz", resize="",
+                    weights_sha256=_fingerprint(source), run=embed, device=device, runtime="eager", modality="audio",
+                    loading=Loading(rate, pcm16=pcm16))
 
 
 ENCODEC_RATE, ENCODEC_MAX_SECONDS = 24000, 3 * 60  # fadtk's EncodecEmbModel('24k'): cut at 3 minutes
@@ -228,11 +223,11 @@ def encodec(spec: str, weights: str | None, device: torch.device, pcm16: bool = 
     EncodecEmbModel (``self.model.encoder(audio)``, audio cut at 3 minutes), through transformers' port
     ``EncodecModel`` (``facebook/encodec_24khz``) instead of the ``encodec`` package, which needs torchaudio."""
     from gentools.features.audio import Loading
-    from gentools.features.backbones.base import Backbone
+    from gentools.features.backbones.base import Backbone, require_package
 
     if spec != "encodec:24k":
         raise UsageError(f"--backbone {spec}: expected encodec:24k")
-    transformers = _transformers()
+    transformers = require_package("transformers", "audio-hf")
     source = weights or "facebook/encodec_24khz"
     model = _pretrained(transformers.EncodecModel, source, "EnCodec 24 kHz model").eval().to(device)
 
@@ -240,7 +235,6 @@ def encodec(spec: str, weights: str | None, device: torch.device, pcm16: bool = 
         x = torch.from_numpy(np.asarray(waveform[:ENCODEC_MAX_SECONDS * ENCODEC_RATE], np.float32))
         return {"features": model.encoder(x[None, None].to(device))[0].transpose(0, 1)}
 
-    fingerprint = _folder_sha256(source) if Path(source).is_dir() else "hf:facebook/encodec_24khz"
     return Backbone(name="encodec:24k", layer="encoder output, before quantisation", input_size=0,
-                    normalisation="mono float at 24 kHz", resize="", weights_sha256=fingerprint, run=embed,
+                    normalisation="mono float at 24 kHz", resize="", weights_sha256=_fingerprint(source), run=embed,
                     device=device, runtime="eager", modality="audio", loading=Loading(ENCODEC_RATE, pcm16=pcm16))

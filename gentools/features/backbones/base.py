@@ -100,3 +100,13 @@ def load_state_file(model: torch.nn.Module, path, what: str) -> str:
     except Exception as exc:  # noqa: BLE001 - unpickling and layout errors come in many kinds
         raise InputError(f"{path}: not a {what} state dict ({str(exc).splitlines()[0][:160]})") from None
     return sha256_of(path)
+
+
+def require_package(module: str, extra: str):
+    """``import module``, or a usage error naming the extra that installs it."""
+    from gentools.errors import UsageError
+
+    try:
+        return __import__(module)
+    except ImportError:
+        raise UsageError(f"this backbone needs the '{module}' package: pip install 'gentools[{extra}]'") from None

@@ -26,20 +26,13 @@ import functools
 import torch
 
 from gentools.errors import InputError, UsageError
-from gentools.features.backbones.base import Backbone, load_state_file
+from gentools.features.backbones.base import Backbone, load_state_file, require_package
 
 DINOV2 = {"vits14": "vit_small_patch14_dinov2.lvd142m", "vitb14": "vit_base_patch14_dinov2.lvd142m",
           "vitl14": "vit_large_patch14_dinov2.lvd142m", "vitg14": "vit_giant_patch14_dinov2.lvd142m"}
 CLIP = {"ViT-L-14-336": "openai", "ViT-L-14": "openai", "ViT-B-16": "openai", "ViT-B-32": "openai"}
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 DINOV2_SIZE = 224
-
-
-def _require(module: str, extra: str):
-    try:
-        return __import__(module)
-    except ImportError:
-        raise UsageError(f"this backbone needs the '{module}' package: pip install 'gentools[{extra}]'") from None
 
 
 def _normalise(x: torch.Tensor, mean, std) -> torch.Tensor:
@@ -78,7 +71,7 @@ def edm2_dinov2_input(batch: torch.Tensor) -> torch.Tensor:
 
 
 def dinov2(spec: str, weights: str | None, device: torch.device, resize: str = "pil") -> Backbone:
-    timm = _require("timm", "dinov2")
+    timm = require_package("timm", "dinov2")
     variant = spec.split(":", 1)[1] if ":" in spec else "vitl14"
     if variant not in DINOV2:
         raise UsageError(f"--backbone {spec}: expected dinov2:{'|'.join(DINOV2)}")
@@ -109,7 +102,7 @@ def dinov2(spec: str, weights: str | None, device: torch.device, resize: str = "
 
 
 def clip(spec: str, weights: str | None, device: torch.device) -> Backbone:
-    open_clip = _require("open_clip", "clip")
+    open_clip = require_package("open_clip", "clip")
     name = spec.split(":", 1)[1] if ":" in spec else "ViT-L-14-336"
     if name not in open_clip.list_models():
         raise UsageError(f"--backbone {spec}: open_clip has no model {name!r} (e.g. {', '.join(CLIP)})")
