@@ -41,7 +41,7 @@ class Source:
 # PyPI packages (installed as the test extra, where the tests find each quoted line) -> (GitHub repo, source folder).
 PACKAGE_REPOS = {"torch-fidelity": ("toshas/torch-fidelity", ""), "pytorch-fid": ("mseitzer/pytorch-fid", "src/"),
                  "clean-fid": ("GaParmar/clean-fid", ""), "prdc": ("clovaai/generative-evaluation-prdc", ""),
-                 "torchvision": ("pytorch/vision", "")}
+                 "torchvision": ("pytorch/vision", ""), "cd-fvd": ("songweige/content-debiased-fvd", "")}
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class Preset:
     frechet_route: str = "exact"  # "fadtk": fadtk's online float16 statistics and eig route (metrics/audio.py)
     audio_pcm16: bool = False     # audio saved as 16-bit PCM and read back before the backbone (fadtk)
     frames_float16: bool = False  # embedding frames rounded to float16, as fadtk stores them
+    video_frames: int = 16        # extract --frames: frames per clip (video backbones)
+    video_subsample: int = 1      # extract --subsample: every S-th frame
+    fid_max_rows: int = 0         # fid takes the first N rows of a features file (StyleGAN-V: 2048 clips), 0 = all
 
     def settings(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("sources", "note")}
@@ -203,6 +206,45 @@ PRESETS["fadtk"] = Preset(
              "audio_pcm16": _src(FADTK, 'torchaudio.save(str(new), y, self.ml.sr, encoding="PCM_S", '
                                         'bits_per_sample=16)'),
              "frames_float16": _src(FADTK_LOADER, "embd = embd.astype(np.float16)")})
+SGV_FVD = ("universome/stylegan-v", "src/metrics/frechet_video_distance.py")  # read at 3fecd69
+SGV_UTILS = ("universome/stylegan-v", "src/metrics/metric_utils.py")
+SGV_MAIN = ("universome/stylegan-v", "src/metrics/metric_main.py")
+TATS_FVD = ("songweige/TATS", "tats/fvd/fvd.py")  # read at 03bbce1; the same code is cd-fvd's cdfvd/third_party/i3d
+
+
+def _stylegan_v(frames: int, subsample: int, metric_line: str, note: str) -> Preset:
+    return Preset(
+        backbone="i3d", resize="", fid_ddof=0, is_splits=10, is_split_size=0, is_shuffle=True, kid_clamp=False,
+        pr_k=5, pr_strict=True, pr_float16=False, pr_backbone="", frechet_route="sqrtm", video_frames=frames,
+        video_subsample=subsample, fid_max_rows=2048, note=note,
+        sources={"backbone": _src(SGV_FVD, "detector_kwargs = dict(rescale=True, resize=True, return_features=True) "
+                                           "# Return raw features before the softmax layer."),
+                 "fid_ddof": _src(SGV_UTILS, "cov = self.raw_cov / self.num_items"),
+                 "frechet_route": _src(SGV_FVD, "s, _ = scipy.linalg.sqrtm(np.dot(sigma_gen, sigma_real), disp=False) "
+                                                "# pylint: disable=no-member"),
+                 "video_frames": _src(SGV_MAIN, metric_line), "video_subsample": _src(SGV_MAIN, metric_line),
+                 "fid_max_rows": _src(SGV_MAIN, metric_line)})
+
+
+_FVD_16 = "fvd = frechet_video_distance.compute_fvd(opts, max_real=2048, num_gen=2048, num_frames=16)"
+PRESETS["stylegan-v"] = _stylegan_v(16, 1, _FVD_16, "StyleGAN-V fvd2048_16f: i3d_torchscript.pt on uint8 clips of 16 "
+                                    "frames, covariance ddof=0, sqrtm(sigma_gen . sigma_real) with no eps, the first "
+                                    "2048 clips of each side")
+PRESETS["fvd2048_16f"] = _stylegan_v(16, 1, _FVD_16, "StyleGAN-V's fvd2048_16f (the stylegan-v preset)")
+PRESETS["fvd2048_128f"] = _stylegan_v(
+    128, 1, "fvd = frechet_video_distance.compute_fvd(opts, max_real=2048, num_gen=2048, num_frames=128)",
+    "StyleGAN-V's fvd2048_128f: 128-frame clips")
+PRESETS["fvd2048_128f_subsample8f"] = _stylegan_v(
+    16, 8, "fvd = frechet_video_distance.compute_fvd(opts, max_real=2048, num_gen=2048, num_frames=16, "
+           "subsample_factor=8)", "StyleGAN-V's fvd2048_128f_subsample8f: 16 frames, every 8th (128 covered)")
+PRESETS["tats"] = Preset(
+    backbone="i3d400", resize="", fid_ddof=1, is_splits=10, is_split_size=0, is_shuffle=True, kid_clamp=False,
+    pr_k=5, pr_strict=True, pr_float16=False, pr_backbone="", frechet_route="svd",
+    note="TATS / cd-fvd I3D FVD: i3d_pretrained_400.pt logits, frames bilinear to 224 and 2x/255-1, covariance "
+    "ddof=1, trace sqrt product through SVD square roots (singular values under 1e-10 kept unrooted)",
+    sources={"backbone": _src(TATS_FVD, "i3d.load_state_dict(torch.load(i3d_path, map_location=device))"),
+             "fid_ddof": _src(TATS_FVD, "fact = 1.0 / (m.size(1) - 1) # unbiased estimate"),
+             "frechet_route": _src(TATS_FVD, "si = torch.where(s < eps, s, torch.sqrt(s))")})
 DEFAULT = PRESETS["gentools"]
 
 

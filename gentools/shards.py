@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store import GUARDED_KEYS, ROW_DATASETS, FeatureFile, id_runs, provenance_differences
+from gentools.store import (GUARDED_KEYS, ROW_DATASETS, STORED_ROWS, FeatureFile, id_runs, many_rows_per_input,
+                            provenance_differences)
 
 # Attributes that must agree between shards of one extraction.
 _SHARD_KEYS = GUARDED_KEYS + ("source", "input_size")
@@ -38,10 +39,11 @@ def merge_feature_files(files: list[FeatureFile]) -> tuple[dict, dict]:
     shards = [f.provenance.get("shard") or "" for f in files]
     if all(shards):
         parts = {name: [_rows(f, name) for f in files] for name in names}
-        if first.provenance.get("modality") == "audio":  # an input is a run of rows with one id: interleave runs
+        if many_rows_per_input(first.provenance):  # an input is a run of rows with one id: interleave runs
             runs = [id_runs(ids) for ids in parts["ids"]]
-            order = _shard_order(files, shards, [len(r) for r in runs])
-            arrays = {name: _interleave_runs(parts[name], runs, order) for name in names}
+            slots = [_input_slots(f, len(r)) for f, r in zip(files, runs)]
+            order = _shard_order(files, shards, [len(r) + len(_skipped_at(f)) for f, r in zip(files, runs)])
+            arrays = {name: _interleave_runs(parts[name], runs, order, slots) for name in names}
         else:
             order = _shard_order(files, shards, [f.n for f in files])
             arrays = {name: _interleave(parts[name], order) for name in names}
@@ -58,7 +60,7 @@ def merge_feature_files(files: list[FeatureFile]) -> tuple[dict, dict]:
 
 
 def _rows(f: FeatureFile, name: str) -> np.ndarray:
-    return f.raw(name) if name in ("ids", "labels", "thumbnails") else f.array(name)
+    return f.raw(name) if name in STORED_ROWS else f.array(name)
 
 
 def _shard_order(files: list[FeatureFile], shards: list[str], counts: list[int]) -> list[int]:
@@ -97,9 +99,25 @@ def _interleave(parts: list[np.ndarray], order: list[int]) -> np.ndarray:
     return out
 
 
-def _interleave_runs(parts: list[np.ndarray], runs: list[list], order: list[int]) -> np.ndarray:
-    """Runs of rows put back in input order: run ``r`` of shard ``i`` is input ``i + r*n``."""
+def _skipped_at(f: FeatureFile) -> list:
+    """The positions (in the shard's inputs) of the inputs the shard skipped, when the file records them."""
+    at = f.raw("skipped_at") if f.has("skipped_at") else None
+    skipped = f.raw("skipped") if f.has("skipped") else []
+    if at is None or len(at) != len(skipped):
+        return []
+    return sorted(int(p) for p in at)
+
+
+def _input_slots(f: FeatureFile, count: int) -> list:
+    """The position in the shard's inputs of each of its ``count`` runs of rows: the positions not skipped."""
+    skipped = set(_skipped_at(f))
+    slots = [p for p in range(count + len(skipped)) if p not in skipped]
+    return slots[:count]
+
+
+def _interleave_runs(parts: list[np.ndarray], runs: list[list], order: list[int], slots: list[list]) -> np.ndarray:
+    """Runs of rows put back in input order: the run at input ``s`` of shard ``i`` is input ``i + s*n``."""
     total = len(parts)
-    placed = sorted((i + r * total, k, start, stop) for k, (i, file_runs) in enumerate(zip(order, runs))
-                    for r, (start, stop) in enumerate(file_runs))
+    placed = sorted((i + slot[r] * total, k, start, stop) for k, (i, file_runs, slot) in
+                    enumerate(zip(order, runs, slots)) for r, (start, stop) in enumerate(file_runs))
     return np.concatenate([parts[k][start:stop] for _, k, start, stop in placed]) if placed else parts[0][:0]

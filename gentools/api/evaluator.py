@@ -47,7 +47,8 @@ class Evaluator:
 
     ``metrics``: a name, a list of names, or ``{name: {option: value}}`` with the options of the function of
     the same name ({metrics}). ``pixel_range``: ``(-1, 1)`` (default) or ``(0, 1)`` for float images
-    (``ToTensor()``, sigmoid decoders). Unknown metrics or options, options of the wrong type, a metric the
+    (``ToTensor()``, sigmoid decoders). ``frames`` / ``subsample``: with a video backbone, the clip each video
+    is cut to (default the preset's, 16 and 1), as ``extract --frames --subsample``. Unknown metrics or options, options of the wrong type, a metric the
     backbone or the reference cannot feed, and a subset larger than the reference raise a one-line
     :class:`GentoolsError` here, not after sampling.
     """
@@ -55,7 +56,8 @@ class Evaluator:
     def __init__(self, ref: InputLike = None, metrics: Union[str, Sequence[str], Mapping[str, dict]] = ("fid",),
                  backbone: Optional[str] = None, weights: Optional[str] = None, resize: Optional[str] = None,
                  preset: Optional[str] = None, device: Optional[str] = None, force: bool = False,
-                 pixel_range: Sequence[float] = (-1, 1), *, reference: InputLike = None):
+                 pixel_range: Sequence[float] = (-1, 1), *, reference: InputLike = None,
+                 frames: Optional[int] = None, subsample: Optional[int] = None):
         from gentools.api.extract import backbone_for
         from gentools.features.backbones.base import resolve_device
 
@@ -71,6 +73,19 @@ class Evaluator:
         self.reference = load(ref)
         self.preset = preset
         self.net = backbone_for(backbone, presets.get(preset), weights, resize, False, resolve_device(device or "auto"))
+        if self.net.modality == "video":  # clips as extract cuts them by default: the preset's T and S, from frame 0
+            from gentools.features.video import Clips
+
+            chosen = presets.get(preset)
+            clips = Clips(chosen.video_frames if frames is None else int(frames),
+                          chosen.video_subsample if subsample is None else int(subsample), "first", 1, chosen.seed)
+            if clips.frames < 1 or clips.subsample < 1:
+                raise UsageError(f"Evaluator: frames={clips.frames}, subsample={clips.subsample}: expected positive "
+                                 f"numbers")
+            self.net.loading = clips
+        elif frames is not None or subsample is not None:
+            raise UsageError(f"Evaluator: frames and subsample apply to video backbones; {self.net.name} takes "
+                             f"{self.net.modality}s")
         self.provenance = {**self.net.provenance(), "source": "evaluator", "preset": preset or ""}
         _guard(self.provenance, self.reference, force)
         self._check_feeds()
@@ -112,20 +127,22 @@ class Evaluator:
         self._rows: dict = {}
         self._labels: list = []
         self._ids: list = []  # audio: each frame's waveform, so per-file statistics see files
-        self._waveforms = 0
+        self._inputs = 0  # waveforms or videos seen (audio and video give many rows per input)
         self._started = time.perf_counter()
 
     @property
     def n(self) -> int:
         """Samples (images or waveforms) seen since :meth:`reset` on this rank."""
-        return self._waveforms if self.net.modality == "audio" else len(self._labels)
+        return self._inputs if self.net.modality in ("audio", "video") else len(self._labels)
 
     def update(self, images, labels=None, sample_rate: Optional[int] = None) -> None:
         """Add a batch ``[B, 3, H, W]`` (or ``[B, 1, H, W]``, repeated to 3 channels), torch or numpy: uint8, or
         float in ``pixel_range`` quantised as ``extract --generator`` does (``x * 127.5 + 128`` for [-1, 1],
         clamped, truncated). With an audio backbone, waveforms ``[B, T]`` or ``[B, C, T]`` floats in [-1, 1] at
         ``sample_rate`` Hz, through the mono, resampling and framing of ``extract`` (one row per frame).
-        ``labels``: one per image or waveform (kept for per-class metrics). An empty batch adds nothing;
+        With a video backbone, videos ``[B, T, C, H, W]`` (uint8, or floats in [-1, 1] quantised as StyleGAN-V
+        does), each cut to one clip as ``extract`` cuts files (the preset's frames and subsample, from frame 0).
+        ``labels``: one per image, waveform or video (kept for per-class metrics). An empty batch adds nothing;
         bad input raises and changes nothing."""
         import torch
 
@@ -135,6 +152,8 @@ class Evaluator:
 
         if self.net.modality == "audio":
             return self._update_waveforms(images, labels, sample_rate)
+        if self.net.modality == "video":
+            return self._update_videos(images, labels, sample_rate)
         if sample_rate is not None:
             raise UsageError(f"update(sample_rate=...) applies to audio backbones; {self.net.name} takes images")
         if isinstance(images, np.ndarray):
@@ -154,6 +173,24 @@ class Evaluator:
             images = images.float() * 2 - 1
         self._add(uint8_features(self.net, to_uint8_images(images).cpu()), labels)
 
+    def _update_videos(self, videos, labels, sample_rate) -> None:
+        from gentools.features.pipeline import generated_clip_rows
+        from gentools.text import label_texts
+
+        if sample_rate is not None:
+            raise UsageError(f"update(sample_rate=...) applies to audio backbones; {self.net.name} takes videos")
+        count = len(videos)
+        if labels is not None:
+            labels = label_texts(labels)
+            if len(labels) != count:
+                raise InputError(f"{len(labels)} labels for {count} videos")
+        if count == 0:
+            return
+        ids = [f"video:{self._inputs + i}" for i in range(count)]
+        rows = generated_clip_rows(self.net, videos, self.net.loading, ids, list(range(count)))
+        self._add({"features": rows.arrays["features"]}, labels)
+        self._inputs += count
+
     def _update_waveforms(self, waveforms, labels, sample_rate) -> None:
         from gentools.features.pipeline import waveform_rows
         from gentools.text import label_texts
@@ -167,7 +204,7 @@ class Evaluator:
                 raise InputError(f"{len(labels)} labels for {count} waveforms")
         if count == 0:
             return
-        ids = [f"waveform:{self._waveforms + i}" for i in range(count)]
+        ids = [f"waveform:{self._inputs + i}" for i in range(count)]
         float16 = presets.get(self.preset).frames_float16
         rows = waveform_rows(self.net, waveforms, int(sample_rate), ids, list(range(count)), float16)
         frame_labels = None
@@ -176,7 +213,7 @@ class Evaluator:
             frame_labels = [of_id[i] for i in rows.ids]
         self._add(rows.arrays, frame_labels)
         self._ids += rows.ids
-        self._waveforms += count
+        self._inputs += count
 
     def _add(self, rows: dict, labels) -> None:
         """Accumulate one batch's rows (statistics, and the rows the metrics read)."""
@@ -348,7 +385,7 @@ def _probe(net) -> list:
 
     from gentools.features.pipeline import uint8_features
 
-    if net.modality == "audio":
+    if net.modality in ("audio", "video"):
         return ["features"]
     size = net.input_size or 32
     return list(uint8_features(net, torch.zeros((1, size, size, 3), dtype=torch.uint8)))

@@ -29,7 +29,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             shard: Optional[str] = None, resume: bool = False, overwrite: bool = False, flush_every: int = 10,
             labels: Optional[str] = None, classes: int = 0, class_input: str = "index",
             captions: Optional[str] = None, max_pixels: Optional[int] = None, sample_rate: Optional[int] = None,
-            progress: Optional[Progress] = None) -> Optional[FeatureFile]:
+            frames: Optional[int] = None, subsample: Optional[int] = None, clip_start: str = "first",
+            clips_per_video: int = 1, progress: Optional[Progress] = None) -> Optional[FeatureFile]:
     """Features of images, or of a generator's samples, through a backbone: what ``gentools extract`` does.
 
     Every row's id and the provenance are recorded; rows follow the input order.
@@ -42,14 +43,21 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
       inputs: folders (recursive, sorted), globs, zip/tar archives, ``.npy``/``.npz`` uint8 arrays (``ref:NAME``:
         a pulled reference's file, e.g. an ADM reference batch's 10,000 images); with an audio backbone
         (``vggish``), sound files (.wav .flac .ogg .mp3) in folders, globs and archives, one row per
-        embedding frame, every row of a file carrying its id; or in
+        embedding frame, every row of a file carrying its id; with a video backbone (``i3d``, ``i3d400``),
+        video files (.mp4 .webm .avi .mkv .mov .gif), folders of frame images (one folder per video),
+        uint8 ``[N, T, H, W, C]`` arrays and zip archives of these, one row per clip; or in
         memory: a uint8 array or tensor ``[N, H, W, C]`` / ``[N, C, H, W]``, or a list of PIL images or
         ``[H, W, C]`` arrays (ids ``array[i]``).
       image_paths: image files taken as they are (``extract -`` reads them from stdin).
       generator: a TorchScript file or ``module:function`` returning the generator (``--generator``), with
         num_samples: how many samples; latent_dim: the latent size (default the generator's ``latent_dim``);
         seed: sample i's latent is ``default_rng([seed, i])`` (default the preset's, 2020); sample_rate: with
-        an audio backbone the generator returns waveforms ``[B, T]`` / ``[B, C, T]`` in [-1, 1] at this rate.
+        an audio backbone the generator returns waveforms ``[B, T]`` / ``[B, C, T]`` in [-1, 1] at this rate;
+        with a video backbone, videos ``[B, T, C, H, W]`` in [-1, 1] (or uint8).
+    Clips (video backbones; gentools.features.video): frames: T frames per clip (default the preset's, 16);
+      subsample: every S-th frame; clip_start: ``first`` or ``random`` (seeded by ``seed`` and the video's id,
+      the starts stored as ``clip_start``); clips_per_video: K clips per video. Videos shorter than ``T*S``
+      frames are skipped and listed in the file.
     Network:
       backbone: ``inception`` (default, or the preset's), ``pixels[:SIZE[:gray]]``, ``dinov2:...``, ``clip:...``,
         ``nvidia:PATH``, ``ts:PATH``, ``torchvision:NAME``, ``module:function`` (README: Backbones).
@@ -90,12 +98,14 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             raise UsageError(f"--class-input {class_input}: expected index or onehot")
         parity = presets.get(preset)
         seed = parity.seed if seed is None else seed
-        audio = _is_audio(backbone or parity.backbone, in_memory, thumbnails, max_pixels, captions, generator,
-                          sample_rate)
+        modality = _modality(backbone or parity.backbone, in_memory, thumbnails, max_pixels, captions, generator,
+                             sample_rate)
+        audio = modality == "audio"
+        clips = _clips(modality, parity, frames, subsample, clip_start, clips_per_video, seed)
         if not in_memory:
             items, source = (None, f"generator:{generator}") if generator else _input_items(inputs, image_paths,
-                                                                                            audio)
-        if items is not None and not skip_bad and not audio:
+                                                                                            modality)
+        if items is not None and not skip_bad and modality == "image":
             _refuse_oversized(items, max_pixels)
         from gentools.features import job  # torch from here on: the inputs are checked first
         from gentools.features.distributed import Ranks
@@ -110,6 +120,10 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             expected, make_batches = _audio_job(items, chosen, net, batch_size, workers, skip_bad, generator,
                                                 latent_dim, seed, sample_rate, parity.frames_float16)
             latent_dim = getattr(make_batches, "latent_dim", latent_dim)
+        elif clips is not None:
+            net.loading = clips
+            expected, make_batches, latent_dim = _video_job(items, chosen, net, batch_size, workers, skip_bad,
+                                                            generator, latent_dim, seed, clips)
         elif generator:
             expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net,
                                                                 batch_size, thumbnails, torch_device, classes,
@@ -141,17 +155,29 @@ def _run(new_job, ranks, output, provenance: dict, resume: bool, overwrite: bool
         else:
             writer = new_job(dest).run(resume, overwrite)
             if writer is not None and writer.skipped:
-                warnings.warn(f"skipped {len(writer.skipped)} undecodable image(s); their ids are in the file's "
-                              f"'skipped' list", GentoolsWarning, stacklevel=3)
+                what = ("video(s), undecodable or shorter than one clip of "
+                        f"{provenance['frames'] * provenance['subsample']} frames"
+                        if provenance.get("modality") == "video" else "undecodable image(s)")
+                warnings.warn(f"skipped {len(writer.skipped)} {what}; their ids are in the file's 'skipped' list",
+                              GentoolsWarning, stacklevel=3)
         ranks.close()
         if not ranks.is_writer:
             return None
         return _opened(dest) if output is not None else _in_memory(dest)
 
 
-def _input_items(inputs: list, image_paths, audio: bool = False):
+def _input_items(inputs: list, image_paths, modality: str = "image"):
     from gentools.features.images import Item, list_inputs
 
+    if modality == "video":
+        from gentools.features.video import list_videos
+
+        items, source = list_videos(list(image_paths if image_paths is not None else inputs))
+        if not items:
+            raise InputError(f"{source}: no videos found", hint="video files (mp4 webm avi mkv mov gif), folders of "
+                             "frame images, or [N, T, H, W, C] uint8 arrays")
+        return items, source
+    audio = modality == "audio"
     if image_paths is not None:
         items, source = [Item(p, "file", p) for p in image_paths], "stdin"
     elif audio:
@@ -167,24 +193,79 @@ def _input_items(inputs: list, image_paths, audio: bool = False):
     return items, source
 
 
-def _is_audio(backbone: str, in_memory: bool, thumbnails, max_pixels, captions, generator, sample_rate) -> bool:
-    """Whether the backbone takes sound; image-only options with it (and --sample-rate without it) are usage
-    errors."""
+def _modality(backbone: str, in_memory: bool, thumbnails, max_pixels, captions, generator, sample_rate) -> str:
+    """What the backbone takes (``image``, ``audio``, ``video``); image-only options with sound or video, and
+    --sample-rate without sound, are usage errors."""
     from gentools.features.backbones import modality_of
 
-    if modality_of(backbone) != "audio":
-        if sample_rate is not None:
-            raise UsageError(f"--sample-rate applies to audio backbones (vggish); {backbone} takes images")
-        return False
+    modality = modality_of(backbone)
+    if modality != "audio" and sample_rate is not None:
+        raise UsageError(f"--sample-rate applies to audio backbones (vggish); {backbone} takes {modality}s")
+    if modality == "image":
+        return modality
     for name, value in (("thumbnails", thumbnails), ("max-pixels", max_pixels), ("captions", captions)):
         if value:
-            raise UsageError(f"--{name} applies to images; {backbone} takes audio")
+            raise UsageError(f"--{name} applies to images; {backbone} takes {modality}")
+    if modality == "video":
+        if in_memory:
+            raise UsageError(f"{backbone} takes videos: pass video files or frame folders, or videos to "
+                             f"Evaluator.update(videos)")
+        return modality
     if in_memory:
         raise UsageError(f"{backbone} takes audio: pass sound files, or waveforms to Evaluator.update(waveforms, "
                          f"sample_rate=SR)")
     if generator and not sample_rate:
         raise UsageError(f"--generator with {backbone} needs --sample-rate SR (the rate of the waveforms it returns)")
-    return True
+    return modality
+
+
+def _clips(modality: str, parity, frames, subsample, clip_start: str, clips_per_video: int, seed: int):
+    """The clip sampling of a video job (defaults: the preset's frames and subsample), or None for other
+    modalities, where any clip option is a usage error."""
+    from gentools.features.video import CLIP_STARTS, Clips
+
+    given = frames is not None or subsample is not None or clip_start != "first" or clips_per_video != 1
+    if modality != "video":
+        if given:
+            raise UsageError("--frames, --subsample, --clip-start and --clips-per-video apply to video backbones "
+                             "(i3d, i3d400)")
+        return None
+    frames = parity.video_frames if frames is None else frames
+    subsample = parity.video_subsample if subsample is None else subsample
+    for name, value in (("frames", frames), ("subsample", subsample), ("clips-per-video", clips_per_video)):
+        if int(value) < 1:
+            raise UsageError(f"--{name} {value}: expected a positive number")
+    if clip_start not in CLIP_STARTS:
+        raise UsageError(f"--clip-start {clip_start}: expected {' or '.join(CLIP_STARTS)}")
+    return Clips(int(frames), int(subsample), clip_start, int(clips_per_video), int(seed))
+
+
+def _video_job(items, chosen, net, batch_size, workers, skip_bad, generator, latent_dim, seed, clips):
+    """The ids of a video job's inputs (videos, or generated videos), ``make_batches(positions)`` and the latent
+    size (generators)."""
+    from gentools.features import pipeline
+
+    if generator:
+        from gentools import generators
+
+        gen = generators.load_generator(generator, net.device)
+        latent_dim = latent_dim or getattr(gen, "latent_dim", None)
+        if not latent_dim:
+            raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
+
+        def make_generated(positions):
+            return pipeline.video_generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed, net,
+                                                    clips, batch_size, positions)
+
+        return [generators.generator_id(seed, i) for i in chosen], make_generated, latent_dim
+    items = [items[i] for i in chosen]
+    n_workers = pipeline.default_workers() if workers is None else workers
+
+    def make_batches(positions):
+        return pipeline.video_batches([items[p] for p in positions], net, clips, batch_size, n_workers, skip_bad,
+                                      positions=positions)
+
+    return [item.id for item in items], make_batches, latent_dim
 
 
 def _audio_job(items, chosen, net, batch_size, workers, skip_bad, generator, latent_dim, seed, sample_rate,

@@ -67,6 +67,10 @@ def fid(gen, ref, *, spatial, bootstrap, infinity, per_file, mifid, preset, seed
         if spatial or bootstrap or mifid is not None:
             raise UsageError("--preset fadtk computes FAD alone: --spatial, --bootstrap and --mifid do not apply")
         values = audio.fadtk_fid(gen, ref, infinity and gen.kind == "features", seed, progress)
+    elif chosen.frechet_route in ("sqrtm", "svd"):
+        if spatial:
+            raise UsageError(f"--preset {preset} is a video FVD: --spatial does not apply")
+        values = {key: _fvd(gen, ref, chosen, preset)}
     else:
         values = {key: _distance(gen, ref, name, chosen.fid_ddof, dim)}
     if per_file:
@@ -118,6 +122,36 @@ def _distance(gen, ref, name: str, ddof: int, dim: int) -> float:
                    f"square roots in float64)", gen.label)
     (mu1, s1), (mu2, s2) = _moments(gen, name == "spatial", ddof), _moments(ref, name == "spatial", ddof)
     return frechet.frechet_distance(mu1, s1, mu2, s2)
+
+
+def _fvd(gen, ref, chosen, preset: str) -> float:
+    """FVD as StyleGAN-V (``sqrtm``, gen first) or TATS (``svd``, real first) computes it, over the first
+    ``fid_max_rows`` clips of each features side (StyleGAN-V's ``max_items``)."""
+    from gentools.metrics import video
+
+    (mu_g, s_g), (mu_r, s_r) = (_first_rows_moments(item, chosen, preset) for item in (gen, ref))
+    if chosen.frechet_route == "sqrtm":
+        return video.sqrtm_route(mu_g, s_g, mu_r, s_r)
+    return video.svd_route(mu_r, s_r, mu_g, s_g)
+
+
+def _first_rows_moments(item, chosen, preset: str):
+    """``(mu, sigma)`` with the preset's ddof, of the first ``fid_max_rows`` rows of features (warning when there
+    are fewer), or of stats as they are."""
+    limit = chosen.fid_max_rows
+    if item.kind != "features" or not limit:
+        return _moments(item, False, chosen.fid_ddof)
+    if item.n < limit:
+        warnings.warn(f"{item.label} has {item.n} clips; --preset {preset} takes the first {limit} (as StyleGAN-V "
+                      f"takes min(N, {limit})): the FVD is over {item.n}", GentoolsWarning, stacklevel=4)
+        return _moments(item, False, chosen.fid_ddof)
+    from gentools.metrics.feature_stats import FeatureStats
+
+    rows = item.array()[:limit]
+    acc = FeatureStats(dim=rows.shape[1])
+    acc.append(rows)
+    _singular_warning(item, limit, rows.shape[1])
+    return acc.mean_cov(chosen.fid_ddof)
 
 
 def _mifid(gen, train, name: str, fid_value: float, force: bool) -> dict:

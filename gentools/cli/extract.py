@@ -14,7 +14,7 @@ from gentools.features.backbones import names_help
 
 # The options, one alias each (the --backbone help lists the backbone registry).
 InputsOpt = Annotated[Optional[List[str]], typer.Argument(
-    metavar="INPUT...", help="Folders, image files, globs, .zip/.tar archives, .npy/.npz uint8 arrays; "
+    metavar="INPUT...", help="Folders, image (sound, video) files, globs, .zip/.tar archives, .npy/.npz uint8 arrays; "
                              "'-' (or a pipe and no INPUT) reads image paths from stdin, one per line.",
     show_default=False)]
 LabelsOpt = Annotated[Optional[str], typer.Option(
@@ -37,6 +37,18 @@ SampleRateOpt = Annotated[Optional[int], typer.Option(
     "--sample-rate", min=1, metavar="SR", help="With an audio backbone and --generator: the rate (Hz) of the "
                                                "waveforms [B, T] or [B, C, T] in [-1, 1] it returns.",
     show_default=False)]
+FramesOpt = Annotated[Optional[int], typer.Option(
+    "--frames", metavar="T", help="Video backbones: frames per clip [default: 16, or the --preset's].",
+    show_default=False)]
+SubsampleOpt = Annotated[Optional[int], typer.Option(
+    "--subsample", metavar="S", help="Video backbones: take every S-th frame (before the clip is cut, as "
+                                     "StyleGAN-V) [default: 1, or the --preset's].", show_default=False)]
+ClipStartOpt = Annotated[str, typer.Option(
+    "--clip-start", help="Video backbones: first (frame 0) or random (seeded per video by --seed and its id; the "
+                         "starts are stored as clip_start).")]
+ClipsPerVideoOpt = Annotated[int, typer.Option(
+    "--clips-per-video", metavar="K", help="Video backbones: clips per video (first: consecutive; random: K "
+                                           "seeded starts). Videos shorter than one clip are skipped and listed.")]
 BackboneOpt = Annotated[Optional[str], typer.Option(
     "--backbone", "-b", help=f"{names_help()} [default: inception, or the --preset's].", show_default=False)]
 WeightsOpt = Annotated[Optional[str], typer.Option(
@@ -107,13 +119,18 @@ def extract(
     captions: CaptionsOpt = None,
     max_pixels: MaxPixelsOpt = None,
     sample_rate: SampleRateOpt = None,
+    frames: FramesOpt = None,
+    subsample: SubsampleOpt = None,
+    clip_start: ClipStartOpt = "first",
+    clips_per_video: ClipsPerVideoOpt = 1,
     quiet: Quiet = False,
 ) -> None:
-    """Extract features from images or sound files, or from a generator's samples, into one HDF5 features file.
+    """Extract features from images, sound files or videos, or from a generator's samples, into one HDF5 features file.
 
     Rows follow the input order (folders sorted, recursively); every row's id
     is recorded, with backbone, weights hash, resize mode and input size. With
-    an audio backbone (-b vggish) each sound file gives one row per frame.
+    an audio backbone (-b vggish) each sound file gives one row per frame; with
+    a video backbone (-b i3d, i3d400) each video gives one row per clip.
 
     Example: gentools extract samples/ -o gen.h5
     """

@@ -78,6 +78,9 @@ class Loading:
     pcm16: bool = False
     min_samples: int = 0
 
+    def provenance(self) -> dict:
+        return {"sample_rate": self.rate, "pcm16": bool(self.pcm16)}
+
     def prepare(self, waveform: np.ndarray, rate: int) -> np.ndarray:
         """float ``[C, T]`` or ``[T]`` at ``rate`` -> float64 mono ``[T']`` at :attr:`rate`."""
         import torch

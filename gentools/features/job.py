@@ -73,7 +73,8 @@ def _merge_step(parts: list) -> Rows:
     skipped.sort()
     names = rows[0][2].keys() if rows else []
     arrays = {n: np.stack([r[2][n] for r in rows]) for n in names}
-    return Rows([r[1] for r in rows], arrays, [s[1] for s in skipped], inputs=len({r[0] for r in rows}) + len(skipped))
+    return Rows([r[1] for r in rows], arrays, [s[1] for s in skipped], skipped_positions=[s[0] for s in skipped],
+                inputs=len({r[0] for r in rows}) + len(skipped))
 
 
 class ExtractionJob:
@@ -150,7 +151,7 @@ class ExtractionJob:
                 parts = ranks.gather(part)
                 if ranks.is_writer and any(p is not None for p in parts):
                     merged = part if ranks.world == 1 else _merge_step(parts)
-                    writer.append(merged.ids, merged.arrays, merged.skipped, merged.consumed())
+                    writer.append(merged.ids, merged.arrays, merged.skipped, merged.consumed(), merged.skipped_positions)
                     steps += 1
                     if tick:
                         tick(merged.consumed())

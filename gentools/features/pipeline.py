@@ -236,3 +236,96 @@ def waveform_generator_batches(generator: Callable, indices: list, latent_dim: i
             waveforms = generator(z)
         yield waveform_rows(backbone, waveforms, sample_rate, [generator_id(seed, i) for i in indices_here], at_here,
                             float16)
+
+
+# Clips per forward pass on CPU: one. A clip is a large input on its own, and oneDNN picks its 3-D convolution
+# kernels by batch size, so a clip batched with others gives features a few ulps off; one at a time, a clip's
+# features do not depend on its neighbours and shards, resumes and the Evaluator reproduce one run bit for bit.
+CPU_CLIP_SLICE = 1
+
+
+def clip_rows(backbone: Backbone, clips: list, starts: list, ids: list, positions: list, inputs: int) -> Rows:
+    """Features of uint8 clips ``[T, H, W, 3]`` (one row each, in order; ``ids`` / ``positions`` per clip): clips
+    of one shape go through the network together, ``CPU_CLIP_SLICE`` at a time on CPU."""
+    step = CPU_CLIP_SLICE if backbone.device.type == "cpu" else 64
+    out = [None] * len(clips)
+    by_shape: dict = {}
+    for k, clip in enumerate(clips):
+        by_shape.setdefault(clip.shape, []).append(k)
+    with torch.inference_mode(), full_float32(backbone.device):
+        for members in by_shape.values():
+            for first in range(0, len(members), step):
+                here = members[first:first + step]
+                batch = torch.from_numpy(np.stack([clips[k] for k in here])).to(backbone.device)
+                values = backbone.run(batch)["features"].float().cpu().numpy()
+                for k, row in zip(here, values):
+                    out[k] = row
+    arrays = {"features": np.stack(out) if out else None,
+              "clip_start": np.asarray(starts, np.int64) if out else None}
+    return Rows(list(ids), arrays, positions=list(positions), inputs=inputs)
+
+
+def video_batches(items: list[Item], backbone: Backbone, clips, batch_size: int = 8, workers: int = 0,
+                  skip_bad: bool = False, positions: Optional[list[int]] = None) -> Iterator[Rows]:
+    """Clip features of video ``items``, ``batch_size`` videos per :class:`Rows`, in input order: decoded and
+    sampled in the workers (:class:`gentools.features.video.VideoDataset`), one row per clip, every clip of a
+    video carrying its id. A video shorter than one clip is skipped and listed (StyleGAN-V discards them)."""
+    from gentools.features.video import VideoDataset
+
+    at = positions if positions is not None else range(len(items))
+    loader = torch.utils.data.DataLoader(
+        VideoDataset(items, clips), batch_size=batch_size, shuffle=False, num_workers=workers,
+        collate_fn=_audio_collate, worker_init_fn=_worker_init if workers else None,
+        prefetch_factor=2 if workers else None, persistent_workers=False)
+    for samples in loader:
+        kept, starts, ids, where, skipped, skipped_at = [], [], [], [], [], []
+        for index, video_clips, video_starts, _available, reason in samples:
+            item = items[index]
+            if reason is not None and not skip_bad:
+                raise InputError(f"{item.path if item.kind in ('file', 'frames') else item.id}: cannot decode video "
+                                 f"({reason})", hint="--skip-bad skips undecodable videos and lists them in the file")
+            if video_clips is None:  # undecodable (with --skip-bad), or shorter than one clip
+                skipped.append(item.id)
+                skipped_at.append(at[index])
+                continue
+            kept += list(video_clips)
+            starts += video_starts
+            ids += [item.id] * len(video_clips)
+            where += [at[index]] * len(video_clips)
+        rows = clip_rows(backbone, kept, starts, ids, where, len(samples))
+        rows.skipped, rows.skipped_positions = skipped, skipped_at
+        yield rows
+
+
+def generated_clip_rows(backbone: Backbone, videos, clips, ids: list, positions: list) -> Rows:
+    """Clip features of in-memory videos ``[B, T, C, H, W]`` (uint8, or floats in [-1, 1] quantised as StyleGAN-V
+    does) through the clip sampling of files; a video shorter than one clip is an input error. Shared by
+    ``extract --generator`` and the Evaluator."""
+    from gentools.features.video import video_clips
+
+    try:
+        videos = video_clips(videos, clips)
+    except ValueError as exc:
+        raise InputError(f"generated videos: {exc}") from None
+    kept, starts, row_ids, where = [], [], [], []
+    for video, vid, pos in zip(videos, ids, positions):
+        video_starts = clips.starts(len(video), vid)
+        if not video_starts:
+            raise InputError(f"generated videos: {len(video)} frames, fewer than one clip of {clips.frames} frames "
+                             f"every {clips.subsample} ({clips.span})")
+        kept += [video[clips.indices(s)] for s in video_starts]
+        starts += video_starts
+        row_ids += [vid] * len(video_starts)
+        where += [pos] * len(video_starts)
+    return clip_rows(backbone, kept, starts, row_ids, where, len(ids))
+
+
+def video_generator_batches(generator: Callable, indices: list, latent_dim: int, seed: int, backbone: Backbone,
+                            clips, batch_size: int = 8, positions: Optional[list[int]] = None) -> Iterator[Rows]:
+    """Clip features of the generated videos ``indices`` (sample i's latent as for images), one Rows per batch."""
+    from gentools.generators import generator_id
+
+    for indices_here, at_here, z in _latent_batches(indices, latent_dim, seed, backbone.device, batch_size, positions):
+        with torch.inference_mode():
+            videos = generator(z)
+        yield generated_clip_rows(backbone, videos, clips, [generator_id(seed, i) for i in indices_here], at_here)

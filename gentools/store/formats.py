@@ -11,7 +11,19 @@ from gentools.store.pickles import is_pickle
 
 FORMAT_VERSION = 1
 FEATURES, STATS = "features", "stats"
-ROW_DATASETS = ("features", "logits", "spatial", "text_features", "ids", "labels", "thumbnails")
+ROW_DATASETS = ("features", "logits", "spatial", "text_features", "ids", "labels", "thumbnails", "clip_start")
+STORED_ROWS = ("ids", "labels", "thumbnails", "clip_start")  # read as stored (raw), not as checked floats
+MANY_ROWS_PER_INPUT = ("audio", "video")  # modalities where one input gives a run of rows with its id
+
+
+def row_dtype(name: str):
+    """The stored dtype of row dataset ``name``: uint8 thumbnails, int64 clip start frames, else float32."""
+    return {"thumbnails": np.uint8, "clip_start": np.int64}.get(name, np.float32)
+
+
+def many_rows_per_input(provenance: dict) -> bool:
+    """Whether an input (a sound file, a video) gives a run of rows carrying its id, rather than one row."""
+    return provenance.get("modality") in MANY_ROWS_PER_INPUT
 TEXT_ROWS = ("ids", "labels")  # UTF-8 string row datasets
 # Provenance attributes that must agree between two inputs of one metric.
 GUARDED_KEYS = ("backbone", "weights_sha256", "resize", "layer")

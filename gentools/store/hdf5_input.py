@@ -57,7 +57,7 @@ def open_hdf5(source: Source, label: str, allow_incomplete: bool) -> FeatureFile
                 f"unfinished extraction (complete=false); finish it by re-running the same "
                 f"`gentools extract` command with --resume ({label})")
         names = set(handle.keys())
-        arrays = {k: safety.dataset(handle, k, label) for k in ROW_DATASETS + ("skipped",) if k in names}
+        arrays = {k: safety.dataset(handle, k, label) for k in ROW_DATASETS + ("skipped", "skipped_at") if k in names}
         features = FeatureFile(label, arrays, attrs, handle)
         if attrs.get("complete") is not False and attrs.get("count", features.n) != features.n:
             raise FormatError(f"attribute count is {attrs['count']} but 'features' has {features.n} rows ({label})")

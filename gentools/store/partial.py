@@ -10,7 +10,7 @@ import numpy as np
 
 from gentools.errors import InputError
 from gentools.store.formats import (FEATURES, GUARDED_KEYS, ROW_DATASETS, TEXT_ROWS, _attr, id_runs,
-                                    provenance_differences)
+                                    many_rows_per_input, provenance_differences, row_dtype)
 from gentools.store.write import _umask, _write_attrs, chunk_rows
 
 
@@ -51,6 +51,7 @@ class FeatureWriter:
         self.h5 = None
         self.rows_done = self.items_done = 0
         self.skipped: list = []
+        self.skipped_at: list = []  # each skipped input's position in the job's inputs (merge places runs by it)
         self._buffer: list = []
 
     @staticmethod
@@ -70,7 +71,7 @@ class FeatureWriter:
                 skipped = [_attr(i) for i in h5["skipped"][:]] if "skipped" in h5 else []
                 if len(ids) != rows:
                     raise ValueError("row counts disagree")
-                if attrs.get("modality") == "audio":  # one file, many rows: compare the files
+                if many_rows_per_input(attrs):  # one input, many rows: compare the inputs
                     ids = [ids[start] for start, _ in id_runs(ids)]
                 if items > len(expected_ids) or len(ids) + len(skipped) != items:
                     raise ValueError("row counts disagree")
@@ -88,6 +89,8 @@ class FeatureWriter:
         if resume_from:
             self.rows_done, self.items_done, self.skipped = resume_from
             self.h5 = h5py.File(self.path, "r+")
+            if "skipped_at" in self.h5 and len(self.h5["skipped_at"]) == len(self.skipped):
+                self.skipped_at = [int(p) for p in self.h5["skipped_at"][:]]
             for name in ROW_DATASETS:
                 if name in self.h5:
                     self.h5[name].resize(self.rows_done, axis=0)
@@ -101,10 +104,12 @@ class FeatureWriter:
         _write_attrs(self.h5, FEATURES, self.provenance)
         self._set_progress()
 
-    def append(self, ids: list, arrays: dict, skipped: list, inputs: int | None = None) -> None:
-        """Buffer one batch: row ``ids``, ``arrays`` name -> rows, ``skipped`` ids, and how many inputs it
-        consumed (default rows + skipped; an audio file gives many rows)."""
-        self._buffer.append((ids, arrays, skipped, len(ids) + len(skipped) if inputs is None else inputs))
+    def append(self, ids: list, arrays: dict, skipped: list, inputs: int | None = None,
+               skipped_at: list | None = None) -> None:
+        """Buffer one batch: row ``ids``, ``arrays`` name -> rows, ``skipped`` ids, how many inputs it
+        consumed (default rows + skipped; an audio file gives many rows), and the skipped inputs' positions."""
+        self._buffer.append((ids, arrays, skipped, len(ids) + len(skipped) if inputs is None else inputs,
+                             list(skipped_at or [])))
 
     def flush(self) -> None:
         if not self._buffer:
@@ -126,9 +131,13 @@ class FeatureWriter:
             self.h5["ids"][self.rows_done:] = ids
         if skipped:
             self.skipped += skipped
-            if "skipped" in self.h5:
-                del self.h5["skipped"]
+            self.skipped_at += [p for b in self._buffer for p in b[4]]
+            for name in ("skipped", "skipped_at"):
+                if name in self.h5:
+                    del self.h5[name]
             self.h5.create_dataset("skipped", data=self.skipped, dtype=h5py.string_dtype("utf-8"))
+            if len(self.skipped_at) == len(self.skipped):
+                self.h5.create_dataset("skipped_at", data=np.asarray(self.skipped_at, np.int64))
         self.h5.flush()
         os.fsync(self.h5.id.get_vfd_handle())
         self.rows_done += new
@@ -148,7 +157,7 @@ class FeatureWriter:
             self.h5.create_dataset(name, shape=(0,), maxshape=(None,), dtype=h5py.string_dtype("utf-8"),
                                    chunks=(4096,))
             return
-        dtype = np.uint8 if name == "thumbnails" else np.float32
+        dtype = row_dtype(name)
         chunk = chunk_rows(int(np.prod(tail)) * np.dtype(dtype).itemsize, 4096)
         self.h5.create_dataset(name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype, chunks=(chunk, *tail))
 

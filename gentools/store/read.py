@@ -208,6 +208,11 @@ class FeatureFile:
                                   f"they must match row for row ({self.label})")
             if name in TEXT_ROWS:
                 continue
+            if name == "clip_start":  # a video clip's first frame: one integer per row
+                if len(shape) != 1 or np.dtype(data.dtype).kind not in "iu":
+                    raise FormatError(f"'clip_start' has shape {shape} and dtype {data.dtype}; expected integers [N] "
+                                      f"({self.label})")
+                continue
             if len(shape) < 2 or 0 in shape[1:] or np.dtype(data.dtype).kind not in "fiu":
                 raise FormatError(f"'{name}' has shape {shape} and dtype {data.dtype}; expected numbers [N, ...] "
                                   f"({self.label})")

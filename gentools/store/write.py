@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store.formats import FEATURES, FORMAT_VERSION, STATS
+from gentools.store.formats import FEATURES, FORMAT_VERSION, STATS, row_dtype
 
 # Recorded as each file's ``argv`` attribute; the command line sets it (the library never reads sys.argv).
 _INVOCATION = {"argv": "gentools (Python API)"}
@@ -77,7 +77,7 @@ def write_features(dest: str, arrays: dict, provenance: dict) -> None:
             if name in ("ids", "labels", "skipped"):
                 h5.create_dataset(name, data=list(data), dtype=h5py.string_dtype("utf-8"))
                 continue
-            data = np.asarray(data, dtype=np.uint8 if name == "thumbnails" else np.float32)
+            data = np.asarray(data, dtype=np.int64 if name == "skipped_at" else row_dtype(name))
             rows = chunk_rows(data[0].nbytes, len(data)) if len(data) else 0
             h5.create_dataset(name, data=data, chunks=(rows, *data.shape[1:]) if len(data) else None)
 

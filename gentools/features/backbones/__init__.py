@@ -21,7 +21,7 @@ class Entry:
     help: str
     resizes: tuple  # accepted --resize modes, the first being the default; () = none
     load: Callable  # (spec, weights, resize, spatial, device) -> Backbone
-    modality: str = "image"  # what its inputs are: "image" or "audio"
+    modality: str = "image"  # what its inputs are: "image", "audio" or "video"
 
 
 REGISTRY: dict = {}
@@ -35,7 +35,7 @@ def register(name: str, help: str, resizes: tuple, load: Callable, modality: str
 
 
 def modality_of(spec: str) -> str:
-    """``audio`` or ``image``: what the backbone ``spec`` takes (plugins take images)."""
+    """``image``, ``audio`` or ``video``: what the backbone ``spec`` takes (plugins take images)."""
     entry = REGISTRY.get(spec.split(":", 1)[0])
     return entry.modality if entry is not None else "image"
 
@@ -72,6 +72,11 @@ register("hf", "hf:MODEL[:LAYER] (audio: a transformers encoder, hidden_states[L
          _lazy("audio", "hf_audio", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 register("encodec", "encodec:24k (audio: EnCodec's encoder output, 128-d at 75 Hz)", (),
          _lazy("audio", "encodec", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
+
+register("i3d", "i3d[:PATH] (video: StyleGAN-V's i3d_torchscript.pt, 400-d per clip)", (),
+         _lazy("video", "i3d_torchscript", lambda f, spec, w, r, sp, d: f(_after_colon(spec), w, d)), modality="video")
+register("i3d400", "i3d400 (video: TATS's I3D, i3d_pretrained_400.pt, 400 logits per clip)", (),
+         _lazy("video", "i3d400", lambda f, spec, w, r, sp, d: f(w, d)), modality="video")
 
 
 def names_help() -> str:

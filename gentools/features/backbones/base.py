@@ -31,7 +31,8 @@ class Backbone:
     worker_transform: Optional[Callable[[np.ndarray], np.ndarray]] = None
     runtime: str = ""  # how the network runs: "aoti", "eager", "pt2" or "torchscript" (see backbones.compiled)
     encode_text: Optional[Callable] = None  # captions -> float32 [N, E] (clip:), with .truncated(captions)
-    modality: str = "image"  # "audio": run maps one float64 mono waveform at loading.rate to {"features": [F, D]}
+    modality: str = "image"  # "audio": run maps one float64 mono waveform at loading.rate to {"features": [F, D]};
+    # "video": run maps uint8 clips [B, T, H, W, 3] to {"features": [B, D]}
     loading: Optional[object] = None  # audio: gentools.features.audio.Loading (rate, 16-bit round trip, min length)
 
     def provenance(self) -> dict:
@@ -40,7 +41,9 @@ class Backbone:
         if self.runtime:
             record["runtime"] = self.runtime
         if self.modality != "image":  # absent means image, as in every file written before audio
-            record.update(modality=self.modality, sample_rate=self.loading.rate, pcm16=bool(self.loading.pcm16))
+            record["modality"] = self.modality
+        if self.loading is not None:
+            record.update(self.loading.provenance())
         return record
 
 

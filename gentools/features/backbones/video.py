@@ -1,0 +1,207 @@
+"""Video backbones: a batch of uint8 clips ``[B, T, H, W, 3]`` -> one 400-d row per clip.
+
+``i3d[:PATH]``: StyleGAN-V's TorchScript port of tf-hub's ``i3d-kinetics-400/1``
+(``src/metrics/frechet_video_distance.py``), called as its ``compute_fvd`` calls it: uint8 ``[B, C, T, H, W]``
+at the clips' own size (``images.permute(0, 2, 1, 3, 4)`` in ``metric_utils.py``) with ``detector_kwargs =
+dict(rescale=True, resize=True, return_features=True)``. What ``rescale`` and ``resize`` do lives inside the
+TorchScript file, so gentools passes the arguments and resizes nothing itself.
+
+``i3d400``: the Inception-v1 I3D of TATS (``tats/fvd/pytorch_i3d.py``, from piergiaj/pytorch-i3d), with its
+module names so ``i3d_pretrained_400.pt`` loads as it is; preprocessing as TATS's ``preprocess``: every
+frame ``F.interpolate(..., (224, 224), mode='bilinear', align_corners=False)`` on 0..255 floats, then
+``2 * x / 255 - 1``; the 400 logits averaged over time (``logits.mean(dim=2)``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gentools.errors import InputError
+
+I3D_TORCHSCRIPT = "i3d_torchscript.pt"
+I3D_TORCHSCRIPT_URL = "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1"
+I3D400_FILE = "i3d_pretrained_400.pt"
+I3D400_URL = "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt"
+I3D_KWARGS = {"rescale": True, "resize": True, "return_features": True}  # StyleGAN-V's detector_kwargs
+
+
+def _same_padding(sizes, kernel, stride) -> tuple:
+    """TF 'SAME' padding of TATS's ``compute_pad``, as ``F.pad``'s (w_front, w_back, h_front, h_back, t_front,
+    t_back)."""
+    pads = []
+    for size, k, s in zip(sizes, kernel, stride):
+        total = max(k - s, 0) if size % s == 0 else max(k - size % s, 0)
+        pads.append((total // 2, total - total // 2))
+    (tf, tb), (hf, hb), (wf, wb) = pads
+    return wf, wb, hf, hb, tf, tb
+
+
+class Unit3D(nn.Module):
+    """Conv3d (no padding of its own: TF 'SAME' on the input) + BatchNorm3d(eps 1e-5) + ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel=(1, 1, 1), stride=(1, 1, 1),
+                 batch_norm: bool = True, relu: bool = True, bias: bool = False):
+        super().__init__()
+        self.kernel, self.stride, self.relu = tuple(kernel), tuple(stride), relu
+        self.conv3d = nn.Conv3d(in_channels, out_channels, self.kernel, self.stride, padding=0, bias=bias)
+        self.bn = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.001) if batch_norm else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv3d(F.pad(x, _same_padding(x.shape[2:], self.kernel, self.stride)))
+        if self.bn is not None:
+            x = self.bn(x)
+        return F.relu(x) if self.relu else x
+
+
+class SamePool(nn.MaxPool3d):
+    """MaxPool3d after TF 'SAME' zero padding."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, _same_padding(x.shape[2:], self.kernel_size, self.stride)))
+
+
+class Mixed(nn.Module):
+    """An Inception module: 1x1 | 1x1 -> 3x3x3 | 1x1 -> 3x3x3 | pool -> 1x1, concatenated."""
+
+    def __init__(self, in_channels: int, out: tuple):
+        super().__init__()
+        self.b0 = Unit3D(in_channels, out[0])
+        self.b1a = Unit3D(in_channels, out[1])
+        self.b1b = Unit3D(out[1], out[2], (3, 3, 3))
+        self.b2a = Unit3D(in_channels, out[3])
+        self.b2b = Unit3D(out[3], out[4], (3, 3, 3))
+        self.b3a = SamePool((3, 3, 3), (1, 1, 1), 0)
+        self.b3b = Unit3D(in_channels, out[5])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], dim=1)
+
+
+# (name, module) in forward order, the names of TATS's InceptionI3d.VALID_ENDPOINTS
+_LAYOUT = (
+    ("Conv3d_1a_7x7", lambda: Unit3D(3, 64, (7, 7, 7), (2, 2, 2))),
+    ("MaxPool3d_2a_3x3", lambda: SamePool((1, 3, 3), (1, 2, 2), 0)),
+    ("Conv3d_2b_1x1", lambda: Unit3D(64, 64)),
+    ("Conv3d_2c_3x3", lambda: Unit3D(64, 192, (3, 3, 3))),
+    ("MaxPool3d_3a_3x3", lambda: SamePool((1, 3, 3), (1, 2, 2), 0)),
+    ("Mixed_3b", lambda: Mixed(192, (64, 96, 128, 16, 32, 32))),
+    ("Mixed_3c", lambda: Mixed(256, (128, 128, 192, 32, 96, 64))),
+    ("MaxPool3d_4a_3x3", lambda: SamePool((3, 3, 3), (2, 2, 2), 0)),
+    ("Mixed_4b", lambda: Mixed(480, (192, 96, 208, 16, 48, 64))),
+    ("Mixed_4c", lambda: Mixed(512, (160, 112, 224, 24, 64, 64))),
+    ("Mixed_4d", lambda: Mixed(512, (128, 128, 256, 24, 64, 64))),
+    ("Mixed_4e", lambda: Mixed(512, (112, 144, 288, 32, 64, 64))),
+    ("Mixed_4f", lambda: Mixed(528, (256, 160, 320, 32, 128, 128))),
+    ("MaxPool3d_5a_2x2", lambda: SamePool((2, 2, 2), (2, 2, 2), 0)),
+    ("Mixed_5b", lambda: Mixed(832, (256, 160, 320, 32, 128, 128))),
+    ("Mixed_5c", lambda: Mixed(832, (384, 192, 384, 48, 128, 128))),
+)
+
+
+class InceptionI3d(nn.Module):
+    """Inception-v1 I3D (Carreira & Zisserman 2017, "Quo Vadis, Action Recognition?") with the module names of
+    TATS's ``pytorch_i3d.py``: ``[B, 3, T, 224, 224]`` in [-1, 1] -> 400 logits averaged over time. Needs
+    T >= 9 (the 2x7x7 average pool)."""
+
+    def __init__(self, num_classes: int = 400):
+        super().__init__()
+        self.endpoints = [name for name, _ in _LAYOUT]
+        for name, make in _LAYOUT:
+            self.add_module(name, make())
+        self.avg_pool = nn.AvgPool3d((2, 7, 7), stride=(1, 1, 1))
+        self.logits = Unit3D(1024, num_classes, batch_norm=False, relu=False, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self.endpoints:
+            x = self._modules[name](x)
+        x = self.logits(self.avg_pool(x))  # TATS's dropout sits here: the identity in eval mode
+        return x.squeeze(3).squeeze(3).mean(dim=2)
+
+
+def tats_preprocess(clips: torch.Tensor) -> torch.Tensor:
+    """TATS's ``preprocess``: uint8 ``[B, T, H, W, C]`` -> float ``[B, C, T, 224, 224]`` in [-1, 1]."""
+    b, t, h, w, c = clips.shape
+    frames = clips.float().flatten(end_dim=1).permute(0, 3, 1, 2).contiguous()
+    resized = F.interpolate(frames, size=(224, 224), mode="bilinear", align_corners=False)
+    videos = resized.view(b, t, c, 224, 224).transpose(1, 2).contiguous()
+    return 2.0 * videos / 255.0 - 1
+
+
+def random_i3d400_state_dict(seed: int = 0) -> dict:
+    """Seeded random weights in TATS's layout (the keys and shapes of ``i3d_pretrained_400.pt``), for tests;
+    batch-norm statistics are drawn too, so they matter in the test."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        state = InceptionI3d().state_dict()
+        for key, value in state.items():
+            if key.endswith("running_var"):
+                state[key] = torch.rand_like(value) + 0.5
+            elif key.endswith("running_mean") or key.endswith("bn.bias"):
+                state[key] = torch.randn_like(value) * 0.1
+        return state
+
+
+def _file(path: str, weights: str | None, name: str, url: str, env: str) -> Path:
+    """``--weights``, else ``PATH``, else the cached file, else a download of the published file; offline, a
+    one-line error naming the URL."""
+    from gentools.features.weights import checkpoint_dir, download
+
+    for candidate in (weights, path):
+        if candidate and Path(candidate).expanduser().is_file():
+            return Path(candidate).expanduser()
+    if weights or path:
+        raise InputError(f"{weights or path}: {name} not found")
+    cached = checkpoint_dir() / name
+    if cached.is_file():
+        return cached
+    try:
+        return download(os.environ.get(env, url), cached, "")
+    except InputError:
+        raise InputError(f"no {name} here and it cannot be fetched: download {url} into {cached.parent}/, or pass "
+                         f"--weights PATH") from None
+
+
+def i3d_torchscript(path: str, weights: str | None, device: torch.device):
+    """The ``i3d[:PATH]`` backbone (module docstring): 400-d features per clip."""
+    from gentools.features.backbones.base import Backbone
+    from gentools.features.model_files import load_torchscript
+    from gentools.features.weights import sha256_of
+
+    file = _file(path, weights, I3D_TORCHSCRIPT, I3D_TORCHSCRIPT_URL, "GENTOOLS_I3D_URL")
+    net = load_torchscript(file, device, "I3D detector")
+    try:
+        arguments = {a.name for a in net.forward.schema.arguments}
+    except (RuntimeError, AttributeError):
+        arguments = set()
+    if not set(I3D_KWARGS) <= arguments:
+        raise InputError(f"{file}: not StyleGAN-V's I3D detector (its forward takes no "
+                         f"{', '.join(sorted(set(I3D_KWARGS) - arguments))})")
+
+    def run(clips: torch.Tensor) -> dict:
+        return {"features": net(clips.permute(0, 4, 1, 2, 3).contiguous(), **I3D_KWARGS).float()}
+
+    return Backbone(name="i3d", layer="return_features (400-d, before the softmax)", input_size=0,
+                    normalisation="uint8, inside the detector (rescale=True)", resize="inside the detector (resize=True)",
+                    weights_sha256=sha256_of(file), run=run, device=device, runtime="torchscript", modality="video")
+
+
+def i3d400(weights: str | None, device: torch.device):
+    """The ``i3d400`` backbone (module docstring): TATS's I3D, 400 logits per clip averaged over time."""
+    from gentools.features.backbones.base import Backbone, load_state_file
+
+    file = _file("", weights, I3D400_FILE, I3D400_URL, "GENTOOLS_I3D400_URL")
+    model = InceptionI3d()
+    sha256 = load_state_file(model, file, "I3D (TATS's i3d_pretrained_400.pt layout)")
+    model = model.eval().to(device)
+
+    def run(clips: torch.Tensor) -> dict:
+        return {"features": model(tats_preprocess(clips))}
+
+    return Backbone(name="i3d400", layer="logits, mean over time", input_size=224,
+                    normalisation="2x/255 - 1", resize="bilinear 224x224 per frame (align_corners=False)",
+                    weights_sha256=sha256, run=run, device=device, runtime="eager", modality="video")

@@ -1,0 +1,160 @@
+"""FVD under each preset against the evaluator it names, and the i3d400 network against TATS's I3D.
+
+StyleGAN-V cannot be installed (its repo is a training codebase), so its FeatureStats and ``compute_fvd`` are
+transcribed below with the lines quoted (universome/stylegan-v at 3fecd69). TATS's ``tats/fvd/fvd.py`` and
+``pytorch_i3d.py`` ship verbatim (bar a ``return_pre_pool`` flag) in cd-fvd's ``cdfvd/third_party/i3d``, which
+is installed by the test extra and is called directly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from gentools import presets, store
+from tests.conftest import cli_values, run_cli
+from tests.video.inputs import moving_square, write_ffv1
+
+
+class StyleGANVFeatureStats:
+    """src/metrics/metric_utils.py, FeatureStats with capture_mean_cov and max_items."""
+
+    def __init__(self, max_items=None):
+        self.max_items, self.num_items, self.raw_mean, self.raw_cov = max_items, 0, None, None
+
+    def append(self, x):
+        x = np.asarray(x, dtype=np.float32)  # x = np.asarray(x, dtype=np.float32)
+        if (self.max_items is not None) and (self.num_items + x.shape[0] > self.max_items):
+            if self.num_items >= self.max_items:
+                return
+            x = x[:self.max_items - self.num_items]
+        if self.raw_mean is None:
+            self.raw_mean = np.zeros([x.shape[1]], dtype=np.float64)
+            self.raw_cov = np.zeros([x.shape[1], x.shape[1]], dtype=np.float64)
+        self.num_items += x.shape[0]
+        x64 = x.astype(np.float64)
+        self.raw_mean += x64.sum(axis=0)
+        self.raw_cov += x64.T @ x64
+
+    def get_mean_cov(self):
+        mean = self.raw_mean / self.num_items
+        cov = self.raw_cov / self.num_items  # cov = self.raw_cov / self.num_items
+        cov = cov - np.outer(mean, mean)
+        return mean, cov
+
+
+def stylegan_v_fvd(gen: np.ndarray, real: np.ndarray, max_items: int = 2048) -> float:
+    """src/metrics/frechet_video_distance.py, compute_fvd (batches of 16 clips, as NUM_FRAMES_IN_BATCH gives)."""
+    stats = []
+    for rows in (real, gen):
+        s = StyleGANVFeatureStats(max_items=min(len(rows), max_items))
+        for k in range(0, len(rows), 16):
+            s.append(rows[k:k + 16])
+        stats.append(s.get_mean_cov())
+    (mu_real, sigma_real), (mu_gen, sigma_gen) = stats
+    m = np.square(mu_gen - mu_real).sum()
+    s, _ = scipy.linalg.sqrtm(np.dot(sigma_gen, sigma_real), disp=False)  # pylint: disable=no-member
+    fid = np.real(m + np.trace(sigma_gen + sigma_real - s * 2))
+    return float(fid)
+
+
+def _video_features(path, rows: np.ndarray, backbone: str = "i3d") -> str:
+    store.write_features(str(path), {"features": rows, "ids": [f"v{i}" for i in range(len(rows))],
+                                     "clip_start": np.zeros(len(rows), np.int64)},
+                         {"backbone": backbone, "layer": "x", "resize": "", "weights_sha256": "w", "modality": "video",
+                          "frames": 16, "subsample": 1, "count": len(rows)})
+    return str(path)
+
+
+def _sets(n_gen: int, n_real: int, dim: int, seed: int = 0):
+    rng = np.random.RandomState(seed)
+    mix = rng.standard_normal((dim, dim)) / np.sqrt(dim)
+    real = (rng.standard_normal((n_real, dim)) @ mix).astype(np.float32)
+    gen = (rng.standard_normal((n_gen, dim)) @ (mix * 1.1) + 0.2).astype(np.float32)
+    return gen, real
+
+
+@pytest.mark.parametrize("n_gen, n_real, dim", [(2300, 2100, 48), (2000, 2600, 48), (60, 70, 400)])
+def test_stylegan_v_preset_equals_its_feature_stats_and_sqrtm(tmp_path, n_gen, n_real, dim):
+    """The first 2048 clips of each side (StyleGAN-V's max_items), ddof=0, sqrtm(S_gen S_real) with no eps."""
+    gen, real = _sets(n_gen, n_real, dim)
+    g, r = _video_features(tmp_path / "g.h5", gen), _video_features(tmp_path / "r.h5", real)
+    expected = stylegan_v_fvd(gen, real)
+    for preset in ("stylegan-v", "fvd2048_16f", "fvd2048_128f_subsample8f"):
+        got = cli_values("fid", g, r, "--preset", preset)["fid"]
+        assert abs(got - expected) <= 1e-6 * max(1.0, abs(expected)), (preset, got, expected)
+    if n_gen < 2048:
+        proc = run_cli("fid", g, r, "--preset", "stylegan-v", check=0)
+        assert f"has {n_gen} clips; --preset stylegan-v takes the first 2048" in proc.stderr.decode()
+    exact = cli_values("fid", g, r)["fid"]
+    assert abs(exact - expected) > 1e-6  # all rows with ddof=1 is another number: the preset is what makes it
+
+
+def test_tats_preset_equals_tats_frechet_distance(tmp_path):
+    """TATS tats/fvd/fvd.py ``frechet_distance(x1, x2)`` (cd-fvd's copy) on the same rows in float64,
+    ``compute_fvd(real, samples)`` passing the real clips first."""
+    from cdfvd.third_party.i3d.utils import frechet_distance
+
+    gen, real = _sets(900, 800, 64, seed=3)
+    g = _video_features(tmp_path / "g.h5", gen, "i3d400")
+    r = _video_features(tmp_path / "r.h5", real, "i3d400")
+    expected = float(frechet_distance(torch.from_numpy(real.astype(np.float64)),
+                                      torch.from_numpy(gen.astype(np.float64))))
+    got = cli_values("fid", g, r, "--preset", "tats")["fid"]
+    assert abs(got - expected) <= 1e-6 * max(1.0, abs(expected))
+    float32 = float(frechet_distance(torch.from_numpy(real), torch.from_numpy(gen)))
+    assert abs(float32 - expected) > 1e-7  # TATS's own float32 torch differs in the last digits: why we run float64
+
+
+def test_tats_source_lines_are_cd_fvd_s_installed_copy():
+    """The tats preset quotes tats/fvd/fvd.py; the same lines are in cd-fvd's installed cdfvd/third_party/i3d."""
+    folder = Path(importlib.util.find_spec("cdfvd").origin).parent / "third_party" / "i3d"
+    text = (folder / "utils.py").read_text() + (folder / "pytorch_i3d.py").read_text()
+    rows = [row for row in presets.sources() if row["preset"] == "tats"]
+    assert len(rows) == 3
+    for row in rows:
+        assert row["line"] in text, row
+
+
+def test_i3d400_loads_tats_state_dict_and_equals_tats_i3d(tmp_path):
+    """A random state dict with the keys and shapes of TATS's InceptionI3d loads into i3d400; its features equal
+    TATS's ``i3d(preprocess(videos, (224, 224)))`` to 1e-5."""
+    from cdfvd.third_party.i3d.pytorch_i3d import InceptionI3d
+    from cdfvd.third_party.i3d.utils import preprocess_i3d
+
+    from gentools.features.backbones.video import random_i3d400_state_dict
+
+    state = random_i3d400_state_dict(4)
+    tats = InceptionI3d(400, in_channels=3)
+    assert sorted(tats.state_dict()) == sorted(state)
+    assert all(tats.state_dict()[k].shape == v.shape for k, v in state.items())
+    tats.load_state_dict(state)
+    weights = tmp_path / "i3d_pretrained_400.pt"
+    torch.save(state, weights)
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    videos = np.stack([moving_square(16, 50 + i, size=40) for i in range(2)])
+    for i, video in enumerate(videos):
+        write_ffv1(folder / f"{i}.mkv", video)
+    out = tmp_path / "f.h5"
+    run_cli("extract", folder, "-b", "i3d400", "--weights", weights, "--workers", "0", "-o", out, "-q", check=0)
+    with store.open_input(str(out)) as f:
+        ours, provenance = f.array(), dict(f.provenance)
+    assert provenance["backbone"] == "i3d400" and provenance["modality"] == "video" and ours.shape == (2, 400)
+    with torch.no_grad():
+        expected = tats.eval()(preprocess_i3d(videos)).numpy()
+    assert np.abs(ours - expected).max() <= 1e-5 * max(1.0, np.abs(expected).max())
+    assert np.abs(expected).max() > 1e-3  # the random weights give features that can differ
+
+
+def test_kid_and_prdc_run_on_clip_features(tmp_path):
+    gen, real = _sets(300, 300, 32, seed=5)
+    g, r = _video_features(tmp_path / "g.h5", gen), _video_features(tmp_path / "r.h5", real)
+    kvd = cli_values("kid", g, r, "--subset-size", "100")
+    assert kvd["kid_mean"] > 0
+    assert 0 <= cli_values("prdc", g, r)["precision"] <= 1
