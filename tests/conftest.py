@@ -36,6 +36,25 @@ def run_cli(*args, cwd=None, stdin_bytes: bytes | None = None, env=None, check=N
     return proc
 
 
+def sigterm_after_rows(args: list, out, rows: int) -> tuple[int, bytes]:
+    """Start ``gentools extract ARGS -o OUT``, SIGTERM it once its partial file holds ``rows`` rows; returns
+    ``(exit code, stderr)``. Fails if it finishes first."""
+    import signal
+    import time
+
+    from gentools import store
+
+    proc = subprocess.Popen([str(BIN / "gentools"), "extract", *map(str, args), "-o", str(out)], env=cli_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while store.rows_done(f"{out}.partial") < rows and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
 def run_shell(script: str, cwd) -> subprocess.CompletedProcess:
     """Run a bash pipeline with gentools on PATH."""
     return subprocess.run(["bash", "-c", "set -o pipefail; " + script], cwd=cwd, env=cli_env(),

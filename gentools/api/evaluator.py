@@ -175,15 +175,11 @@ class Evaluator:
 
     def _update_videos(self, videos, labels, sample_rate) -> None:
         from gentools.features.pipeline import generated_clip_rows
-        from gentools.text import label_texts
 
         if sample_rate is not None:
             raise UsageError(f"update(sample_rate=...) applies to audio backbones; {self.net.name} takes videos")
         count = len(videos)
-        if labels is not None:
-            labels = label_texts(labels)
-            if len(labels) != count:
-                raise InputError(f"{len(labels)} labels for {count} videos")
+        labels = _labels_for(labels, count, "videos")
         if count == 0:
             return
         ids = [f"video:{self._inputs + i}" for i in range(count)]
@@ -193,15 +189,11 @@ class Evaluator:
 
     def _update_waveforms(self, waveforms, labels, sample_rate) -> None:
         from gentools.features.pipeline import waveform_rows
-        from gentools.text import label_texts
 
         if not sample_rate:
             raise UsageError(f"update(waveforms, sample_rate=SR): {self.net.name} needs the waveforms' sample rate")
         count = len(waveforms)
-        if labels is not None:
-            labels = label_texts(labels)
-            if len(labels) != count:
-                raise InputError(f"{len(labels)} labels for {count} waveforms")
+        labels = _labels_for(labels, count, "waveforms")
         if count == 0:
             return
         ids = [f"waveform:{self._inputs + i}" for i in range(count)]
@@ -337,6 +329,18 @@ class Evaluator:
         if failure is not None:
             raise failure
         return values
+
+
+def _labels_for(labels, count: int, what: str):
+    """``update(labels=...)`` as texts, one per input (waveform or video), or None."""
+    from gentools.text import label_texts
+
+    if labels is None:
+        return None
+    labels = label_texts(labels)
+    if len(labels) != count:
+        raise InputError(f"{len(labels)} labels for {count} {what}")
+    return labels
 
 
 def _stats_of(stats: FeatureStats, provenance: dict) -> Stats:

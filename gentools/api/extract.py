@@ -248,10 +248,7 @@ def _video_job(items, chosen, net, batch_size, workers, skip_bad, generator, lat
     if generator:
         from gentools import generators
 
-        gen = generators.load_generator(generator, net.device)
-        latent_dim = latent_dim or getattr(gen, "latent_dim", None)
-        if not latent_dim:
-            raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
+        gen, latent_dim = _loaded_generator(generator, net.device, latent_dim)
 
         def make_generated(positions):
             return pipeline.video_generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed, net,
@@ -276,10 +273,7 @@ def _audio_job(items, chosen, net, batch_size, workers, skip_bad, generator, lat
     if generator:
         from gentools import generators
 
-        gen = generators.load_generator(generator, net.device)
-        latent_dim = latent_dim or getattr(gen, "latent_dim", None)
-        if not latent_dim:
-            raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
+        gen, latent_dim = _loaded_generator(generator, net.device, latent_dim)
 
         def make_generated(positions):
             return pipeline.waveform_generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed,
@@ -362,10 +356,7 @@ def _generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, 
     from gentools import generators
     from gentools.features import pipeline
 
-    gen = generators.load_generator(spec, device)
-    latent_dim = latent_dim or getattr(gen, "latent_dim", None)
-    if not latent_dim:
-        raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
+    gen, latent_dim = _loaded_generator(spec, device, latent_dim)
 
     def make_batches(positions):
         return pipeline.generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed, net,
@@ -373,6 +364,17 @@ def _generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, 
                                           class_input=class_input)
 
     return [generators.generator_id(seed, i) for i in chosen], make_batches, latent_dim
+
+
+def _loaded_generator(spec: str, device, latent_dim):
+    """The generator ``spec`` on ``device`` and its latent size (``--latent-dim``, else its ``latent_dim``)."""
+    from gentools import generators
+
+    gen = generators.load_generator(spec, device)
+    latent_dim = latent_dim or getattr(gen, "latent_dim", None)
+    if not latent_dim:
+        raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
+    return gen, latent_dim
 
 
 def _rank_device(device: str, ranks) -> str:

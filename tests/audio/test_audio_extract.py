@@ -3,9 +3,6 @@ waveforms from a generator and from the Evaluator."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
 import zipfile
 
 import numpy as np
@@ -14,7 +11,7 @@ import soundfile
 import torch
 
 from gentools import store
-from tests.conftest import BIN, cli_env, one_line_error, run_cli
+from tests.conftest import cli_env, one_line_error, run_cli, sigterm_after_rows
 
 RATE = 44100
 
@@ -134,15 +131,8 @@ def test_sigterm_then_resume_reproduces_one_run(tmp_path):
             "--flush-every", "1", "-q"]
     run_cli("extract", *args, "-o", tmp_path / "whole.h5", check=0)
     out = tmp_path / "out.h5"
-    proc = subprocess.Popen([str(BIN / "gentools"), "extract", *args, "-o", str(out)], env=cli_env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while store.rows_done(f"{out}.partial") < 20 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    assert proc.poll() is None, "finished before it could be interrupted"
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143 and "--resume" in err.decode()
+    code, err = sigterm_after_rows(args, out, 20)
+    assert code == 143 and "--resume" in err.decode()
     done = store.rows_done(f"{out}.partial")
     assert 0 < done < 160 and done % 4 == 0  # whole files only: 4 frames each
     run_cli("extract", *args, "-o", out, "--resume", check=0)

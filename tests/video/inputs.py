@@ -28,34 +28,27 @@ def moving_square(frames: int, seed: int, size: int = SIZE) -> np.ndarray:
     return out
 
 
-def write_ffv1(path, video: np.ndarray, rate: int = 8) -> Path:
-    """A lossless video: FFV1 with bgr0 pixels in Matroska (decodes to exactly these RGB frames)."""
+def _write(path, video: np.ndarray, codec: str, pix_fmt: str, rate: int) -> Path:
     import av
 
     path = Path(path)
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("ffv1", rate=rate)
-        stream.width, stream.height = video.shape[2], video.shape[1]
-        stream.pix_fmt = "bgr0"
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = video.shape[2], video.shape[1], pix_fmt
         for frame in video:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
     return path
+
+
+def write_ffv1(path, video: np.ndarray, rate: int = 8) -> Path:
+    """A lossless video: FFV1 with bgr0 pixels in Matroska (decodes to exactly these RGB frames)."""
+    return _write(path, video, "ffv1", "bgr0", rate)
 
 
 def write_mp4(path, video: np.ndarray, rate: int = 8) -> Path:
-    """A lossy H.264 mp4 (for decoding errors: the file is cut afterwards)."""
-    import av
-
-    path = Path(path)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=rate)
-        stream.width, stream.height = video.shape[2], video.shape[1]
-        stream.pix_fmt = "yuv420p"
-        for frame in video:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-    return path
+    """A lossy MPEG-4 Part 2 mp4 (for decoding errors: the test cuts the file)."""
+    return _write(path, video, "mpeg4", "yuv420p", rate)
 
 
 def write_frames(folder, video: np.ndarray) -> Path:

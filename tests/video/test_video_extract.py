@@ -3,9 +3,6 @@ resume, generators, the Evaluator and bad inputs."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
 import zipfile
 
 import numpy as np
@@ -13,7 +10,7 @@ import pytest
 import torch
 
 from gentools import store
-from tests.conftest import BIN, cli_env, one_line_error, run_cli
+from tests.conftest import cli_env, one_line_error, run_cli, sigterm_after_rows
 from tests.video.inputs import moving_square, write_ffv1, write_frames, write_mp4, write_stand_in
 
 LENGTHS = (20, 23, 26, 29, 35)
@@ -180,15 +177,8 @@ def test_sigterm_then_resume_reproduces_one_run(tmp_path):
             "--frames", "4", "--clips-per-video", "2", "-q"]
     run_cli("extract", *args, "-o", tmp_path / "whole.h5", check=0)
     out = tmp_path / "out.h5"
-    proc = subprocess.Popen([str(BIN / "gentools"), "extract", *args, "-o", str(out)], env=cli_env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while store.rows_done(f"{out}.partial") < 20 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    assert proc.poll() is None, "finished before it could be interrupted"
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143 and "--resume" in err.decode()
+    code, err = sigterm_after_rows(args, out, 20)
+    assert code == 143 and "--resume" in err.decode()
     done = store.rows_done(f"{out}.partial")
     assert 0 < done < 300 and done % 2 == 0  # whole videos only: 2 clips each
     run_cli("extract", *args, "-o", out, "--resume", check=0)
