@@ -245,6 +245,16 @@ PRESETS["tats"] = Preset(
     sources={"backbone": _src(TATS_FVD, "i3d.load_state_dict(torch.load(i3d_path, map_location=device))"),
              "fid_ddof": _src(TATS_FVD, "fact = 1.0 / (m.size(1) - 1) # unbiased estimate"),
              "frechet_route": _src(TATS_FVD, "si = torch.where(s < eps, s, torch.sqrt(s))")})
+CDFVD = ("cd-fvd", "cdfvd/fvd.py")  # cd-fvd 0.1.1 from PyPI (the test extra): its quoted lines are checked there
+PRESETS["cdfvd"] = Preset(
+    backbone="videomae", resize="", fid_ddof=0, is_splits=10, is_split_size=0, is_shuffle=True, kid_clamp=False,
+    pr_k=5, pr_strict=True, pr_float16=False, pr_backbone="", frechet_route="sqrtm",
+    note="content-debiased-fvd with VideoMAE-v2 ViT-g: x/255, bilinear 224, no mean/std; FeatureStats ddof=0 and "
+    "sqrtm with no eps; its n_fake=2048 default is the number of generated videos you extract",
+    sources={"backbone": _src(CDFVD, "self.model = load_videomae_model(torch.device(device), ckpt_path)"
+                                     ".eval().to(dtype=self.model_dtype)"),
+             "fid_ddof": _src(("cd-fvd", "cdfvd/utils/metric_utils.py"), "cov = self.raw_cov / self.num_items"),
+             "frechet_route": _src(CDFVD, "s, _ = scipy.linalg.sqrtm(np.dot(sigma_real, sigma_fake), disp=False)")})
 DEFAULT = PRESETS["gentools"]
 
 

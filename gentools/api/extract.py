@@ -43,8 +43,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
       inputs: folders (recursive, sorted), globs, zip/tar archives, ``.npy``/``.npz`` uint8 arrays (``ref:NAME``:
         a pulled reference's file, e.g. an ADM reference batch's 10,000 images); with an audio backbone
         (``vggish``), sound files (.wav .flac .ogg .mp3) in folders, globs and archives, one row per
-        embedding frame, every row of a file carrying its id; with a video backbone (``i3d``, ``i3d400``),
-        video files (.mp4 .webm .avi .mkv .mov .gif), folders of frame images (one folder per video),
+        embedding frame, every row of a file carrying its id; with a video backbone (``i3d``, ``i3d400``,
+        ``videomae``), video files (.mp4 .webm .avi .mkv .mov .gif), folders of frame images (one folder per video),
         uint8 ``[N, T, H, W, C]`` arrays and zip archives of these, one row per clip; or in
         memory: a uint8 array or tensor ``[N, H, W, C]`` / ``[N, C, H, W]``, or a list of PIL images or
         ``[H, W, C]`` arrays (ids ``array[i]``).
@@ -228,7 +228,7 @@ def _clips(modality: str, parity, frames, subsample, clip_start: str, clips_per_
     if modality != "video":
         if given:
             raise UsageError("--frames, --subsample, --clip-start and --clips-per-video apply to video backbones "
-                             "(i3d, i3d400)")
+                             "(i3d, i3d400, videomae)")
         return None
     frames = parity.video_frames if frames is None else frames
     subsample = parity.video_subsample if subsample is None else subsample

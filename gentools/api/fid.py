@@ -43,7 +43,9 @@ def fid(gen, ref, *, spatial, bootstrap, infinity, per_file, mifid, preset, seed
     interval; ``mifid=TRAIN``: MiFID against training features.
     ``preset="stylegan"`` uses StyleGAN's ddof=0 covariance. On audio frames this is FAD;
     ``preset="fadtk"`` computes it as fadtk does (per-file float16 statistics, the eig route: see
-    :mod:`gentools.api.audio`), ``infinity`` is then fadtk's FAD∞; ``per_file``: ``fid.ID`` per generated file. Equal to
+    :mod:`gentools.api.audio`), ``infinity`` is then fadtk's FAD∞; ``per_file``: ``fid.ID`` per generated file. On
+    video clips this is FVD; ``preset="stylegan-v"`` (and ``fvd2048_*``), ``"tats"`` and ``"cdfvd"`` compute it as
+    those evaluators do (:mod:`gentools.metrics.video`; StyleGAN-V's over the first 2048 clips). Equal to
     pytorch-fid's ``calculate_frechet_distance`` to 1e-6 relative. A side
     with fewer rows than dimensions takes the O(n²d) route
     (:func:`gentools.metrics.frechet.frechet_distance_low_rank`).

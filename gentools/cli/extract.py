@@ -130,7 +130,7 @@ def extract(
     Rows follow the input order (folders sorted, recursively); every row's id
     is recorded, with backbone, weights hash, resize mode and input size. With
     an audio backbone (-b vggish) each sound file gives one row per frame; with
-    a video backbone (-b i3d, i3d400) each video gives one row per clip.
+    a video backbone (-b i3d, i3d400, videomae) each video gives one row per clip.
 
     Example: gentools extract samples/ -o gen.h5
     """

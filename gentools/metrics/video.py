@@ -8,7 +8,8 @@ ddof=0 (``FeatureStats.get_mean_cov``: ``raw_cov / num_items - outer(mean, mean)
     s, _ = scipy.linalg.sqrtm(np.dot(sigma_gen, sigma_real), disp=False)
     fid = np.real(m + np.trace(sigma_gen + sigma_real - s * 2))
 
-with no eps. ``disp=False`` is gone from SciPy 1.18; the default call returns the same matrix (and warns,
+with no eps; content-debiased-fvd (``cdfvd/fvd.py``, ``compute_fvd_from_stats``) multiplies the other way round,
+``sqrtm(np.dot(sigma_real, sigma_fake))``: the same trace. ``disp=False`` is gone from SciPy 1.18; the default call returns the same matrix (and warns,
 instead of returning an error estimate, when it is inaccurate).
 
 ``svd_route``: TATS (``tats/fvd/fvd.py``, ``frechet_distance``), tensorflow-gan's ``trace_sqrt_product``:

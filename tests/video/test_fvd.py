@@ -158,3 +158,78 @@ def test_kid_and_prdc_run_on_clip_features(tmp_path):
     kvd = cli_values("kid", g, r, "--subset-size", "100")
     assert kvd["kid_mean"] > 0
     assert 0 <= cli_values("prdc", g, r)["precision"] <= 1
+
+
+def _cdfvd_small_vit():
+    """content-debiased-fvd's VisionTransformer as its vit_giant_patch14_224 builds it, at a width and depth a test
+    can run (64 wide, 2 blocks of 4 heads); the full size is checked by keys and shapes below."""
+    from functools import partial
+
+    from cdfvd.third_party.VideoMAEv2.videomaev2_finetune import VisionTransformer
+
+    return VisionTransformer(img_size=224, patch_size=14, embed_dim=64, depth=2, num_heads=4, mlp_ratio=48 / 11,
+                             qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_classes=174,
+                             all_frames=16, tubelet_size=2, use_mean_pooling=True).eval()
+
+
+def test_videomae_has_cdfvd_s_vit_g_layout():
+    """cdfvd's load_videomae_model: ``vit_giant_patch14_224(img_size=224, pretrained=False, num_classes=174,
+    all_frames=16, tubelet_size=2, drop_path_rate=0.3, use_mean_pooling=True)``, built on the meta device."""
+    from unittest import mock
+
+    from cdfvd.third_party.VideoMAEv2.videomaev2_finetune import vit_giant_patch14_224
+
+    from gentools.features.backbones.video import VIT_G, VideoMAEv2
+
+    with torch.device("meta"), mock.patch.object(torch.Tensor, "item", lambda self: 0.0):  # its drop-path list
+        theirs = vit_giant_patch14_224(img_size=224, pretrained=False, num_classes=174, all_frames=16, tubelet_size=2,
+                                       drop_path_rate=0.3, use_mean_pooling=True).state_dict()
+        ours = VideoMAEv2(**VIT_G).state_dict()
+    assert sorted(theirs) == sorted(ours) and all(theirs[k].shape == ours[k].shape for k in ours)
+    assert sum(v.numel() for v in ours.values()) > 1_000_000_000
+
+
+@pytest.mark.parametrize("frames", [16, 8])
+def test_videomae_features_equal_cdfvd_s_forward_features(tmp_path, monkeypatch, frames):
+    """extract -b videomae equals cdfvd's ``model.forward_features(preprocess_videomae(videos))`` to 1e-5, with random
+    weights (the time interpolation of the position table at 8 frames included)."""
+    from cdfvd.third_party.VideoMAEv2.utils import preprocess_videomae
+
+    import gentools
+    from gentools.features.backbones import video
+
+    theirs = _cdfvd_small_vit()
+    with torch.random.fork_rng():
+        torch.manual_seed(6)
+        state = {k: torch.randn_like(v) * 0.1 for k, v in theirs.state_dict().items()}
+    theirs.load_state_dict(state)
+    weights = tmp_path / "small.pth"
+    torch.save({"model": state}, weights)  # under "model", as VideoMAE's training checkpoints keep it
+    monkeypatch.setattr(video, "VIT_G", {"dim": 64, "depth": 2, "heads": 4, "mlp_ratio": 48 / 11, "classes": 174})
+    videos = np.stack([moving_square(frames, 70 + i, size=40) for i in range(3)])
+    np.save(tmp_path / "clips.npy", videos)
+    features = gentools.extract(str(tmp_path / "clips.npy"), backbone="videomae", weights=str(weights),
+                                frames=frames, workers=0)
+    assert features.provenance["backbone"] == "videomae" and features.array().shape == (3, 64)
+    with torch.no_grad():
+        expected = theirs.forward_features(preprocess_videomae(videos)).numpy()
+    assert np.abs(features.array() - expected).max() <= 1e-5 * max(1.0, np.abs(expected).max())
+
+
+def test_cdfvd_preset_equals_cdfvd_compute_fvd_from_stats(tmp_path):
+    """cd-fvd's own FeatureStats and ``compute_fvd_from_stats`` (``sqrtm(np.dot(sigma_real, sigma_fake))``)."""
+    from cdfvd import fvd
+    from cdfvd.utils.metric_utils import FeatureStats
+
+    gen, real = _sets(700, 650, 48, seed=8)
+    g = _video_features(tmp_path / "g.h5", gen, "videomae")
+    r = _video_features(tmp_path / "r.h5", real, "videomae")
+    stats = []
+    for rows in (gen, real):
+        s = FeatureStats(capture_mean_cov=True)
+        for k in range(0, len(rows), 16):
+            s.append_torch(torch.from_numpy(rows[k:k + 16]), num_gpus=1, rank=0)
+        stats.append(s)
+    expected = float(fvd.cdfvd.compute_fvd_from_stats(None, fake_stats=stats[0], real_stats=stats[1]))
+    got = cli_values("fid", g, r, "--preset", "cdfvd")["fid"]
+    assert abs(got - expected) <= 1e-6 * max(1.0, abs(expected))

@@ -77,6 +77,8 @@ register("i3d", "i3d[:PATH] (video: StyleGAN-V's i3d_torchscript.pt, 400-d per c
          _lazy("video", "i3d_torchscript", lambda f, spec, w, r, sp, d: f(_after_colon(spec), w, d)), modality="video")
 register("i3d400", "i3d400 (video: TATS's I3D, i3d_pretrained_400.pt, 400 logits per clip)", (),
          _lazy("video", "i3d400", lambda f, spec, w, r, sp, d: f(w, d)), modality="video")
+register("videomae", "videomae[:PATH] (video: content-debiased-fvd's VideoMAE-v2 ViT-g, 1408-d per clip)", (),
+         _lazy("video", "videomae", lambda f, spec, w, r, sp, d: f(_after_colon(spec), w, d)), modality="video")
 
 
 def names_help() -> str:

@@ -87,8 +87,9 @@ def tensor_outputs(out, names=("features", "logits")) -> dict:
 
 
 def load_state_file(model: torch.nn.Module, path, what: str) -> str:
-    """Load a state dict file (optionally under a ``state_dict`` key) into ``model``; returns its sha256.
-    A missing file or a mismatching layout is a one-line input error."""
+    """Load a state dict file (optionally under a ``state_dict``, ``model`` or ``module`` key, as training
+    checkpoints keep it) into ``model``; returns its sha256. A missing file or a mismatching layout is a one-line
+    input error."""
     from pathlib import Path
 
     from gentools.errors import InputError
@@ -99,7 +100,11 @@ def load_state_file(model: torch.nn.Module, path, what: str) -> str:
         raise InputError(f"{path}: weights file not found (--weights for {what})")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+        for key in ("state_dict", "model", "module"):
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                state = state[key]
+                break
+        model.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - unpickling and layout errors come in many kinds
         raise InputError(f"{path}: not a {what} state dict ({str(exc).splitlines()[0][:160]})") from None
     return sha256_of(path)

@@ -205,3 +205,130 @@ def i3d400(weights: str | None, device: torch.device):
     return Backbone(name="i3d400", layer="logits, mean over time", input_size=224,
                     normalisation="2x/255 - 1", resize="bilinear 224x224 per frame (align_corners=False)",
                     weights_sha256=sha256, run=run, device=device, runtime="eager", modality="video")
+
+
+VIDEOMAE_FILE = "vit_g_hybrid_pt_1200e_ssv2_ft.pth"
+VIDEOMAE_URL = ("https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/"
+                "vit_g_hybrid_pt_1200e_ssv2_ft.pth")
+# content-debiased-fvd's load_videomae_model: vit_giant_patch14_224(img_size=224, num_classes=174, all_frames=16,
+# tubelet_size=2, use_mean_pooling=True): patch 14, 1408 wide, 40 blocks of 16 heads, mlp 48/11, LayerNorm eps 1e-6
+VIT_G = {"dim": 1408, "depth": 40, "heads": 16, "mlp_ratio": 48 / 11, "classes": 174}
+_GRID = (8, 16, 16)  # tubelets of 16 frames at 224²: 2 frames x 14² pixels each
+
+
+def sinusoid_table(positions: int, dim: int) -> torch.Tensor:
+    """VideoMAE's fixed position encoding ``[1, positions, dim]`` (``get_sinusoid_encoding_table``): angle
+    ``p / 10000^(2 (j // 2) / dim)``, sine on even and cosine on odd columns, built in float64 and kept float32."""
+    import numpy as np
+
+    position = np.arange(positions)[:, None]
+    exponent = 2 * (np.arange(dim) // 2) / dim
+    table = position / np.power(10000, exponent)[None, :]
+    table[:, 0::2], table[:, 1::2] = np.sin(table[:, 0::2]), np.cos(table[:, 1::2])
+    return torch.tensor(table, dtype=torch.float).unsqueeze(0)
+
+
+class _Attention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=False)
+        self.q_bias, self.v_bias = nn.Parameter(torch.zeros(dim)), nn.Parameter(torch.zeros(dim))
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))  # no bias on k
+        q, k, v = F.linear(x, self.qkv.weight, bias).reshape(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, -1))
+
+
+class _Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class _Block(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim, eps=1e-6), _Attention(dim, heads)
+        self.norm2, self.mlp = nn.LayerNorm(dim, eps=1e-6), _Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class _PatchEmbed(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.proj = nn.Conv3d(3, dim, kernel_size=(2, 14, 14), stride=(2, 14, 14))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class VideoMAEv2(nn.Module):
+    """VideoMAE-v2's fine-tuned ViT (Wang et al. 2023, "VideoMAE V2: Scaling Video Masked Autoencoders with Dual
+    Masking") with the module names of content-debiased-fvd's ``third_party/VideoMAEv2/videomaev2_finetune.py``, so
+    ``vit_g_hybrid_pt_1200e_ssv2_ft.pth`` loads as it is; ``forward`` is its ``forward_features``: tubelets of
+    2x14x14 at 224², the fixed sinusoid position table (interpolated in time for other than 16 frames, as its
+    ``interpolate_pos_encoding``), pre-norm blocks, the token mean through ``fc_norm``. Default size: ViT-g."""
+
+    def __init__(self, dim: int = VIT_G["dim"], depth: int = VIT_G["depth"], heads: int = VIT_G["heads"],
+                 mlp_ratio: float = VIT_G["mlp_ratio"], classes: int = VIT_G["classes"]):
+        super().__init__()
+        self.patch_embed = _PatchEmbed(dim)
+        self.register_buffer("pos_embed", sinusoid_table(_GRID[0] * _GRID[1] * _GRID[2], dim), persistent=False)
+        self.blocks = nn.ModuleList([_Block(dim, heads, mlp_ratio) for _ in range(depth)])
+        self.fc_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, classes)  # in the checkpoint; the features are taken before it
+
+    def _positions(self, frames: int) -> torch.Tensor:
+        tubelets = frames // 2
+        if tubelets == _GRID[0]:
+            return self.pos_embed
+        dim = self.pos_embed.shape[-1]
+        table = self.pos_embed.permute(0, 2, 1).reshape(1, dim, *_GRID)
+        table = F.interpolate(table, scale_factor=((tubelets + 0.1) / _GRID[0], 1, 1), mode="trilinear")
+        return table.reshape(1, dim, -1).permute(0, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, frames = x.size(0), x.size(2)
+        x = self.patch_embed(x)
+        x = x + self._positions(frames).expand(b, -1, -1).type_as(x).to(x.device).clone().detach()
+        for block in self.blocks:
+            x = block(x)
+        return self.fc_norm(x.mean(1))
+
+
+def cdfvd_preprocess(clips: torch.Tensor) -> torch.Tensor:
+    """content-debiased-fvd's ``preprocess_videomae``: uint8 ``[B, T, H, W, C]`` -> per video ``permute(3, 0, 1,
+    2) / 255`` then ``interpolate(size=(224, 224), mode='bilinear', align_corners=False)`` over each frame; no
+    mean/std."""
+    videos = clips.permute(0, 4, 1, 2, 3).to(torch.float32) / 255
+    b, c, t, h, w = videos.shape
+    resized = F.interpolate(videos.reshape(b * c, t, h, w), size=(224, 224), mode="bilinear", align_corners=False)
+    return resized.reshape(b, c, t, 224, 224)
+
+
+def videomae(path: str, weights: str | None, device: torch.device):
+    """The ``videomae[:PATH]`` backbone: content-debiased-fvd's VideoMAE-v2 ViT-g features (1408-d per clip)."""
+    from gentools.features.backbones.base import Backbone, load_state_file
+
+    file = _file(path, weights, VIDEOMAE_FILE, VIDEOMAE_URL, "GENTOOLS_VIDEOMAE_URL")
+    model = VideoMAEv2(**VIT_G)
+    sha256 = load_state_file(model, file, "VideoMAE-v2 ViT-g (content-debiased-fvd's layout)")
+    model = model.eval().to(device)
+
+    def run(clips: torch.Tensor) -> dict:
+        return {"features": model(cdfvd_preprocess(clips))}
+
+    return Backbone(name="videomae", layer="forward_features (fc_norm of the token mean, 1408-d)", input_size=224,
+                    normalisation="x/255, no mean/std", resize="bilinear 224x224 per frame (align_corners=False)",
+                    weights_sha256=sha256, run=run, device=device, runtime="eager", modality="video")
