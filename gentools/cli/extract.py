@@ -38,11 +38,11 @@ SampleRateOpt = Annotated[Optional[int], typer.Option(
                                                "waveforms [B, T] or [B, C, T] in [-1, 1] it returns.",
     show_default=False)]
 FramesOpt = Annotated[Optional[int], typer.Option(
-    "--frames", metavar="T", help="Video backbones: frames per clip [default: 16, or the --preset's].",
+    "--frames", metavar="T", help="Video backbones: frames per clip (default 16, or the --preset's).",
     show_default=False)]
 SubsampleOpt = Annotated[Optional[int], typer.Option(
     "--subsample", metavar="S", help="Video backbones: take every S-th frame (before the clip is cut, as "
-                                     "StyleGAN-V) [default: 1, or the --preset's].", show_default=False)]
+                                     "StyleGAN-V; default 1, or the --preset's).", show_default=False)]
 ClipStartOpt = Annotated[str, typer.Option(
     "--clip-start", help="Video backbones: first (frame 0) or random (seeded per video by --seed and its id; the "
                          "starts are stored as clip_start).")]
