@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store import (GUARDED_KEYS, ROW_DATASETS, STORED_ROWS, FeatureFile, id_runs, many_rows_per_input,
+from gentools.store import (CLIP_KEYS, GUARDED_KEYS, ROW_DATASETS, STORED_ROWS, FeatureFile, id_runs, many_rows_per_input,
                             provenance_differences)
 
 # Attributes that must agree between shards of one extraction.
-_SHARD_KEYS = GUARDED_KEYS + ("source", "input_size")
+_SHARD_KEYS = GUARDED_KEYS + CLIP_KEYS + ("source", "input_size")
 
 
 def parse_shard(value: str) -> tuple[int, int]:

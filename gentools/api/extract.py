@@ -395,7 +395,8 @@ def _finished(dest: str, provenance: dict) -> bool:
         return False
     try:
         with store.open_input(dest) as f:
-            return not store.provenance_differences(f.provenance, provenance, store.GUARDED_KEYS + GUARD_KEYS_OF_A_JOB)
+            return not store.provenance_differences(f.provenance, provenance,
+                                                    store.GUARDED_KEYS + store.CLIP_KEYS + GUARD_KEYS_OF_A_JOB)
     except (GentoolsError, OSError):  # unreadable or not a features file: not this job's finished output
         return False
 

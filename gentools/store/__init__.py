@@ -20,7 +20,7 @@ Modules: ``formats`` (names, signatures), ``read`` (:class:`FeatureFile`,
 """
 
 from gentools.store.formats import (  # noqa: F401 - the store's public names
-    FEATURES, FORMAT_VERSION, GUARDED_KEYS, ROW_DATASETS, STATS, STORED_ROWS, Source, id_runs, many_rows_per_input,
+    CLIP_KEYS, FEATURES, FORMAT_VERSION, GUARDED_KEYS, ROW_DATASETS, STATS, STORED_ROWS, Source, id_runs, many_rows_per_input,
     provenance_differences, sniff, source_label)
 from gentools.store.latents import LATENTS, read_latents, write_latents  # noqa: F401
 from gentools.store.partial import CannotResume, FeatureWriter, partial_path, rows_done  # noqa: F401
@@ -29,7 +29,7 @@ from gentools.store.read import FeatureFile, Stats, open_input  # noqa: F401
 from gentools.store.write import (  # noqa: F401
     atomic_path, set_invocation, write_features, write_stats, write_stats_npz)
 
-__all__ = ["FEATURES", "FORMAT_VERSION", "GUARDED_KEYS", "ROW_DATASETS", "STATS", "Source", "sniff", "source_label",
+__all__ = ["CLIP_KEYS", "FEATURES", "FORMAT_VERSION", "GUARDED_KEYS", "ROW_DATASETS", "STATS", "Source", "sniff", "source_label",
            "STORED_ROWS", "id_runs", "many_rows_per_input", "provenance_differences",
            "LATENTS", "read_latents", "write_latents", "CannotResume", "FeatureWriter", "partial_path", "rows_done", "StatsSet",
            "FeatureFile", "Stats", "open_input", "atomic_path", "set_invocation", "write_features", "write_stats",

@@ -26,7 +26,10 @@ def many_rows_per_input(provenance: dict) -> bool:
     return provenance.get("modality") in MANY_ROWS_PER_INPUT
 TEXT_ROWS = ("ids", "labels")  # UTF-8 string row datasets
 # Provenance attributes that must agree between two inputs of one metric.
-GUARDED_KEYS = ("backbone", "weights_sha256", "resize", "layer")
+# Clips of 16 and of 128 frames are different features: frames and subsample are guarded too (absent on images
+# and sound). Where a clip starts is not: StyleGAN-V compares random-start real clips with first-frame fakes.
+GUARDED_KEYS = ("backbone", "weights_sha256", "resize", "layer", "frames", "subsample")
+CLIP_KEYS = ("clip_start", "clips_per_video", "clip_seed")  # one extraction job's clips: resume and merge check them
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 NPY_MAGIC = b"\x93NUMPY"

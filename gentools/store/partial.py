@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store.formats import (FEATURES, GUARDED_KEYS, ROW_DATASETS, TEXT_ROWS, _attr, id_runs,
+from gentools.store.formats import (CLIP_KEYS, FEATURES, GUARDED_KEYS, ROW_DATASETS, TEXT_ROWS, _attr, id_runs,
                                     many_rows_per_input, provenance_differences, row_dtype)
 from gentools.store.write import _umask, _write_attrs, chunk_rows
 
@@ -63,7 +63,7 @@ class FeatureWriter:
             with h5py.File(path, "r") as h5:
                 attrs = {k: _attr(v) for k, v in h5.attrs.items()}
                 rows, items = int(attrs["rows_done"]), int(attrs["items_done"])
-                for key, _, _ in provenance_differences(attrs, provenance, GUARDED_KEYS + ("source", "shard"))[:1]:
+                for key, _, _ in provenance_differences(attrs, provenance, GUARDED_KEYS + CLIP_KEYS + ("source", "shard"))[:1]:
                     raise ValueError(f"{key} differs")
                 if rows == 0:
                     return 0, 0, []

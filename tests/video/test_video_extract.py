@@ -235,8 +235,8 @@ def test_generator_videos_equal_the_same_videos_written_losslessly(videos, tmp_p
     np.testing.assert_array_equal(features, written.array())
 
     reference = str(out)
-    evaluator = gentools.Evaluator(reference, metrics=["fid"], backbone=f"i3d:{detector}", preset="fvd2048_128f")
-    assert evaluator.net.loading.frames == 128
+    with pytest.raises(gentools.GentoolsError, match="frames"):  # 128-frame clips against 10-frame ones
+        gentools.Evaluator(reference, metrics=["fid"], backbone=f"i3d:{detector}", preset="fvd2048_128f")
     evaluator = gentools.Evaluator(reference, metrics={"fid": {}, "kid": {"subset_size": 5}},
                                    backbone=f"i3d:{detector}", frames=10)
     evaluator.update(generated[:4])                       # torch floats in [-1, 1]
