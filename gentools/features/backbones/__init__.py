@@ -70,6 +70,8 @@ register("vggish", "vggish (audio: torchvggish's VGGish as fadtk runs it, 128-d 
          _lazy("audio", "vggish", lambda f, spec, w, r, sp, d: f(w, d)), modality="audio")
 register("hf", "hf:MODEL[:LAYER] (audio: a transformers encoder, hidden_states[LAYER])", (),
          _lazy("audio", "hf_audio", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
+register("panns", "panns:cnn14 (audio: PANNs' Cnn14 frame-level embedding, 2048-d per 320 ms)", (),
+         _lazy("audio", "panns", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 register("encodec", "encodec:24k (audio: EnCodec's encoder output, 128-d at 75 Hz)", (),
          _lazy("audio", "encodec", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 

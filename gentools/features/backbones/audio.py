@@ -238,3 +238,114 @@ def encodec(spec: str, weights: str | None, device: torch.device, pcm16: bool = 
     return Backbone(name="encodec:24k", layer="encoder output, before quantisation", input_size=0,
                     normalisation="mono float at 24 kHz", resize="", weights_sha256=_fingerprint(source), run=embed,
                     device=device, runtime="eager", modality="audio", loading=Loading(ENCODEC_RATE, pcm16=pcm16))
+
+
+PANNS_RATE = 32000
+PANNS_FILE = "Cnn14_mAP=0.431.pth"
+PANNS_URL = "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth"
+
+
+class _ConvBlock(nn.Module):
+    """PANNs' ConvBlock: two 3x3 conv + batch norm + ReLU, then a 2-D average pool."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, (3, 3), padding=(1, 1), bias=False)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, (3, 3), padding=(1, 1), bias=False)
+        self.bn1, self.bn2 = nn.BatchNorm2d(out_channels), nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor, pool: tuple) -> torch.Tensor:
+        x = torch.relu(self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
+        return torch.nn.functional.avg_pool2d(x, kernel_size=pool)
+
+
+class _STFT(nn.Module):
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft = n_fft
+        self.conv_real = nn.Conv1d(1, n_fft // 2 + 1, n_fft, stride=hop, bias=False)
+        self.conv_imag = nn.Conv1d(1, n_fft // 2 + 1, n_fft, stride=hop, bias=False)
+
+
+class _Spectrogram(nn.Module):
+    def __init__(self, n_fft: int, hop: int):
+        super().__init__()
+        self.stft = _STFT(n_fft, hop)
+
+
+class _LogMel(nn.Module):
+    def __init__(self, bins: int, mels: int):
+        super().__init__()
+        self.melW = nn.Parameter(torch.zeros(bins, mels), requires_grad=False)
+
+
+class PannsCnn14(nn.Module):
+    """panns_inference's Cnn14 (Kong et al. 2020, "PANNs: Large-Scale Pretrained Audio Neural Networks for Audio
+    Pattern Recognition") with its module names, so ``Cnn14_mAP=0.431.pth`` loads as it is, including the front
+    end's weights: torchlibrosa's STFT as two Conv1d of Hann-windowed DFT rows (centred, reflect padding), power
+    spectrum, the mel matrix ``melW``, ``10 log10(max(x, 1e-10))``. ``forward``: a waveform batch ``[B, N]`` at 32
+    kHz -> the frame-level embedding ``[B, T, 2048]``, one row per 32 spectrogram frames (320 ms), as PANNs' own
+    decision-level head computes it (``Cnn14_DecisionLevelMax``: the frequency mean of ``conv_block6``, ``max_pool1d
+    + avg_pool1d`` of width 3, then ``relu(fc1)`` per frame); ``Cnn14`` itself pools over time before ``fc1``."""
+
+    def __init__(self, classes: int = 527):
+        super().__init__()
+        self.spectrogram_extractor = _Spectrogram(1024, 320)
+        self.logmel_extractor = _LogMel(513, 64)
+        self.bn0 = nn.BatchNorm2d(64)
+        widths = (1, 64, 128, 256, 512, 1024, 2048)
+        for k in range(6):
+            self.add_module(f"conv_block{k + 1}", _ConvBlock(widths[k], widths[k + 1]))
+        self.fc1 = nn.Linear(2048, 2048)
+        self.fc_audioset = nn.Linear(2048, classes)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        functional = torch.nn.functional
+        stft = self.spectrogram_extractor.stft
+        x = functional.pad(waveform[:, None, :], (stft.n_fft // 2, stft.n_fft // 2), mode="reflect")
+        real = stft.conv_real(x)[:, None, :, :].transpose(2, 3)
+        imag = stft.conv_imag(x)[:, None, :, :].transpose(2, 3)
+        mel = torch.matmul(real ** 2 + imag ** 2, self.logmel_extractor.melW)
+        x = 10.0 * torch.log10(torch.clamp(mel, min=1e-10)) - 10.0 * float(np.log10(1.0))
+        x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
+        for k in range(1, 7):
+            x = self._modules[f"conv_block{k}"](x, (2, 2) if k < 6 else (1, 1))
+        x = torch.mean(x, dim=3)
+        x = functional.max_pool1d(x, 3, stride=1, padding=1) + functional.avg_pool1d(x, 3, stride=1, padding=1)
+        return torch.relu(self.fc1(x.transpose(1, 2)))
+
+
+def resolve_panns_weights(option: str | None) -> Path:
+    """``--weights PATH``, else panns_inference's ``~/panns_data/Cnn14_mAP=0.431.pth``, else torch hub's folder."""
+    from gentools.features.weights import checkpoint_dir
+
+    if option:
+        return Path(option).expanduser()
+    for cached in (Path.home() / "panns_data" / PANNS_FILE, checkpoint_dir() / PANNS_FILE):
+        if cached.is_file():
+            return cached
+    raise InputError(f"{Path.home() / 'panns_data' / PANNS_FILE}: PANNs Cnn14 weights not found; download {PANNS_URL} "
+                     f"there, or pass --weights PATH")
+
+
+def panns(spec: str, weights: str | None, device: torch.device, pcm16: bool = False):
+    """``panns:cnn14``: PANNs' Cnn14 frame-level embedding (:class:`PannsCnn14`), 2048-d per 320 ms of 32 kHz audio;
+    audio shorter than 1 s is zero-padded to it (fadtk's ``min_len=1``; Cnn14 needs 32 spectrogram frames)."""
+    from gentools.features.audio import Loading
+    from gentools.features.backbones.base import Backbone, load_state_file
+
+    if spec != "panns:cnn14":
+        raise UsageError(f"--backbone {spec}: expected panns:cnn14")
+    path = resolve_panns_weights(weights)
+    model = PannsCnn14()
+    sha256 = load_state_file(model, path, "PANNs Cnn14 (panns_inference layout)")
+    model = model.eval().to(device)
+
+    def embed(waveform: np.ndarray) -> dict:
+        x = torch.from_numpy(np.asarray(waveform, np.float32))[None].to(device)
+        return {"features": model(x)[0]}
+
+    return Backbone(name="panns:cnn14", layer="relu(fc1) per frame (Cnn14_DecisionLevelMax's head)", input_size=0,
+                    normalisation="log-mel 64 bands 50-14000 Hz, 1024/320 STFT", resize="", weights_sha256=sha256,
+                    run=embed, device=device, runtime="eager", modality="audio",
+                    loading=Loading(PANNS_RATE, pcm16=pcm16, min_samples=PANNS_RATE))
