@@ -12,6 +12,8 @@ from typing import Any, Optional, Sequence, Union
 
 from gentools import presets
 from gentools.api._common import Progress
+from gentools.api.extract_jobs import (audio_job, clips_of_job, generator_job, image_job, input_items,
+                                       modality_of_job, refuse_oversized, video_job)
 from gentools.errors import GentoolsError, GentoolsNotice, GentoolsWarning, InputError, UsageError
 from gentools.features.in_memory import as_items, is_in_memory
 from gentools.refs import is_ref, path_of
@@ -98,15 +100,15 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             raise UsageError(f"--class-input {class_input}: expected index or onehot")
         parity = presets.get(preset)
         seed = parity.seed if seed is None else seed
-        modality = _modality(backbone or parity.backbone, in_memory, thumbnails, max_pixels, captions, generator,
-                             sample_rate)
+        modality = modality_of_job(backbone or parity.backbone, in_memory, thumbnails, max_pixels, captions,
+                                   generator, sample_rate)
         audio = modality == "audio"
-        clips = _clips(modality, parity, frames, subsample, clip_start, clips_per_video, seed)
+        clips = clips_of_job(modality, parity, frames, subsample, clip_start, clips_per_video, seed)
         if not in_memory:
-            items, source = (None, f"generator:{generator}") if generator else _input_items(inputs, image_paths,
-                                                                                            modality)
+            items, source = (None, f"generator:{generator}") if generator else input_items(inputs, image_paths,
+                                                                                           modality)
         if items is not None and not skip_bad and modality == "image":
-            _refuse_oversized(items, max_pixels)
+            refuse_oversized(items, max_pixels)
         from gentools.features import job  # torch from here on: the inputs are checked first
         from gentools.features.distributed import Ranks
         from gentools.features.backbones.base import resolve_device
@@ -117,20 +119,20 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
         net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
         if audio:
             net.loading = dataclasses.replace(net.loading, pcm16=parity.audio_pcm16)
-            expected, make_batches = _audio_job(items, chosen, net, batch_size, workers, skip_bad, generator,
-                                                latent_dim, seed, sample_rate, parity.frames_float16)
+            expected, make_batches = audio_job(items, chosen, net, batch_size, workers, skip_bad, generator,
+                                               latent_dim, seed, sample_rate, parity.frames_float16)
             latent_dim = getattr(make_batches, "latent_dim", latent_dim)
         elif clips is not None:
             net.loading = clips
-            expected, make_batches, latent_dim = _video_job(items, chosen, net, batch_size, workers, skip_bad,
-                                                            generator, latent_dim, seed, clips)
+            expected, make_batches, latent_dim = video_job(items, chosen, net, batch_size, workers, skip_bad,
+                                                           generator, latent_dim, seed, clips)
         elif generator:
-            expected, make_batches, latent_dim = _generator_job(generator, chosen, latent_dim, seed, net,
-                                                                batch_size, thumbnails, torch_device, classes,
-                                                                class_input)
+            expected, make_batches, latent_dim = generator_job(generator, chosen, latent_dim, seed, net,
+                                                               batch_size, thumbnails, torch_device, classes,
+                                                               class_input)
         else:
-            expected, make_batches = _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails,
-                                                max_pixels)
+            expected, make_batches = image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails,
+                                               max_pixels)
         make_batches = _annotated(make_batches, expected, chosen, labels, classes if generator else 0, captions,
                                   net)
         provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
@@ -166,141 +168,6 @@ def _run(new_job, ranks, output, provenance: dict, resume: bool, overwrite: bool
         return _opened(dest) if output is not None else _in_memory(dest)
 
 
-def _input_items(inputs: list, image_paths, modality: str = "image"):
-    from gentools.features.images import Item, list_inputs
-
-    if modality == "video":
-        from gentools.features.video import list_videos
-
-        items, source = list_videos(list(image_paths if image_paths is not None else inputs))
-        if not items:
-            raise InputError(f"{source}: no videos found", hint="video files (mp4 webm avi mkv mov gif), folders of "
-                             "frame images, or [N, T, H, W, C] uint8 arrays")
-        return items, source
-    audio = modality == "audio"
-    if image_paths is not None:
-        items, source = [Item(p, "file", p) for p in image_paths], "stdin"
-    elif audio:
-        from gentools.features.audio import is_audio_name
-
-        items, source = list_inputs(inputs, accept=is_audio_name, what="audio")
-    else:
-        items, source = list_inputs(inputs)
-    if not items:
-        if audio:
-            raise InputError(f"{source}: no audio files found", hint="audio extensions: wav flac ogg mp3")
-        raise InputError(f"{source}: no images found", hint="image extensions: png jpg jpeg bmp gif tif webp ...")
-    return items, source
-
-
-def _modality(backbone: str, in_memory: bool, thumbnails, max_pixels, captions, generator, sample_rate) -> str:
-    """What the backbone takes (``image``, ``audio``, ``video``); image-only options with sound or video, and
-    --sample-rate without sound, are usage errors."""
-    from gentools.features.backbones import modality_of
-
-    modality = modality_of(backbone)
-    if modality != "audio" and sample_rate is not None:
-        raise UsageError(f"--sample-rate applies to audio backbones (vggish); {backbone} takes {modality}s")
-    if modality == "image":
-        return modality
-    for name, value in (("thumbnails", thumbnails), ("max-pixels", max_pixels), ("captions", captions)):
-        if value:
-            raise UsageError(f"--{name} applies to images; {backbone} takes {modality}")
-    if modality == "video":
-        if in_memory:
-            raise UsageError(f"{backbone} takes videos: pass video files or frame folders, or videos to "
-                             f"Evaluator.update(videos)")
-        return modality
-    if in_memory:
-        raise UsageError(f"{backbone} takes audio: pass sound files, or waveforms to Evaluator.update(waveforms, "
-                         f"sample_rate=SR)")
-    if generator and not sample_rate:
-        raise UsageError(f"--generator with {backbone} needs --sample-rate SR (the rate of the waveforms it returns)")
-    return modality
-
-
-def _clips(modality: str, parity, frames, subsample, clip_start: str, clips_per_video: int, seed: int):
-    """The clip sampling of a video job (defaults: the preset's frames and subsample), or None for other
-    modalities, where any clip option is a usage error."""
-    from gentools.features.video import CLIP_STARTS, Clips
-
-    given = frames is not None or subsample is not None or clip_start != "first" or clips_per_video != 1
-    if modality != "video":
-        if given:
-            raise UsageError("--frames, --subsample, --clip-start and --clips-per-video apply to video backbones "
-                             "(i3d, i3d400, videomae)")
-        return None
-    frames = parity.video_frames if frames is None else frames
-    subsample = parity.video_subsample if subsample is None else subsample
-    for name, value in (("frames", frames), ("subsample", subsample), ("clips-per-video", clips_per_video)):
-        if int(value) < 1:
-            raise UsageError(f"--{name} {value}: expected a positive number")
-    if clip_start not in CLIP_STARTS:
-        raise UsageError(f"--clip-start {clip_start}: expected {' or '.join(CLIP_STARTS)}")
-    return Clips(int(frames), int(subsample), clip_start, int(clips_per_video), int(seed))
-
-
-def _video_job(items, chosen, net, batch_size, workers, skip_bad, generator, latent_dim, seed, clips):
-    """The ids of a video job's inputs (videos, or generated videos), ``make_batches(positions)`` and the latent
-    size (generators)."""
-    from gentools.features import pipeline
-
-    if generator:
-        from gentools import generators
-
-        gen, latent_dim = _loaded_generator(generator, net.device, latent_dim)
-
-        def make_generated(positions):
-            return pipeline.video_generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed, net,
-                                                    clips, batch_size, positions)
-
-        return [generators.generator_id(seed, i) for i in chosen], make_generated, latent_dim
-    items = [items[i] for i in chosen]
-    n_workers = pipeline.default_workers() if workers is None else workers
-
-    def make_batches(positions):
-        return pipeline.video_batches([items[p] for p in positions], net, clips, batch_size, n_workers, skip_bad,
-                                      positions=positions)
-
-    return [item.id for item in items], make_batches, latent_dim
-
-
-def _audio_job(items, chosen, net, batch_size, workers, skip_bad, generator, latent_dim, seed, sample_rate,
-               float16: bool):
-    """The ids of an audio job's inputs (files, or generated waveforms) and ``make_batches(positions)``."""
-    from gentools.features import pipeline
-
-    if generator:
-        from gentools import generators
-
-        gen, latent_dim = _loaded_generator(generator, net.device, latent_dim)
-
-        def make_generated(positions):
-            return pipeline.waveform_generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed,
-                                                       net, int(sample_rate), batch_size, positions, float16)
-
-        make_generated.latent_dim = latent_dim
-        return [generators.generator_id(seed, i) for i in chosen], make_generated
-    items = [items[i] for i in chosen]
-    n_workers = pipeline.default_workers() if workers is None else workers
-
-    def make_batches(positions):
-        return pipeline.audio_batches([items[p] for p in positions], net, batch_size, n_workers, skip_bad,
-                                      positions=positions, float16=float16)
-
-    return [item.id for item in items], make_batches
-
-
-def _refuse_oversized(items, max_pixels) -> None:
-    from gentools.features.images import DEFAULT_MAX_PIXELS, oversized_members
-
-    big = oversized_members(items, DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
-    if big:
-        raise InputError(f"{big[0].id}: archive member of {big[0].size} bytes, larger than an image within "
-                         f"--max-pixels can be; refused unread ({len(big)} such member(s))",
-                         hint="--skip-bad skips them, --max-pixels N raises the limit")
-
-
 def backbone_for(backbone, parity, weights, resize, spatial, device):
     """The backbone ``extract`` runs: ``backbone`` (default the preset's), with the preset's resize for its family."""
     from gentools.features.backbones import load_backbone
@@ -309,25 +176,6 @@ def backbone_for(backbone, parity, weights, resize, spatial, device):
     if backbone.split(":")[0] == parity.backbone.split(":")[0]:  # the preset's resize for its backbone family
         resize = resize or parity.resize
     return load_backbone(backbone, weights, resize, spatial, device)
-
-
-def _image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails, max_pixels):
-    """The ids of the job's inputs and ``make_batches(positions)`` over them (positions absolute)."""
-    from gentools.features import pipeline
-    from gentools.features.images import DEFAULT_MAX_PIXELS
-
-    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
-    if max_pixels < 1:
-        raise UsageError(f"--max-pixels {max_pixels}: expected a positive number of pixels")
-
-    items = [items[i] for i in chosen]
-    n_workers = pipeline.default_workers() if workers is None else workers
-
-    def make_batches(positions):
-        return pipeline.image_batches([items[p] for p in positions], net, batch_size, n_workers, skip_bad,
-                                      thumbnails, positions=positions, max_pixels=max_pixels)
-
-    return [item.id for item in items], make_batches
 
 
 def _annotated(make_batches, expected: list, chosen: list, labels, classes: int, captions, net):
@@ -349,32 +197,6 @@ def _annotated(make_batches, expected: list, chosen: list, labels, classes: int,
                           f"{net.encode_text.context_length} tokens and were truncated to it", GentoolsWarning,
                           stacklevel=3)
     return annotations.annotated(make_batches, label_of, caption_of, net.encode_text)
-
-
-def _generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, device, classes=0,
-                   class_input="index"):
-    from gentools import generators
-    from gentools.features import pipeline
-
-    gen, latent_dim = _loaded_generator(spec, device, latent_dim)
-
-    def make_batches(positions):
-        return pipeline.generator_batches(gen, [chosen[p] for p in positions], int(latent_dim), seed, net,
-                                          batch_size, thumbnails, positions=positions, classes=classes,
-                                          class_input=class_input)
-
-    return [generators.generator_id(seed, i) for i in chosen], make_batches, latent_dim
-
-
-def _loaded_generator(spec: str, device, latent_dim):
-    """The generator ``spec`` on ``device`` and its latent size (``--latent-dim``, else its ``latent_dim``)."""
-    from gentools import generators
-
-    gen = generators.load_generator(spec, device)
-    latent_dim = latent_dim or getattr(gen, "latent_dim", None)
-    if not latent_dim:
-        raise UsageError("--latent-dim is needed (the generator has no latent_dim attribute)")
-    return gen, latent_dim
 
 
 def _rank_device(device: str, ranks) -> str:
