@@ -161,7 +161,8 @@ def _latent_batches(indices: list, latent_dim: int, seed: int, device, batch_siz
         yield indices_here, [at[p] for p in here], torch.from_numpy(latents(seed, indices_here, latent_dim)).to(device)
 
 
-def _audio_collate(samples):
+def _as_list(samples):
+    """Collate of inputs that give many rows each (sound files, videos): the samples as they are."""
     return samples
 
 
@@ -191,7 +192,7 @@ def audio_batches(items: list[Item], backbone: Backbone, batch_size: int = 50, w
     at = positions if positions is not None else range(len(items))
     loader = torch.utils.data.DataLoader(
         AudioDataset(items, backbone.loading), batch_size=batch_size, shuffle=False, num_workers=workers,
-        collate_fn=_audio_collate, worker_init_fn=_worker_init if workers else None,
+        collate_fn=_as_list, worker_init_fn=_worker_init if workers else None,
         prefetch_factor=2 if workers else None, persistent_workers=False)
     for samples in loader:
         good, skipped, skipped_at = [], [], []
@@ -275,7 +276,7 @@ def video_batches(items: list[Item], backbone: Backbone, clips, batch_size: int 
     at = positions if positions is not None else range(len(items))
     loader = torch.utils.data.DataLoader(
         VideoDataset(items, clips), batch_size=batch_size, shuffle=False, num_workers=workers,
-        collate_fn=_audio_collate, worker_init_fn=_worker_init if workers else None,
+        collate_fn=_as_list, worker_init_fn=_worker_init if workers else None,
         prefetch_factor=2 if workers else None, persistent_workers=False)
     for samples in loader:
         kept, starts, ids, where, skipped, skipped_at = [], [], [], [], [], []

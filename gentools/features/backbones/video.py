@@ -192,19 +192,23 @@ def i3d_torchscript(path: str, weights: str | None, device: torch.device):
 
 def i3d400(weights: str | None, device: torch.device):
     """The ``i3d400`` backbone (module docstring): TATS's I3D, 400 logits per clip averaged over time."""
+    file = _file("", weights, I3D400_FILE, I3D400_URL, "GENTOOLS_I3D400_URL")
+    return _state_dict_backbone(InceptionI3d(), file, "I3D (TATS's i3d_pretrained_400.pt layout)", tats_preprocess,
+                                device, name="i3d400", layer="logits, mean over time", normalisation="2x/255 - 1")
+
+
+def _state_dict_backbone(model: nn.Module, file: Path, what: str, preprocess, device: torch.device, **record):
+    """A video backbone from a state-dict file: ``model(preprocess(clips))`` per batch of uint8 clips, at 224²."""
     from gentools.features.backbones.base import Backbone, load_state_file
 
-    file = _file("", weights, I3D400_FILE, I3D400_URL, "GENTOOLS_I3D400_URL")
-    model = InceptionI3d()
-    sha256 = load_state_file(model, file, "I3D (TATS's i3d_pretrained_400.pt layout)")
+    sha256 = load_state_file(model, file, what)
     model = model.eval().to(device)
 
     def run(clips: torch.Tensor) -> dict:
-        return {"features": model(tats_preprocess(clips))}
+        return {"features": model(preprocess(clips))}
 
-    return Backbone(name="i3d400", layer="logits, mean over time", input_size=224,
-                    normalisation="2x/255 - 1", resize="bilinear 224x224 per frame (align_corners=False)",
-                    weights_sha256=sha256, run=run, device=device, runtime="eager", modality="video")
+    return Backbone(input_size=224, resize="bilinear 224x224 per frame (align_corners=False)", weights_sha256=sha256,
+                    run=run, device=device, runtime="eager", modality="video", **record)
 
 
 VIDEOMAE_FILE = "vit_g_hybrid_pt_1200e_ssv2_ft.pth"
@@ -319,16 +323,8 @@ def cdfvd_preprocess(clips: torch.Tensor) -> torch.Tensor:
 
 def videomae(path: str, weights: str | None, device: torch.device):
     """The ``videomae[:PATH]`` backbone: content-debiased-fvd's VideoMAE-v2 ViT-g features (1408-d per clip)."""
-    from gentools.features.backbones.base import Backbone, load_state_file
-
     file = _file(path, weights, VIDEOMAE_FILE, VIDEOMAE_URL, "GENTOOLS_VIDEOMAE_URL")
-    model = VideoMAEv2(**VIT_G)
-    sha256 = load_state_file(model, file, "VideoMAE-v2 ViT-g (content-debiased-fvd's layout)")
-    model = model.eval().to(device)
-
-    def run(clips: torch.Tensor) -> dict:
-        return {"features": model(cdfvd_preprocess(clips))}
-
-    return Backbone(name="videomae", layer="forward_features (fc_norm of the token mean, 1408-d)", input_size=224,
-                    normalisation="x/255, no mean/std", resize="bilinear 224x224 per frame (align_corners=False)",
-                    weights_sha256=sha256, run=run, device=device, runtime="eager", modality="video")
+    return _state_dict_backbone(VideoMAEv2(**VIT_G), file, "VideoMAE-v2 ViT-g (content-debiased-fvd's layout)",
+                                cdfvd_preprocess, device, name="videomae",
+                                layer="forward_features (fc_norm of the token mean, 1408-d)",
+                                normalisation="x/255, no mean/std")
