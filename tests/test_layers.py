@@ -46,6 +46,6 @@ def test_backbone_registry_lists_every_backbone_and_its_resize_modes():
     assert REGISTRY["inception"].resizes == tuple(resize.MODES)
     assert set(REGISTRY) == {
         "inception", "dinov2", "clip", "nvidia", "tv", "pt2", "ts", "pixels", "vggish", "hf", "encodec", "i3d", "i3d400",
-        "videomae", "panns"
+        "videomae", "panns", "clap"
     }
     assert all(name in names_help() for name in REGISTRY)

@@ -26,12 +26,14 @@ ENTRY_OF_BACKBONE = (("inception", "fid"), ("nvidia:inception", "fid"), ("dinov2
 # fadtk's stats files (``fadtk/stats/*.npz``, read by ``FrechetAudioDistance.load_stats``) key each model's
 # statistics by its ModelLoader name: ``data[f'{self.ml.name}.mu']``, ``data[f'{self.ml.name}.cov']``.
 # The names, from fadtk 1.1.0's model_loader.py: ``super().__init__("vggish", 128, 16000, min_len=1)``,
-# ``'encodec-emb' if variant == '24k'``, and for W2V2Model / HuBERTModel / WavLMModel
+# ``'encodec-emb' if variant == '24k'``, ``super().__init__(f"clap-laion-{type}", 512, 48000)``, and for
+# W2V2Model / HuBERTModel / WavLMModel
 # ``f"w2v2-{size}" + ("" if (layer == 12 and size == 'base') or (layer == 24 and size == 'large') else f"-{layer}")``
 # with ``huggingface_id = f"facebook/wav2vec2-{size}-960h"`` (``hubert-``: ``facebook/hubert-{size}-ls960``;
 # ``wavlm-``: ``patrickvonplaten/wavlm-libri-clean-100h-{size}``, base-plus' last layer 12). Whisper has none:
 # fadtk keeps decoder positions, ``hf:`` the encoder's hidden states.
-FADTK_MODEL_OF_BACKBONE = (("vggish", "vggish"), ("encodec:24k", "encodec-emb"))
+FADTK_MODEL_OF_BACKBONE = (("vggish", "vggish"), ("encodec:24k", "encodec-emb"),
+                           ("clap:laion-audio", "clap-laion-audio"), ("clap:laion-music", "clap-laion-music"))
 FADTK_HF_MODELS = (("facebook/wav2vec2-{size}-960h", "w2v2-{size}", ("base", "large")),
                    ("facebook/hubert-{size}-ls960", "hubert-{size}", ("base", "large")),
                    ("patrickvonplaten/wavlm-libri-clean-100h-{size}", "wavlm-{size}", ("base", "base-plus", "large")))

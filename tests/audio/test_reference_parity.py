@@ -137,7 +137,8 @@ def test_fadtk_stats_file_round_trip(frame_files, tmp_path, reference):
 def test_fadtk_model_names_follow_its_model_loader(tmp_path):
     """fadtk 1.1.0 model_loader.py: ``model_identifier = f"hubert-{size}" + ("" if (layer == 12 and size ==
     'base') or (layer == 24 and size == 'large') else f"-{layer}")`` with ``huggingface_id =
-    f"facebook/hubert-{size}-ls960"``; ``'encodec-emb' if variant == '24k'``. fadtk has no PANNs model."""
+    f"facebook/hubert-{size}-ls960"``; ``'encodec-emb' if variant == '24k'``; ``super().__init__(f"clap-laion-{type}",
+    512, 48000)``. fadtk has no PANNs model."""
     from gentools.store.pickles import fadtk_model_of
 
     assert fadtk_model_of("vggish") == "vggish" and fadtk_model_of("encodec:24k") == "encodec-emb"
@@ -147,6 +148,8 @@ def test_fadtk_model_names_follow_its_model_loader(tmp_path):
         "wavlm-base-plus"
     assert fadtk_model_of("hf:openai/whisper-tiny", "hidden_states[4]") is None
     assert fadtk_model_of("panns:cnn14") is None
+    assert fadtk_model_of("clap:laion-audio") == "clap-laion-audio" and fadtk_model_of("clap:laion-music") == \
+        "clap-laion-music"
     rows = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
     prov = {"backbone": "hf:facebook/hubert-base-ls960", "layer": "hidden_states[3]", "modality": "audio",
             "complete": True, "count": 40}

@@ -72,6 +72,8 @@ register("hf", "hf:MODEL[:LAYER] (audio: a transformers encoder, hidden_states[L
          _lazy("audio", "hf_audio", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 register("panns", "panns:cnn14 (audio: PANNs' Cnn14 frame-level embedding, 2048-d per 320 ms)", (),
          _lazy("audio", "panns", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
+register("clap", "clap:laion-audio|laion-music (audio: LAION-CLAP's HTS-AT embedding, 512-d per second)", (),
+         _lazy("clap", "clap", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 register("encodec", "encodec:24k (audio: EnCodec's encoder output, 128-d at 75 Hz)", (),
          _lazy("audio", "encodec", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 

@@ -267,16 +267,33 @@ class _STFT(nn.Module):
         self.conv_imag = nn.Conv1d(1, n_fft // 2 + 1, n_fft, stride=hop, bias=False)
 
 
-class _Spectrogram(nn.Module):
+class Spectrogram(nn.Module):
+    """torchlibrosa's ``Spectrogram`` module names (``stft.conv_real`` / ``stft.conv_imag``: Hann-windowed DFT rows,
+    loaded from the checkpoint)."""
+
     def __init__(self, n_fft: int, hop: int):
         super().__init__()
         self.stft = _STFT(n_fft, hop)
 
 
-class _LogMel(nn.Module):
+class LogMel(nn.Module):
+    """torchlibrosa's ``LogmelFilterBank`` module names (``melW``: librosa's mel matrix, loaded from the checkpoint)."""
+
     def __init__(self, bins: int, mels: int):
         super().__init__()
         self.melW = nn.Parameter(torch.zeros(bins, mels), requires_grad=False)
+
+
+def log_mel(spectrogram: Spectrogram, mel: LogMel, waveform: torch.Tensor) -> torch.Tensor:
+    """torchlibrosa's ``Spectrogram`` then ``LogmelFilterBank(ref=1.0, amin=1e-10, top_db=None)``, as PANNs and
+    HTS-AT build them: ``[B, N]`` -> ``[B, 1, frames, mels]`` of ``10 log10(max(|STFT|^2 melW, 1e-10))``, the STFT
+    centred with reflect padding."""
+    stft = spectrogram.stft
+    x = torch.nn.functional.pad(waveform[:, None, :], (stft.n_fft // 2, stft.n_fft // 2), mode="reflect")
+    real = stft.conv_real(x)[:, None, :, :].transpose(2, 3)
+    imag = stft.conv_imag(x)[:, None, :, :].transpose(2, 3)
+    power = torch.matmul(real ** 2 + imag ** 2, mel.melW)
+    return 10.0 * torch.log10(torch.clamp(power, min=1e-10)) - 10.0 * float(np.log10(1.0))
 
 
 class PannsCnn14(nn.Module):
@@ -290,8 +307,8 @@ class PannsCnn14(nn.Module):
 
     def __init__(self, classes: int = 527):
         super().__init__()
-        self.spectrogram_extractor = _Spectrogram(1024, 320)
-        self.logmel_extractor = _LogMel(513, 64)
+        self.spectrogram_extractor = Spectrogram(1024, 320)
+        self.logmel_extractor = LogMel(513, 64)
         self.bn0 = nn.BatchNorm2d(64)
         widths = (1, 64, 128, 256, 512, 1024, 2048)
         for k in range(6):
@@ -301,12 +318,7 @@ class PannsCnn14(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         functional = torch.nn.functional
-        stft = self.spectrogram_extractor.stft
-        x = functional.pad(waveform[:, None, :], (stft.n_fft // 2, stft.n_fft // 2), mode="reflect")
-        real = stft.conv_real(x)[:, None, :, :].transpose(2, 3)
-        imag = stft.conv_imag(x)[:, None, :, :].transpose(2, 3)
-        mel = torch.matmul(real ** 2 + imag ** 2, self.logmel_extractor.melW)
-        x = 10.0 * torch.log10(torch.clamp(mel, min=1e-10)) - 10.0 * float(np.log10(1.0))
+        x = log_mel(self.spectrogram_extractor, self.logmel_extractor, waveform)
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         for k in range(1, 7):
             x = self._modules[f"conv_block{k}"](x, (2, 2) if k < 6 else (1, 1))

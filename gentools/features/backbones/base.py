@@ -86,10 +86,19 @@ def tensor_outputs(out, names=("features", "logits")) -> dict:
     return {name: value.flatten(1).float() for name, value in pairs}
 
 
-def load_state_file(model: torch.nn.Module, path, what: str) -> str:
+def _numpy_scalar_globals() -> list:
+    """What a training checkpoint's numpy scalars (an epoch, a best score) unpickle through, under the names numpy 1
+    and 2 write: ``scalar(dtype, bytes)`` rebuilds a number from its bytes and runs nothing else."""
+    scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
+    return [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype,
+            *(type(np.dtype(code)) for code in "?bhilqBHILQefdg")]
+
+
+def load_state_file(model: torch.nn.Module, path, what: str, select: Optional[Callable] = None) -> str:
     """Load a state dict file (optionally under a ``state_dict``, ``model`` or ``module`` key, as training
-    checkpoints keep it) into ``model``; returns its sha256. A missing file or a mismatching layout is a one-line
-    input error."""
+    checkpoints keep it; ``select`` maps the loaded object to the state dict instead) into ``model``; returns its
+    sha256. Read with ``weights_only=True`` (tensors, plain values and numpy scalars only). A missing file or a
+    mismatching layout is a one-line input error."""
     from pathlib import Path
 
     from gentools.errors import InputError
@@ -99,14 +108,18 @@ def load_state_file(model: torch.nn.Module, path, what: str) -> str:
     if not path.is_file():
         raise InputError(f"{path}: weights file not found (--weights for {what})")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_scalar_globals()):
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        if select is not None:
+            state = select(state)
         for key in ("state_dict", "model", "module"):
-            if isinstance(state, dict) and isinstance(state.get(key), dict):
+            if select is None and isinstance(state, dict) and isinstance(state.get(key), dict):
                 state = state[key]
                 break
         model.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - unpickling and layout errors come in many kinds
-        raise InputError(f"{path}: not a {what} state dict ({str(exc).splitlines()[0][:160]})") from None
+        message = str(exc).split("WeightsUnpickler error:")[-1].strip()  # torch's reason, not its advice
+        raise InputError(f"{path}: not a {what} state dict ({message.splitlines()[0][:160]})") from None
     return sha256_of(path)
 
 
