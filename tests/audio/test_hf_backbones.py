@@ -101,3 +101,43 @@ def test_encodec_frames_equal_transformers_encoder(clips, tmp_path):
         assert len(expected[-1]) == int(np.ceil(len(wave) / 320))  # 75 frames per second of 24 kHz audio
     assert features.shape[1] == 128 and prov["sample_rate"] == 24000
     assert np.abs(features - np.concatenate(expected)).max() <= 1e-5
+
+
+def _cached(home, model_id: str, folder, revision: str) -> None:
+    """``folder`` placed in a Hugging Face cache as huggingface_hub lays it out: ``snapshots/REV`` and
+    ``refs/main`` naming it."""
+    import shutil
+
+    repo = home / "hub" / ("models--" + model_id.replace("/", "--"))
+    shutil.copytree(folder, repo / "snapshots" / revision)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+
+
+def test_hf_cache_weights_are_fingerprinted_by_their_snapshot(clips, tmp_path):
+    """A model id read from the cache records the sha256 of the snapshot's weight files (as ``--weights`` of the same
+    folder does), and another revision of the same id records another: the guard tells them apart."""
+    from tests.conftest import cli_env
+
+    home = tmp_path / "hf_home"
+    model_id = "gentools-test/tiny-wav2vec2"
+    config = transformers.Wav2Vec2Config(num_hidden_layers=1, hidden_size=32, num_attention_heads=2,
+                                         intermediate_size=64, conv_dim=(32,) * 7)
+    shas = []
+    for seed, revision in ((0, "a" * 40), (1, "b" * 40)):
+        torch.manual_seed(seed)
+        folder = tmp_path / f"w{seed}"
+        transformers.Wav2Vec2Model(config).save_pretrained(folder)
+        transformers.Wav2Vec2FeatureExtractor().save_pretrained(folder)
+        _cached(home, model_id, folder, revision)
+        out = tmp_path / f"cache{seed}.h5"
+        run_cli("extract", clips, "-b", f"hf:{model_id}:1", "-o", out, "--workers", "0", "-q", check=0,
+                env=cli_env(HF_HOME=str(home), HF_HUB_OFFLINE="1"))
+        run_cli("extract", clips, "-b", "hf:x:1", "--weights", folder, "-o", tmp_path / f"dir{seed}.h5",
+                "--workers", "0", "-q", check=0)
+        cached, direct = _frames(out)[2]["weights_sha256"], _frames(tmp_path / f"dir{seed}.h5")[2]["weights_sha256"]
+        assert cached == direct and len(cached) == 64
+        shas.append(cached)
+    assert shas[0] != shas[1]
+    proc = run_cli("fid", tmp_path / "cache0.h5", tmp_path / "cache1.h5", "-q")
+    assert proc.returncode == 1 and b"weights_sha256" in proc.stderr

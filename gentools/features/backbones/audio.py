@@ -160,14 +160,22 @@ def _pretrained(loader, source: str, what: str):
 
 
 def _fingerprint(source: str) -> str:
-    """For provenance: sha256 over a ``save_pretrained`` folder's weight files (name and content), or
-    ``hf:MODEL_ID`` for a model from the Hugging Face cache."""
+    """For provenance: sha256 over a model folder's weight files (name and content): a ``save_pretrained`` folder,
+    or for a model id the Hugging Face cache's snapshot that ``from_pretrained`` read (the one ``refs/main`` names,
+    found through ``config.json``), so two cached revisions of one model do not pass the metric guard as equal.
+    ``hf:MODEL_ID`` only where no snapshot can be found."""
     from gentools.files import sha256_of
 
-    if not Path(source).is_dir():
-        return f"hf:{source}"
+    folder = Path(source)
+    if not folder.is_dir():
+        from huggingface_hub import try_to_load_from_cache  # a transformers dependency
+
+        config = try_to_load_from_cache(source, "config.json")
+        if not isinstance(config, str):
+            return f"hf:{source}"
+        folder = Path(config).parent
     digest = hashlib.sha256()
-    for path in sorted(Path(source).glob("*.safetensors")) + sorted(Path(source).glob("*.bin")):
+    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         digest.update(path.name.encode() + sha256_of(path).encode())
     return digest.hexdigest()
 
