@@ -39,8 +39,10 @@ def merge_feature_files(files: list[FeatureFile]) -> tuple[dict, dict]:
     shards = [f.provenance.get("shard") or "" for f in files]
     if all(shards):
         parts = {name: [_rows(f, name) for f in files] for name in names}
-        if many_rows_per_input(first.provenance):  # an input is a run of rows with one id: interleave runs
-            runs = [id_runs(ids) for ids in parts["ids"]]
+        many = many_rows_per_input(first.provenance)
+        if many or any(_skipped_at(f) for f in files):
+            # An input is a run of rows with one id (or one row): runs are put back around the skipped inputs.
+            runs = [id_runs(ids) if many else [(r, r + 1) for r in range(len(ids))] for ids in parts["ids"]]
             slots = [_input_slots(f, len(r)) for f, r in zip(files, runs)]
             order = _shard_order(files, shards, [len(r) + len(_skipped_at(f)) for f, r in zip(files, runs)])
             arrays = {name: _interleave_runs(parts[name], runs, order, slots) for name in names}

@@ -176,3 +176,25 @@ def test_cluster_makefile_shards_merges_and_scores(tmp_path, image_folder):
     assert merged["ids"].tolist() == _rows(whole)["ids"].tolist()
     np.testing.assert_array_equal(merged["features"], _rows(whole)["features"])
     assert (tmp_path / "out" / "fid.tsv").read_text().startswith("fid\t")
+
+
+def test_image_shards_with_skipped_inputs_merge_to_the_whole(tmp_path):
+    """Shards that skipped undecodable images (``--skip-bad``) merge back to the single run: each shard records
+    where its skipped inputs were, and merge places the rows around them."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, crop in enumerate(photo_crops(14, 16, seed=7)):
+        Image.fromarray(crop).save(images / f"{i:02d}.png")
+    for name in ("03.png", "04.png", "10.png"):  # one in shard 0/3, two in 1/3: 4, 3 and 4 rows
+        (images / name).write_bytes(b"not a png")
+    args = [images, "-b", "pixels:8", "--skip-bad", "--workers", "0", "--batch-size", "2", "-q"]
+    run_cli("extract", *args, "-o", tmp_path / "whole.h5", check=0)
+    shards = [tmp_path / f"s{i}.h5" for i in range(3)]
+    for i, shard in enumerate(shards):
+        run_cli("extract", *args, "--shard", f"{i}/3", "-o", shard, check=0)
+    run_cli("merge", shards[1], shards[2], shards[0], "-o", tmp_path / "all.h5", "-q", check=0)
+    with store.open_input(str(tmp_path / "whole.h5")) as a, store.open_input(str(tmp_path / "all.h5")) as b:
+        assert a.ids == b.ids and len(a.ids) == 11
+        np.testing.assert_array_equal(a.array(), b.array())
+        assert sorted(a.raw("skipped").tolist()) == sorted(b.raw("skipped").tolist()) == ["03.png", "04.png",
+                                                                                          "10.png"]
