@@ -82,6 +82,17 @@ def one_line_error(*argv, env=None) -> str:
     return err
 
 
+def offline_audio_error(tmp_path, backbone: str, rate: int) -> str:
+    """The one-line error of ``extract -b BACKBONE`` on a silent WAV with no weights anywhere (empty HOME and torch
+    hub folder)."""
+    import soundfile
+
+    sound = tmp_path / "silent.wav"
+    soundfile.write(sound, np.zeros(rate // 10, np.float32), rate)
+    return one_line_error("extract", sound, "-b", backbone, "-o", tmp_path / "offline.h5",
+                          env=cli_env(HOME=str(tmp_path), TORCH_HOME=str(tmp_path / "th")))
+
+
 @pytest.fixture(scope="session")
 def digits() -> np.ndarray:
     """sklearn's bundled 8x8 digits as float32 pixel features (1797, 64)."""

@@ -93,12 +93,9 @@ def test_clap_sources_are_in_the_installed_fadtk_and_laion_clap(reference):
 
 def test_clap_checkpoint_refusals_are_one_line(tmp_path):
     """A missing file names where the checkpoint is published; a file with other window indices is refused."""
-    from tests.conftest import cli_env, one_line_error
+    from tests.conftest import offline_audio_error, one_line_error
 
-    sound = tmp_path / "a.wav"
-    soundfile.write(sound, np.zeros(4800, np.float32), 48000)
-    line = one_line_error("extract", sound, "-b", "clap:laion-music", "-o", tmp_path / "x.h5",
-                          env=cli_env(HOME=str(tmp_path), TORCH_HOME=str(tmp_path / "th")))
+    line = offline_audio_error(tmp_path, "clap:laion-music", 48000)
     assert "https://huggingface.co/lukewys/laion_clap/resolve/main/music_audioset_epoch_15_esc_90.14.pt" in line
 
     from gentools.features.backbones.clap import ClapAudio
@@ -108,6 +105,7 @@ def test_clap_checkpoint_refusals_are_one_line(tmp_path):
     state[key] = torch.zeros_like(state[key])
     bad = tmp_path / "bad.pt"
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, bad)
+    sound = tmp_path / "silent.wav"
     line = one_line_error("extract", sound, "-b", "clap:laion-audio", "--weights", bad, "-o", tmp_path / "y.h5")
     assert "bad.pt: not a LAION-CLAP HTSAT-tiny" in line and "window indices" in line
     proc = run_cli("extract", sound, "-b", "clap:laion-speech", "-o", tmp_path / "z.h5", "-q", check=2)

@@ -95,10 +95,7 @@ def test_panns_frames_equal_cnn14_decision_level_head(panns_models, tmp_path):
 
 
 def test_panns_without_weights_names_the_zenodo_file(tmp_path):
-    from tests.conftest import cli_env, one_line_error
+    from tests.conftest import offline_audio_error
 
-    sound = tmp_path / "a.wav"
-    soundfile.write(sound, np.zeros(16000, np.float32), 16000)
-    line = one_line_error("extract", sound, "-b", "panns:cnn14", "-o", tmp_path / "x.h5",
-                          env=cli_env(HOME=str(tmp_path), TORCH_HOME=str(tmp_path / "th")))
+    line = offline_audio_error(tmp_path, "panns:cnn14", 16000)
     assert "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth" in line
