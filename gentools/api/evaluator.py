@@ -25,10 +25,10 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 
 from gentools import memory, presets
-from gentools.api import registry
+from gentools.api import evaluator_checks as checks
 from gentools.api.log import append_jsonl, envelope
 from gentools.errors import GentoolsError, GentoolsWarning, InputError, MetricsError, UsageError, option
-from gentools.inputs import InputLike, describe, guard, load
+from gentools.inputs import InputLike, describe, load
 from gentools.metrics.feature_stats import FeatureStats
 from gentools.store import FeatureFile, Stats
 
@@ -48,8 +48,9 @@ class Evaluator:
     ``metrics``: a name, a list of names, or ``{name: {option: value}}`` with the options of the function of
     the same name ({metrics}). ``pixel_range``: ``(-1, 1)`` (default) or ``(0, 1)`` for float images
     (``ToTensor()``, sigmoid decoders). ``frames`` / ``subsample``: with a video backbone, the clip each video
-    is cut to (default the preset's, 16 and 1), as ``extract --frames --subsample``. Unknown metrics or options, options of the wrong type, a metric the
-    backbone or the reference cannot feed, and a subset larger than the reference raise a one-line
+    is cut to (default the preset's, 16 and 1), as ``extract --frames --subsample``. Unknown metrics or options,
+    options of the wrong type, a metric the backbone or the reference cannot feed, and a subset larger than the
+    reference raise a one-line
     :class:`GentoolsError` here, not after sampling.
     """
 
@@ -66,7 +67,7 @@ class Evaluator:
             ref = reference if ref is None else ref
         if ref is None:
             raise UsageError("Evaluator needs a reference: Evaluator(ref='ref.h5', ...)")
-        self.metrics = _chosen(metrics)
+        self.metrics = checks.chosen(metrics)
         if tuple(pixel_range) not in PIXEL_RANGES:
             raise UsageError(f"Evaluator: {option('pixel_range', tuple(pixel_range))}: expected (-1, 1) or (0, 1)")
         self.pixel_range = tuple(pixel_range)
@@ -87,18 +88,18 @@ class Evaluator:
             raise UsageError(f"Evaluator: frames and subsample apply to video backbones; {self.net.name} takes "
                              f"{self.net.modality}s")
         self.provenance = {**self.net.provenance(), "source": "evaluator", "preset": preset or ""}
-        _guard(self.provenance, self.reference, force)
+        checks.reference_guard(self.provenance, self.reference, force)
         self._check_feeds()
         self._warned_range = False
         self.reset()
 
     def _check_feeds(self) -> None:
         """A metric the backbone or the reference cannot feed is refused now, naming the fix."""
-        needed = {name for metric, options in self.metrics.values() for name in _datasets(metric, options)}
+        needed = {name for metric, options in self.metrics.values() for name in checks.datasets(metric, options)}
         if needed - {"features"}:
-            produced = set(_probe(self.net))
+            produced = set(checks.probe(self.net))
             for metric, options in self.metrics.values():
-                missing = [d for d in _datasets(metric, options) if d not in produced]
+                missing = [d for d in checks.datasets(metric, options) if d not in produced]
                 if missing:
                     raise UsageError(f"Evaluator: {metric.name} needs '{missing[0]}', which the backbone "
                                      f"{self.net.name} does not produce (it gives {', '.join(sorted(produced))})",
@@ -234,7 +235,7 @@ class Evaluator:
         if self._needs_rows() or ("fid" in self.metrics and rows < dim and (rows == 0 or "features" in self._rows)):
             kept.add("features")
         for metric, options in self.metrics.values():
-            kept |= set(_datasets(metric, options)) - {"features"}
+            kept |= set(checks.datasets(metric, options)) - {"features"}
         return kept
 
     def _check_batch(self, images) -> None:
@@ -348,63 +349,6 @@ def _stats_of(stats: FeatureStats, provenance: dict) -> Stats:
     return Stats(mu, sigma, stats.n, "<evaluator>", provenance=provenance)
 
 
-def _chosen(metrics) -> dict:
-    """``{name: (Metric, options)}`` from a name, names or a mapping; unknown names and options refused."""
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    pairs = list(metrics.items()) if isinstance(metrics, Mapping) else [(m, {}) for m in metrics]
-    if not pairs:
-        raise UsageError(f"Evaluator: no metrics; expected some of {', '.join(_evaluable())}")
-    chosen = {}
-    for name, options in pairs:
-        if not isinstance(name, str):
-            raise UsageError(f"Evaluator: metric names are strings, got {name!r}")
-        try:
-            metric = registry.get(name)
-        except UsageError:
-            raise UsageError(f"Evaluator: unknown metric {name!r}; expected some of {', '.join(_evaluable())}") \
-                from None
-        if not metric.evaluator:
-            raise UsageError(f"Evaluator: {metric.name} is not computed in training (it reads "
-                             f"{', '.join(i.name for i in metric.inputs)}); use gentools.{metric.api_name} on "
-                             f"stored features")
-        if not isinstance(options, Mapping):
-            raise UsageError(f"Evaluator: the options of {name} must be a dict, got {type(options).__name__}")
-        metric.check_options(dict(options), f"Evaluator metrics[{name!r}]")
-        chosen[metric.name] = (metric, dict(options))
-    return chosen
-
-
-def _evaluable() -> list:
-    return [name for name, metric in registry.metrics().items() if metric.evaluator]
-
-
-def _datasets(metric, options: dict) -> list:
-    return list(metric.datasets) + (["spatial"] if options.get("spatial") else [])
-
-
-def _probe(net) -> list:
-    """The datasets the backbone produces, from one blank image at its input size."""
-    import torch
-
-    from gentools.features.pipeline import uint8_features
-
-    if net.modality in ("audio", "video"):
-        return ["features"]
-    size = net.input_size or 32
-    return list(uint8_features(net, torch.zeros((1, size, size, 3), dtype=torch.uint8)))
-
-
-def _guard(provenance: dict, reference, force: bool) -> None:
-    """The provenance guard between the network and the reference file."""
-    if not reference.provenance.get("backbone"):
-        warnings.warn(f"no provenance in {reference.label}: cannot check that it comes from the same network and "
-                      "preprocessing", GentoolsWarning, stacklevel=3)
-        return
-    guard(provenance, "the evaluator's network", reference.provenance, reference.label, force,
-          what="the network and the reference", override="force=True")
-
-
 def _gathered(stats: Optional[FeatureStats], rows: dict, labels: list):
     """This rank's state, or under torch.distributed every rank's, merged in rank order (the same on every rank):
     stats by Chan's exact pairwise merge, rows and labels concatenated; rows some rank dropped are dropped."""
@@ -425,7 +369,7 @@ def _gathered(stats: Optional[FeatureStats], rows: dict, labels: list):
 
 
 def _evaluator_doc() -> None:
-    names = ", ".join(f"``{name}``" for name in _evaluable())
+    names = ", ".join(f"``{name}``" for name in checks.evaluable())
     Evaluator.__doc__ = Evaluator.__doc__.replace("{metrics}", names)
 
 

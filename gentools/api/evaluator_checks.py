@@ -1,0 +1,68 @@
+"""What ``gentools.Evaluator`` checks when it is built, before any sampling: the metrics and their options, the
+datasets the backbone can feed, and the provenance guard against the reference."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Mapping
+
+from gentools.api import registry
+from gentools.errors import GentoolsWarning, UsageError
+from gentools.inputs import guard
+
+
+def chosen(metrics) -> dict:
+    """``{name: (Metric, options)}`` from a name, names or a mapping; unknown names and options refused."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    pairs = list(metrics.items()) if isinstance(metrics, Mapping) else [(m, {}) for m in metrics]
+    if not pairs:
+        raise UsageError(f"Evaluator: no metrics; expected some of {', '.join(evaluable())}")
+    chosen = {}
+    for name, options in pairs:
+        if not isinstance(name, str):
+            raise UsageError(f"Evaluator: metric names are strings, got {name!r}")
+        try:
+            metric = registry.get(name)
+        except UsageError:
+            raise UsageError(f"Evaluator: unknown metric {name!r}; expected some of {', '.join(evaluable())}") \
+                from None
+        if not metric.evaluator:
+            raise UsageError(f"Evaluator: {metric.name} is not computed in training (it reads "
+                             f"{', '.join(i.name for i in metric.inputs)}); use gentools.{metric.api_name} on "
+                             f"stored features")
+        if not isinstance(options, Mapping):
+            raise UsageError(f"Evaluator: the options of {name} must be a dict, got {type(options).__name__}")
+        metric.check_options(dict(options), f"Evaluator metrics[{name!r}]")
+        chosen[metric.name] = (metric, dict(options))
+    return chosen
+
+
+def evaluable() -> list:
+    return [name for name, metric in registry.metrics().items() if metric.evaluator]
+
+
+def datasets(metric, options: dict) -> list:
+    return list(metric.datasets) + (["spatial"] if options.get("spatial") else [])
+
+
+def probe(net) -> list:
+    """The datasets the backbone produces, from one blank image at its input size."""
+    import torch
+
+    from gentools.features.pipeline import uint8_features
+
+    if net.modality in ("audio", "video"):
+        return ["features"]
+    size = net.input_size or 32
+    return list(uint8_features(net, torch.zeros((1, size, size, 3), dtype=torch.uint8)))
+
+
+def reference_guard(provenance: dict, reference, force: bool) -> None:
+    """The provenance guard between the network and the reference file."""
+    if not reference.provenance.get("backbone"):
+        warnings.warn(f"no provenance in {reference.label}: cannot check that it comes from the same network and "
+                      "preprocessing", GentoolsWarning, stacklevel=3)
+        return
+    guard(provenance, "the evaluator's network", reference.provenance, reference.label, force,
+          what="the network and the reference", override="force=True")
