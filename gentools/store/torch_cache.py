@@ -17,6 +17,17 @@ def is_torch_archive(archive) -> bool:
                                                                                        for n in names)
 
 
+def numpy_globals() -> list:
+    """What numpy values in a ``torch.save`` file unpickle through, for ``torch.load(weights_only=True)``: arrays
+    (``_reconstruct``), scalars such as a checkpoint's epoch (``scalar(dtype, bytes)``), dtypes; each under the
+    name numpy 1.x writes (``numpy.core``) and 2.x writes (``numpy._core``). They rebuild values from bytes and
+    run nothing else."""
+    core = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    pairs = [(getattr(core, name), f"numpy.{folder}.multiarray.{name}") for name in ("_reconstruct", "scalar")
+             for folder in ("core", "_core")]
+    return [*pairs, np.ndarray, np.dtype, *{type(np.dtype(c)) for c in "fdgihlqbBHILQ?e"}]
+
+
 def open_torch(source: Source, label: str) -> FeatureFile | Stats:
     """torch-fidelity's cache: ``{"mu", "sigma"}`` numpy arrays (``-stat-fid-`` files) or a 2-D feature tensor
     (``-features-`` files), read with ``torch.load(weights_only=True)`` and numpy's array reconstruction as the
@@ -26,14 +37,7 @@ def open_torch(source: Source, label: str) -> FeatureFile | Stats:
     from gentools.store.read import FeatureFile, _make_stats
 
     try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy 1.x
-        from numpy.core.multiarray import _reconstruct
-    # Files written under numpy 1.x name numpy.core, under 2.x numpy._core: both mean the same function.
-    allowed = [_reconstruct, (_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype,
-               *{type(np.dtype(c)) for c in "fdihlqbBHILQ?e"}]
-    try:
-        with torch.serialization.safe_globals(allowed):
+        with torch.serialization.safe_globals(numpy_globals()):
             obj = torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
                              weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds on refused or corrupt files

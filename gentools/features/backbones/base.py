@@ -86,29 +86,22 @@ def tensor_outputs(out, names=("features", "logits")) -> dict:
     return {name: value.flatten(1).float() for name, value in pairs}
 
 
-def _numpy_scalar_globals() -> list:
-    """What a training checkpoint's numpy scalars (an epoch, a best score) unpickle through, under the names numpy 1
-    and 2 write: ``scalar(dtype, bytes)`` rebuilds a number from its bytes and runs nothing else."""
-    scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
-    return [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype,
-            *(type(np.dtype(code)) for code in "?bhilqBHILQefdg")]
-
-
 def load_state_file(model: torch.nn.Module, path, what: str, select: Optional[Callable] = None) -> str:
     """Load a state dict file (optionally under a ``state_dict``, ``model`` or ``module`` key, as training
     checkpoints keep it; ``select`` maps the loaded object to the state dict instead) into ``model``; returns its
-    sha256. Read with ``weights_only=True`` (tensors, plain values and numpy scalars only). A missing file or a
+    sha256. Read with ``weights_only=True`` (tensors, plain values and numpy values only). A missing file or a
     mismatching layout is a one-line input error."""
     from pathlib import Path
 
     from gentools.errors import InputError
     from gentools.features.weights import sha256_of
+    from gentools.store.torch_cache import numpy_globals
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: weights file not found (--weights for {what})")
     try:
-        with torch.serialization.safe_globals(_numpy_scalar_globals()):
+        with torch.serialization.safe_globals(numpy_globals()):
             state = torch.load(path, map_location="cpu", weights_only=True)
         if select is not None:
             state = select(state)
