@@ -30,8 +30,8 @@ def numpy_globals() -> list:
 
 def open_torch(source: Source, label: str) -> FeatureFile | Stats:
     """torch-fidelity's cache: ``{"mu", "sigma"}`` numpy arrays (``-stat-fid-`` files) or a 2-D feature tensor
-    (``-features-`` files), read with ``torch.load(weights_only=True)`` and numpy's array reconstruction as the
-    only globals allowed, so nothing in the file runs."""
+    (``-features-`` files), read with ``torch.load(weights_only=True)`` and numpy's value rebuilders
+    (:func:`numpy_globals`) as the only globals allowed, so nothing in the file runs."""
     import torch
 
     from gentools.store.read import FeatureFile, _make_stats
