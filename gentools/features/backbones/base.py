@@ -105,10 +105,11 @@ def load_state_file(model: torch.nn.Module, path, what: str, select: Optional[Ca
             state = torch.load(path, map_location="cpu", weights_only=True)
         if select is not None:
             state = select(state)
-        for key in ("state_dict", "model", "module"):
-            if select is None and isinstance(state, dict) and isinstance(state.get(key), dict):
-                state = state[key]
-                break
+        else:
+            for key in ("state_dict", "model", "module"):
+                if isinstance(state, dict) and isinstance(state.get(key), dict):
+                    state = state[key]
+                    break
         model.load_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - unpickling and layout errors come in many kinds
         message = str(exc).split("WeightsUnpickler error:")[-1].strip()  # torch's reason, not its advice
