@@ -245,11 +245,11 @@ def quantise(waveform: np.ndarray) -> np.ndarray:
     return ((np.clip(waveform, -1.0, 1.0) * 32767.0).astype(np.int16) / 32767.0).astype(np.float32)
 
 
-def chunks(waveform: np.ndarray) -> np.ndarray:
-    """fadtk's framing: a 10 s chunk from every second, each zero-padded to 10 s: float32
-    ``[ceil(N / sr), 480000]``."""
+def chunks(waveform: np.ndarray, starts: range) -> np.ndarray:
+    """fadtk's framing: the 10 s chunks at ``starts`` (one every second: ``range(0, N, sr)``), each zero-padded to
+    10 s: float32 ``[len(starts), 480000]``. Built a batch at a time, so a long file never holds all its chunks
+    (1.9 MB per second of audio) at once."""
     size = CHUNK_SECONDS * CLAP_RATE
-    starts = range(0, len(waveform), CLAP_RATE)
     out = np.zeros((len(starts), size), np.float32)
     for row, start in enumerate(starts):
         piece = waveform[start:start + size]
@@ -310,13 +310,16 @@ def clap(spec: str, weights: str | None, device: torch.device, pcm16: bool = Fal
     fixed = _fixed_buffers(model)
     what = f"LAION-CLAP HTSAT-{size} (laion_clap layout)"
     sha256 = load_state_file(model, path, what, select=state_dict_of)
-    if any(not torch.equal(value, model.state_dict()[key]) for key, value in fixed.items()):
+    loaded = model.state_dict()
+    if any(not torch.equal(value, loaded[key]) for key, value in fixed.items()):
         raise InputError(f"{path}: not a {what} state dict (its window indices or masks are not HTS-AT's)")
     model = model.eval().to(device)
 
     def embed(waveform: np.ndarray) -> dict:
-        pieces = torch.from_numpy(chunks(quantise(waveform)))
-        rows = [model(pieces[i:i + CHUNK_BATCH].to(device)) for i in range(0, len(pieces), CHUNK_BATCH)]
+        audio = quantise(waveform)
+        starts = range(0, len(audio), CLAP_RATE)
+        rows = [model(torch.from_numpy(chunks(audio, starts[i:i + CHUNK_BATCH])).to(device))
+                for i in range(0, len(starts), CHUNK_BATCH)]
         return {"features": torch.cat(rows)}
 
     return Backbone(name=f"clap:{kind}", layer=f"audio_projection, L2-normalised (HTSAT-{size})", input_size=0,
