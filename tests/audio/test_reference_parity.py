@@ -55,8 +55,10 @@ def test_reference_was_made_by_the_tools_it_names(reference):
 @pytest.mark.parametrize("case", [c[0] for c in LOADING_CASES])
 def test_loading_equals_fadtk_load_audio(tmp_path, reference, case):
     """Resampling equals torchaudio's Resample with fadtk's parameters to 1e-6, and under --preset fadtk
-    (16-bit round trip, 1 s minimum) the waveform equals fadtk's load_audio bit for bit."""
-    from gentools.features.audio import Loading, decode
+    (16-bit round trip, 1 s minimum) the waveform equals fadtk's load_audio, but for one 16-bit step where the
+    value before rounding lies within that 1e-6 of a rounding boundary: the reference was resampled on another
+    CPU, whose kernels (AVX2, AVX-512, plain) differ from ours in the last bits."""
+    from gentools.features.audio import Loading, decode, pcm16_round_trip
 
     path = write_loading_inputs(tmp_path)[case]
     data, rate = decode(str(path))
@@ -67,7 +69,12 @@ def test_loading_equals_fadtk_load_audio(tmp_path, reference, case):
     fadtk = Loading(TARGET_RATE, pcm16=True, min_samples=TARGET_RATE).prepare(data, rate)
     loaded = reference[f"load.{case}"] / 32768.0
     assert fadtk.shape == loaded.shape == (TARGET_RATE,)  # 0.2 s zero-padded to VGGish's min_len=1 s
-    assert np.array_equal(fadtk, loaded)
+    low, high = (np.pad(pcm16_round_trip(expected + shift, TARGET_RATE), (0, TARGET_RATE - len(expected)))
+                 for shift in (-1e-6, 1e-6))  # rounding is monotonic: the steps reachable within the tolerance
+    assert ((low <= loaded) & (loaded <= high)).all()
+    assert ((low <= fadtk) & (fadtk <= high)).all(), np.flatnonzero((fadtk < low) | (fadtk > high))[:5]
+    # 1e-6 either side spans 2 * 1e-6 * 32768 = 6.6% of a step: elsewhere (over 90% of samples) it is bit for bit
+    assert np.count_nonzero(low != high) <= 0.1 * len(expected)
 
 
 def test_fadtk_statistics_and_distance(reference):
