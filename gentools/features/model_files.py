@@ -2,11 +2,12 @@
 
 - **Exported programs** (``torch.export.save``, ``.pt2``): loaded with
   ``torch.export.load`` and run through ``ExportedProgram.module()``. The
-  archive is checked first, because torch's loader unpickles any payload the
-  archive marks as pickled (``torch.load(weights_only=False)``) and falls back
-  to a full unpickle when a sample input is not plain tensors: gentools refuses
-  pickled payloads, custom or opaque objects, legacy ``.pt`` weights and
-  AOTInductor packages (native code) before torch sees the file.
+  archive is checked first (:mod:`gentools.features.pt2_archive`), because
+  torch's loader unpickles any payload the archive marks as pickled, custom or
+  opaque, and falls back to a full unpickle when a sample input is not plain
+  tensors: gentools refuses all of them, legacy ``.pt`` weights, AOTInductor
+  packages (native code) and archives larger than the memory budget before
+  torch sees the file; torch's own log lines are kept from the caller's stderr.
 - **TorchScript** (``torch.jit.save``): still loaded, as NVIDIA's detectors and
   older files are TorchScript, with one :class:`~gentools.errors.GentoolsNotice`
   suggesting ``.pt2``; torch's deprecation warning is kept from the caller.
@@ -19,7 +20,7 @@ program, from its first input's static shape: ``[B, latent_dim]`` and
 
 from __future__ import annotations
 
-import json
+import contextlib
 import posixpath
 import warnings
 import zipfile
@@ -30,6 +31,7 @@ from typing import Optional
 import torch
 
 from gentools.errors import GentoolsNotice, InputError
+from gentools.features import pt2_archive
 from gentools.text import escape
 
 EXPORT_HINT = ("torch.export.save(torch.export.export(model.eval(), (example,), "
@@ -95,64 +97,6 @@ def kind_of(path: Path) -> str:
     raise InputError(f"{escape(str(path))}: a zip archive, but neither a .pt2 exported program nor a TorchScript file")
 
 
-def check_exported_program(path: Path) -> None:
-    """Refuse what ``torch.export.load`` would unpickle or what is not an exported program (see the module
-    docstring). Reads only the archive's directory and its small JSON configs."""
-    def refuse(why: str):
-        return InputError(f"{escape(str(path))}: {why}; gentools loads exported programs of plain tensors only")
-
-    with zipfile.ZipFile(path) as archive:
-        infos = archive.infolist()
-        names = [i.filename for i in infos]
-        if any(n.startswith("/") or ".." in n.split("/") for n in names):
-            raise refuse("an archive entry points outside the archive")
-        roots = {n.split("/", 1)[0] for n in names}
-        if len(roots) != 1:
-            raise refuse("entries under more than one top folder")
-        root = roots.pop()
-        if f"{root}/archive_format" not in names or archive.read(f"{root}/archive_format").strip() != b"pt2":
-            raise refuse("archive_format is not pt2")
-        if any("/data/aotinductor/" in n or n.endswith((".so", ".dll", ".dylib", ".cpp", ".py")) for n in names):
-            raise refuse("an AOTInductor package (compiled native code), not an exported program")
-        for info in infos:
-            name = info.filename[len(root) + 1:]
-            folder, _, file = name.rpartition("/")
-            if folder in ("data/weights", "data/constants") and file.endswith(".pt"):
-                raise refuse(f"legacy pickled {folder.split('/')[1]} ({escape(file)})")
-            if folder == "data/constants" and file.startswith(("custom_obj", "opaque_obj")):
-                raise refuse(f"a custom object constant ({escape(file)})")
-            if file.endswith("_config.json") and folder in ("data/weights", "data/constants"):
-                if info.file_size > 64 << 20:
-                    raise refuse(f"{escape(file)} is {info.file_size} bytes")
-                _check_payload_config(archive.read(info), refuse, file)
-            if folder == "data/sample_inputs" and file.endswith(".pt"):
-                if info.file_size > 1 << 30:
-                    raise refuse(f"sample inputs of {info.file_size} bytes")
-                _check_tensors_only(archive.read(info), refuse)
-        if not any(n.startswith(f"{root}/models/") and n.endswith(".json") for n in names):
-            raise refuse("no serialised model (models/*.json)")
-
-
-def _check_payload_config(raw: bytes, refuse, file: str) -> None:
-    try:
-        config = json.loads(raw)
-        payloads = config.get("config", {})
-        flags = [bool(entry.get("use_pickle", False)) for entry in payloads.values()]
-    except (ValueError, AttributeError, TypeError):
-        raise refuse(f"{escape(file)} is not a payload config") from None
-    if any(flags):
-        raise refuse(f"{escape(file)} marks {sum(flags)} payload(s) as pickled objects")
-
-
-def _check_tensors_only(raw: bytes, refuse) -> None:
-    import io
-
-    try:
-        torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - anything the restricted unpickler refuses
-        raise refuse(f"its sample inputs are not plain tensors ({str(exc).splitlines()[0][:120]})") from None
-
-
 def load(path, device: torch.device, what: str) -> ModelFile:
     """The model in the file at ``path`` on ``device``, in eval mode. ``what`` names it in errors
     (``generator``, ``backbone``)."""
@@ -169,13 +113,13 @@ def _exported(path: Path, device: torch.device, what: str) -> ModelFile:
     import zlib
 
     try:
-        check_exported_program(path)
+        pt2_archive.check(path)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise InputError(f"{escape(str(path))}: not a readable .pt2 archive ({escape(str(exc))[:160]})") from None
     try:
-        with open(path, "rb") as handle:  # a handle: torch warns about a path not ending in .pt2
+        with open(path, "rb") as handle, _torch_logs_quiet():  # a handle: torch warns about a path not ending .pt2
             program = torch.export.load(handle)
-        module = program.module()
+            module = program.module()
     except Exception as exc:  # noqa: BLE001 - deserialisation fails in many kinds
         raise InputError(f"{escape(str(path))}: not a loadable exported {what} "
                          f"({escape(str(exc).splitlines()[0][:160]) if str(exc) else type(exc).__name__})") from None
@@ -186,6 +130,23 @@ def _exported(path: Path, device: torch.device, what: str) -> ModelFile:
                          f"batch dimension: {EXPORT_HINT}")
     module = module.to(device) if device.type != "cpu" else module
     return ModelFile(module, "pt2", shape)
+
+
+@contextlib.contextmanager
+def _torch_logs_quiet():
+    """torch's export loggers silenced below ERROR+10 for the block (they print multi-line tracebacks to
+    stderr for what gentools reports in one line), then restored."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("torch.export", "torch._export")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 10)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def exported_input_shape(module) -> Optional[tuple]:

@@ -146,6 +146,108 @@ def test_hostile_pt2_is_refused_before_torch_reads_it(tmp_path, attack):
     assert not marker.exists() and not (tmp_path / "x.h5").exists()
 
 
+def _opaque_constant(marker):
+    """The payload of issue 33: a constant whose config names ``opaque_obj_0`` (torch ``pickle.loads`` it) and
+    whose member is stored as ``OPAQUE_OBJ_0``, which torch's case-blind reader finds all the same."""
+    import pickle
+
+    def change(name, data):
+        if name.endswith("model_constants_config.json"):
+            meta = {"dtype": 1, "sizes": [], "requires_grad": False, "device": {"type": "cpu", "index": None},
+                    "strides": [], "storage_offset": {"as_int": 0}, "layout": 7}  # uint8: any length passes
+            return json.dumps({"config": {"evil": {"path_name": "opaque_obj_0", "is_param": False,
+                                                   "use_pickle": False, "tensor_meta": meta}}}).encode()
+        return data
+    return change, ("g/data/constants/OPAQUE_OBJ_0", pickle.dumps(_Marker(str(marker))))
+
+
+@pytest.mark.parametrize("attack", ["opaque-constant", "sample-inputs-upper-case"])
+def test_case_blind_pt2_payloads_do_not_run(tmp_path, attack):
+    """torch's zip reader looks names up ignoring case (miniz); what it unpickles is decided by the configs."""
+    tiny_generator(tmp_path / "g.pt2")
+    marker, evil = tmp_path / "unpickled", tmp_path / "evil.pt2"
+    if attack == "opaque-constant":
+        change, extra = _opaque_constant(marker)
+    else:
+        buffer = io.BytesIO()
+        torch.save(_Marker(str(marker)), buffer)
+        change, extra = (lambda name, data: None if name.endswith("/data/sample_inputs/model.pt") else data), \
+            ("g/data/sample_inputs/MODEL.PT", buffer.getvalue())
+    _rewrite(tmp_path / "g.pt2", evil, change)
+    with zipfile.ZipFile(evil, "a") as archive:
+        archive.writestr(*extra)
+    for args in (["extract", "--generator", evil, "--num-samples", "4", "-b", "pixels", "-o", tmp_path / "x.h5"],
+                 ["interp", evil, "--steps", "3", "-o", tmp_path / "i.png"]):
+        proc = run_cli(*args, env=cli_env(PYTHONPATH=str(tmp_path.parent)), check=1)
+        err = proc.stderr.decode()
+        assert err.count("\n") == 1 and str(evil) in err and "plain tensors only" in err, err
+        assert not marker.exists()
+    assert not (tmp_path / "x.h5").exists() and not (tmp_path / "i.png").exists()
+
+
+def _pt2_variant(tmp_path, attack):
+    """A copy of a valid .pt2 changed as ``attack`` says."""
+    source, evil = tmp_path / "g.pt2", tmp_path / f"{attack}.pt2"
+    tiny_generator(source)
+    renames = {"duplicate-by-case": None, "backslash": "g\\data\\weights\\weight_0",
+               "dot-slash": "g/./data/weights/weight_0", "double-slash": "g/data//weights/weight_0",
+               "unexpected-member": "g/data/weights/notes.txt"}
+
+    def change(name, data):
+        if attack == "custom-object" and name.endswith("model_constants_config.json"):
+            return json.dumps({"config": {"c": {"path_name": "custom_obj_0", "is_param": False,
+                                                "use_pickle": False, "tensor_meta": None}}}).encode()
+        if attack == "declared-zeros" and name.endswith("model_weights_config.json"):
+            config = json.loads(data)
+            entry = next(iter(config["config"].values()))
+            entry["tensor_meta"]["sizes"] = [{"as_int": 1 << 20}, {"as_int": 1 << 20}]  # 4 TB of torch.zeros
+            return json.dumps(config).encode()
+        if attack == "declared-zeros" and name.endswith("/weight_0"):
+            return b""
+        return data
+
+    _rewrite(source, evil, change)
+    with zipfile.ZipFile(evil, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        if attack in renames:
+            archive.writestr(renames[attack] or "g/DATA/weights/WEIGHT_0", b"\0" * 48)
+        if attack == "weight-bomb":  # 64 MB of zeros in 64 KB: the 3 GB member of the issue, smaller
+            archive.writestr("g/data/weights/weight_9", bytes(64 << 20))
+    return evil
+
+
+@pytest.mark.parametrize("attack", ["duplicate-by-case", "backslash", "dot-slash", "double-slash",
+                                    "unexpected-member", "custom-object", "declared-zeros", "weight-bomb"])
+def test_pt2_names_and_sizes_are_checked_as_torch_reads_them(tmp_path, attack):
+    from gentools.errors import GentoolsError
+    from gentools.features import model_files
+
+    evil = _pt2_variant(tmp_path, attack)
+    with pytest.raises(GentoolsError) as caught:
+        model_files.load(evil, torch.device("cpu"), "generator")
+    message = str(caught.value)
+    assert "\n" not in message and str(evil) in message, message
+    expected = {"duplicate-by-case": "ignoring case", "backslash": "not a plain relative name",
+                "dot-slash": "not a plain relative name", "double-slash": "not a plain relative name",
+                "unexpected-member": "unexpected archive entry", "custom-object": "not as a plain tensor",
+                "declared-zeros": "over the memory budget", "weight-bomb": "decompression bomb"}[attack]
+    assert expected in message, message
+
+
+def test_a_valid_pt2_passes_the_check_and_a_budget_below_it_refuses(tmp_path):
+    from gentools import memory
+    from gentools.features import model_files, pt2_archive
+
+    tiny_generator(tmp_path / "g.pt2")
+    pt2_archive.check(tmp_path / "g.pt2")
+    assert model_files.load(tmp_path / "g.pt2", torch.device("cpu"), "generator").kind == "pt2"
+    memory.set_budget(100)
+    try:
+        with pytest.raises(memory.OverBudget, match="the .pt2's members needs"):
+            pt2_archive.check(tmp_path / "g.pt2")
+    finally:
+        memory.set_budget(None)
+
+
 def test_not_a_model_file_is_one_line(tmp_path):
     (tmp_path / "g.pt2").write_bytes(b"not a zip at all")
     err = run_cli("extract", "--generator", tmp_path / "g.pt2", "--num-samples", "4", "-b", "pixels",
