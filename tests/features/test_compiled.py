@@ -16,6 +16,40 @@ import numpy as np
 import gentools
 from tests.conftest import cli_env
 
+SHIM = r"""
+#include <stdio.h>
+__attribute__((constructor)) static void shim(void) { FILE *f = fopen(MARKER, "w"); if (f) fclose(f); }
+"""
+
+
+def _tiny_net():
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 2, 1), torch.nn.Flatten())
+
+
+def _prepare(net):
+    import warnings
+
+    import torch
+
+    from gentools.features.backbones import compiled
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ready, runtime = compiled.prepare(net, torch.device("cpu"), (3, 4, 4), {"backbone": "x", "weights_sha256": ""})
+    return ready, runtime, [str(w.message) for w in caught]
+
+
+def _own_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENTOOLS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    monkeypatch.delenv("GENTOOLS_RUNTIME", raising=False)
+    return tmp_path / "cache"
+
+
 PLUGIN = '''
 import torch
 
@@ -40,7 +74,7 @@ def make():
 
 def _extract(tmp_path, image_folder, out: str, cache) -> tuple:
     """``python -W error::FutureWarning -m gentools extract`` with the plugin; (features, provenance, stderr)."""
-    env = cli_env(PYTHONPATH=str(tmp_path), GENTOOLS_CACHE=str(cache),
+    env = cli_env(PYTHONPATH=str(tmp_path), GENTOOLS_CACHE=str(cache), XDG_CONFIG_HOME=str(tmp_path / "config"),
                   TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
     proc = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-m", "gentools", "extract", image_folder,
                            "-b", "smallnet:make", "--workers", "0", "-o", tmp_path / out],
@@ -57,7 +91,20 @@ def _entry(cache):
     return records[0], packages[0]
 
 
-def test_built_once_loaded_after_rebuilt_when_cut_or_stale(tmp_path, image_folder):
+def test_built_once_loaded_after_rebuilt_when_forged_cut_or_stale(tmp_path, image_folder, monkeypatch):
+    """Built once, loaded warm; then issue 33's attack: whoever can write the cache swaps the package's .so for a
+    shim and recomputes the record's sha256 and size. The record's HMAC (its key in the user's config folder)
+    fails, so the entry is rebuilt with a notice and the shim never loads, while the same package loaded without
+    that check runs it (the negative control). Cut and stale entries are refused before anything loads."""
+    import hashlib
+    import os
+    import time
+    import warnings
+    import zipfile
+
+    from gentools.errors import GentoolsNotice
+    from gentools.features.backbones import compiled
+
     (tmp_path / "smallnet.py").write_text(PLUGIN)
     cache = tmp_path / "cache"
     cold, provenance, err = _extract(tmp_path, image_folder, "cold.h5", cache)
@@ -67,6 +114,8 @@ def test_built_once_loaded_after_rebuilt_when_cut_or_stale(tmp_path, image_folde
     fields = json.loads(record.read_text())["fields"]
     assert {"torch", "isa", "device", "weights_sha256", "backbone", "code", "input_shape"} <= set(fields)
     assert fields["backbone"] == "smallnet:make" and fields["input_shape"] == [3, 12, 12]
+    assert len(json.loads(record.read_text())["hmac"]) == 64
+    assert (tmp_path / "config" / "gentools" / "cache.key").stat().st_mode & 0o777 == 0o600
 
     warm, provenance, err = _extract(tmp_path, image_folder, "warm.h5", cache)
     assert err == "" and provenance["runtime"] == "aoti"  # loaded, not rebuilt
@@ -77,26 +126,54 @@ def test_built_once_loaded_after_rebuilt_when_cut_or_stale(tmp_path, image_folde
     np.testing.assert_allclose(off, cold, rtol=0, atol=1e-6 * np.abs(off).max())
     assert off.std() > 1e-3
 
-    package.write_bytes(package.read_bytes()[: package.stat().st_size // 2])  # a cut entry
-    cut, provenance, err = _extract(tmp_path, image_folder, "cut.h5", cache)
-    assert "cached compiled network is unusable" in err and "rebuilding" in err and "compiling" in err
-    assert provenance["runtime"] == "aoti"
-    np.testing.assert_array_equal(cut, cold)
+    marker = tmp_path / "shim-ran"
+    (tmp_path / "shim.c").write_text(SHIM)
+    subprocess.run(["cc", "-shared", "-fPIC", f'-DMARKER="{marker}"', str(tmp_path / "shim.c"), "-o",
+                    str(tmp_path / "shim.so")], check=True)
+    with zipfile.ZipFile(package) as src:
+        members = {info.filename: src.read(info) for info in src.infolist()}
+    shared = [name for name in members if name.endswith(".so")]
+    assert shared
+    with zipfile.ZipFile(package, "w") as out:
+        for name, data in members.items():
+            out.writestr(name, (tmp_path / "shim.so").read_bytes() if name in shared else data)
+    forged = dict(json.loads(record.read_text()), sha256=hashlib.sha256(package.read_bytes()).hexdigest(),
+                  size=package.stat().st_size)
+    record.write_text(json.dumps(forged))
+    killed = record.parent / f".{record.stem}.killed.pt2"  # a killed build's temporary, two hours old
+    killed.write_bytes(b"partial")
+    os.utime(killed, (time.time() - 7200,) * 2)
+    control = subprocess.run([sys.executable, "-c", "import sys; from gentools.features.backbones.compiled import "
+                              "Package; Package(sys.argv[1])", str(package)], capture_output=True)
+    assert marker.exists(), control.stderr.decode()[-400:]  # the shim is real: loading the package runs it
+    marker.unlink()
+
+    rebuilt, provenance, err = _extract(tmp_path, image_folder, "rebuilt.h5", cache)
+    assert "not signed with this user's key" in err and "rebuilding" in err and "compiling" in err, err
+    assert provenance["runtime"] == "aoti" and not marker.exists() and not killed.exists()
+    np.testing.assert_array_equal(rebuilt, cold)
     record, package = _entry(cache)
     assert json.loads(record.read_text())["size"] == package.stat().st_size
 
-    # A record for another torch is refused (and the entry removed) before anything is loaded.
-    import warnings
-
-    from gentools.errors import GentoolsNotice
-    from gentools.features.backbones import compiled
-
-    stale = dict(json.loads(record.read_text())["fields"], torch="0.0.1")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert compiled._load_entry(record.with_suffix(""), stale) is None
-    assert [w.category for w in caught] == [GentoolsNotice] and "built for another torch" in str(caught[0].message)
-    assert not record.exists() and not package.exists()
+    # A cut package, and a record for another torch, are refused (and the entry removed) before anything loads.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    key = compiled.signing_key()
+    record_fields = json.loads(record.read_text())["fields"]
+    for change, reason in (("cut", "do not match its record"), ("stale", "built for another torch")):
+        if change == "cut":
+            saved = package.read_bytes()
+            package.write_bytes(saved[: len(saved) // 2])
+        asked = dict(record_fields, torch="0.0.1") if change == "stale" else record_fields
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert compiled._load_entry(record.with_suffix(""), asked, key) is None
+        assert [w.category for w in caught] == [GentoolsNotice] and reason in str(caught[0].message)
+        assert not record.exists() and not package.exists()
+        if change == "cut":  # put the entry back for the next case
+            package.write_bytes(saved)
+            restored = {"fields": record_fields, "package": package.name, "size": len(saved),
+                        "sha256": hashlib.sha256(saved).hexdigest()}
+            record.write_text(json.dumps(dict(restored, hmac=compiled._signature(restored, key))))
 
 
 def test_cache_root_and_runtime_choice(monkeypatch, tmp_path):
@@ -131,6 +208,7 @@ def test_unwritable_cache_runs_eagerly_with_one_warning(monkeypatch, tmp_path):
 
     (tmp_path / "file").write_text("not a folder")
     monkeypatch.setenv("GENTOOLS_CACHE", str(tmp_path / "file"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 1), torch.nn.Flatten())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -138,3 +216,22 @@ def test_unwritable_cache_runs_eagerly_with_one_warning(monkeypatch, tmp_path):
     assert runtime == "eager" and [w.category for w in caught] == [GentoolsWarning]
     assert "cannot write the compiled-network cache" in str(caught[0].message)
     assert ready(torch.zeros(2, 3, 4, 4)).shape == (2, 32)
+
+
+def test_a_cache_others_can_write_or_a_key_others_can_read_is_not_run_from(monkeypatch, tmp_path):
+    import os
+
+    cache = _own_cache(monkeypatch, tmp_path)
+    (cache / "compiled").mkdir(parents=True)
+    os.chmod(cache / "compiled", 0o777)
+    ready, runtime, notices = _prepare(_tiny_net())
+    assert runtime == "eager" and len(notices) == 1 and "other users can write it" in notices[0], notices
+    assert not list((cache / "compiled").iterdir())
+    os.chmod(cache / "compiled", 0o755)
+    key = tmp_path / "config" / "gentools" / "cache.key"
+    key.parent.mkdir(parents=True)
+    key.write_text("ab" * 32)
+    os.chmod(key, 0o644)
+    ready, runtime, notices = _prepare(_tiny_net())
+    assert runtime == "eager" and len(notices) == 1 and "other users can read it" in notices[0], notices
+    assert ready(__import__("torch").zeros(2, 3, 4, 4)).shape == (2, 32)

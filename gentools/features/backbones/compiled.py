@@ -15,6 +15,13 @@ the CPU default; the README has the table.
   the package's sha256; the package is loaded only when both match, so a stale
   or cut entry is rebuilt (with a notice), never trusted. Writes go through a
   temporary file and ``os.replace``.
+- **The cache holds native code**, which runs when it is loaded. So a record is
+  signed (HMAC-SHA256) with a key only this user can read
+  (``$XDG_CONFIG_HOME/gentools/cache.key``, default ``~/.config/gentools/``,
+  made 0600 on first use): a package whose record was written without that key
+  is rebuilt with a notice, whoever recomputed its sha256. A cache folder that
+  other users can write (or a key file they can read) is refused for compiled
+  code: the network then runs eagerly, with one warning.
 - ``GENTOOLS_CACHE=off`` writes and reads nothing: the network runs eagerly
   (BatchNorm folded, channels-last, same numbers to ~1e-7), as building a
   package that is thrown away costs a minute per run. ``GENTOOLS_RUNTIME=eager``
@@ -27,11 +34,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import logging
 import os
 import platform
+import secrets
+import stat
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple
@@ -40,7 +51,10 @@ import torch
 
 from gentools.features.weights import sha256_of
 from gentools.store import atomic_path
-from gentools.files import cache_root
+from gentools.files import cache_root, read_regular
+
+MAX_RECORD_BYTES = 1 << 20
+STALE_TEMPORARY_SECONDS = 3600  # a build's temporary package older than this was left by a killed build
 
 FORMAT = 1  # of the cache entry; bumping it retires every entry
 RUNTIMES = ("aoti", "eager")
@@ -88,9 +102,12 @@ def prepare(module, device: torch.device, input_shape: Tuple[int, ...], key: dic
             code_files = _classes_files(module)
         fields = entry_fields(device, input_shape, dict(key, code=code_sha256(code_files)))
         entry = cache_root() / "compiled" / f"{_safe_name(key.get('backbone', 'net'))}-{_digest(fields)[:32]}"
-        loaded = _load_entry(entry, fields)
-        if loaded is None:
-            loaded = _build_entry(_ready(_built(module), device), entry, fields, input_shape)
+        trusted_key = _trusted_cache(entry.parent)
+        loaded = None
+        if trusted_key is not None:
+            loaded = _load_entry(entry, fields, trusted_key)
+            if loaded is None:
+                loaded = _build_entry(_ready(_built(module), device), entry, fields, input_shape, trusted_key)
         if loaded is not None:
             return loaded, "aoti"
     return _ready(_built(module), device), "eager"
@@ -177,21 +194,77 @@ def _notice(message: str) -> None:
     warnings.warn(message, GentoolsNotice, stacklevel=4)
 
 
-def _load_entry(entry: Path, fields: dict):
-    """The cached package when its record matches ``fields`` and its bytes hash to the recorded sha256, else
-    ``None`` (a present but bad entry is removed, with a notice)."""
+def key_path() -> Path:
+    """Where the user's key for signing compiled-cache records lives: ``$XDG_CONFIG_HOME/gentools/cache.key``."""
+    config = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    return (Path(config).expanduser() if config else Path.home() / ".config") / "gentools" / "cache.key"
+
+
+def signing_key() -> bytes:
+    """The user's record-signing key (32 random bytes, hex in :func:`key_path`), made 0600 on first use; an
+    ``OSError`` saying why when it is not a regular file of this user that only this user can read."""
+    path = key_path()
+    with contextlib.suppress(FileExistsError):
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    text = read_regular(path, 256, follow=False)
+    info = path.stat()
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise PermissionError(f"{path}: other users can read it or it is not yours (chmod 600 it, or remove it)")
+    key = bytes.fromhex(text.decode("ascii", "replace").strip()) if len(text.strip()) == 64 else b""
+    if len(key) != 32:
+        raise ValueError(f"{path}: not a gentools cache key (remove it to make a new one)")
+    return key
+
+
+def _trusted_cache(folder: Path) -> Optional[bytes]:
+    """The signing key when compiled code may be run from ``folder`` (and its parent): each is the user's (or
+    root's) and no other user can write it; else ``None`` after one warning (the network then runs eagerly)."""
+    from gentools.errors import GentoolsWarning
+
+    try:
+        for place in (folder, folder.parent):
+            if not place.exists():
+                continue
+            info = place.stat()
+            if info.st_uid not in (os.geteuid(), 0) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise PermissionError(f"{place}: other users can write it, and the cache holds native code that "
+                                      f"runs when loaded (chmod go-w it, or GENTOOLS_CACHE=DIR of your own)")
+        return signing_key()
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"compiled networks are not run from this cache: {exc}; running the network eagerly",
+                      GentoolsWarning, stacklevel=4)
+        return None
+
+
+def _signature(record: dict, key: bytes) -> str:
+    unsigned = {k: v for k, v in record.items() if k != "hmac"}
+    return hmac.new(key, json.dumps(unsigned, sort_keys=True).encode(), hashlib.sha256).hexdigest()
+
+
+def _load_entry(entry: Path, fields: dict, key: bytes):
+    """The cached package when its record is signed with ``key``, matches ``fields`` and its bytes hash to the
+    recorded sha256, else ``None`` (a present but bad entry is removed, with a notice)."""
     record_path = entry.with_suffix(".json")
-    if not record_path.exists():
+    if not os.path.lexists(record_path):
         return None
     package = record_path
     try:
-        record = json.loads(record_path.read_text())
+        record = json.loads(read_regular(record_path, MAX_RECORD_BYTES, follow=False))
+        if not isinstance(record, dict):
+            raise ValueError("its record is not a JSON object")
+        if not hmac.compare_digest(str(record.get("hmac", "")), _signature(record, key)):
+            raise ValueError(f"its record is not signed with this user's key ({key_path()})")
         name = Path(str(record.get("package", ""))).name
         if not name.startswith(f"{entry.name}-") or not name.endswith(".pt2"):
             raise ValueError("its record names no package of its own")
         package = entry.parent / name
         if record.get("fields") != fields:
             raise ValueError("it was built for another torch, CPU or network")
+        if os.path.islink(package):
+            raise ValueError("its package is a symbolic link")
         if record.get("size") != package.stat().st_size or record.get("sha256") != sha256_of(package):
             raise ValueError("its bytes do not match its record (cut or changed)")
         return Package(package)
@@ -219,9 +292,9 @@ def _quiet_torch_logs():
             logger.setLevel(level)
 
 
-def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape):
+def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape, key: bytes):
     """Export ``module`` with a dynamic batch, compile it with AOTInductor (weights frozen into the package),
-    write package and record atomically, and load it; ``None`` (after one warning) if compiling fails."""
+    write package and signed record atomically, and load it; ``None`` (after one warning) if compiling fails."""
     import importlib
 
     from gentools.errors import GentoolsWarning
@@ -230,6 +303,7 @@ def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape
 
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(entry)
         handle, temporary = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".pt2", dir=entry.parent)
         os.close(handle)
     except OSError as exc:
@@ -248,6 +322,7 @@ def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape
         sha256 = sha256_of(Path(temporary))
         package = entry.parent / f"{entry.name}-{sha256[:16]}.pt2"  # named by content: the record is the commit
         record = {"fields": fields, "package": package.name, "size": os.path.getsize(temporary), "sha256": sha256}
+        record["hmac"] = _signature(record, key)
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep a shared cache from its other users
         os.replace(temporary, package)
         with atomic_path(str(entry.with_suffix(".json"))) as staged:
@@ -263,6 +338,15 @@ def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape
     finally:
         Path(temporary).unlink(missing_ok=True)
         _stop_compile_workers()
+
+
+def _remove_stale_temporaries(entry: Path) -> None:
+    """Temporary packages of ``entry`` that a killed build left behind (older than an hour: a build that is
+    still running elsewhere is minutes old)."""
+    for temporary in entry.parent.glob(f".{entry.name}.*.pt2"):
+        with contextlib.suppress(OSError):
+            if time.time() - temporary.lstat().st_mtime > STALE_TEMPORARY_SECONDS:
+                temporary.unlink()
 
 
 def _stop_compile_workers() -> None:
