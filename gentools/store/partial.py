@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 
 import h5py
 import numpy as np
 
-from gentools.errors import InputError
+from gentools import memory
+from gentools.errors import FormatError, InputError
+from gentools.files import NotRegular, kind_of_mode
+from gentools.store import safety
 from gentools.store.formats import (CLIP_KEYS, FEATURES, GUARDED_KEYS, ROW_DATASETS, TEXT_ROWS, _attr, id_runs,
                                     many_rows_per_input, provenance_differences, row_dtype)
 from gentools.store.write import _umask, _write_attrs, chunk_rows
@@ -26,6 +30,33 @@ def rows_done(partial: str) -> int:
             return int(h5.attrs.get("rows_done", 0))
     except OSError:
         return 0
+
+
+def _own_regular_file(path: str) -> os.stat_result:
+    """``lstat`` of ``path`` when it is a regular file and not a link (a FIFO would hang the reader, a link would
+    let a resume write another file); an ``OSError`` otherwise."""
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotRegular(f"{path}: {kind_of_mode(info.st_mode)}, not a partial file gentools wrote")
+    return info
+
+
+def _checked_datasets(h5, path: str, rows: int) -> dict:
+    """The partial file's row datasets, each one gentools would have written: stored in the file (no links,
+    external storage or virtual datasets), chunked and growable, of its dtype, with at least ``rows`` rows."""
+    datasets = {name: safety.dataset(h5, name, path) for name in ROW_DATASETS + ("skipped", "skipped_at")
+                if name in h5}
+    for name in ("features", "ids"):
+        if name not in datasets:
+            raise FormatError(f"no '{name}' dataset ({path})")
+    for name, data in datasets.items():
+        text = name in TEXT_ROWS or name == "skipped"
+        if text != (h5py.check_string_dtype(data.dtype) is not None) or \
+                (not text and data.dtype != np.dtype(np.int64 if name == "skipped_at" else row_dtype(name))):
+            raise FormatError(f"'{name}' has dtype {data.dtype}, not the one gentools writes ({path})")
+        if name in ROW_DATASETS and (data.chunks is None or data.maxshape[0] is not None or data.shape[0] < rows):
+            raise FormatError(f"'{name}' is not a growable row dataset of at least {rows} rows ({path})")
+    return datasets
 
 
 class CannotResume(Exception):
@@ -60,35 +91,47 @@ class FeatureWriter:
         :class:`CannotResume` saying why the partial file cannot be continued."""
         path = partial_path(dest)
         try:
-            with h5py.File(path, "r") as h5:
-                attrs = {k: _attr(v) for k, v in h5.attrs.items()}
-                rows, items = int(attrs["rows_done"]), int(attrs["items_done"])
+            _own_regular_file(path)
+            with h5py.File(path, "r", locking=False) as h5:
+                with safety.bounded_allocation(safety.METADATA_BYTES):
+                    attrs = {k: _attr(v) for k, v in h5.attrs.items()}
+                rows, items = (safety.attribute(attrs.get(k), k, path, int) for k in ("rows_done", "items_done"))
                 for key, _, _ in provenance_differences(attrs, provenance, GUARDED_KEYS + CLIP_KEYS + ("source", "shard"))[:1]:
                     raise ValueError(f"{key} differs")
-                if rows == 0:
+                if rows == 0 and items == 0:
                     return 0, 0, []
-                ids = [_attr(i) for i in h5["ids"][:rows]]
-                skipped = [_attr(i) for i in h5["skipped"][:]] if "skipped" in h5 else []
-                if len(ids) != rows:
+                many = many_rows_per_input(attrs)
+                if not 0 < items <= len(expected_ids) or not 0 < rows or (rows > items and not many):
                     raise ValueError("row counts disagree")
-                if many_rows_per_input(attrs):  # one input, many rows: compare the inputs
+                datasets = _checked_datasets(h5, path, rows)
+                memory.require(rows * 512, f"reading {rows} ids", path)
+                with safety.bounded_allocation(safety.METADATA_BYTES + rows * 512):
+                    ids = [_attr(i) for i in datasets["ids"][:rows]]
+                    skipped = [_attr(i) for i in datasets["skipped"][:items + 1]] if "skipped" in datasets else []
+                if many:  # one input, many rows: compare the inputs
                     ids = [ids[start] for start, _ in id_runs(ids)]
-                if items > len(expected_ids) or len(ids) + len(skipped) != items:
+                if len(ids) + len(skipped) != items:
                     raise ValueError("row counts disagree")
                 consumed = set(ids) | set(skipped)
                 if ids != [i for i in expected_ids[:items] if i in consumed] or len(consumed) != items:
                     raise ValueError("ids are not this job's inputs")
-                if not np.isfinite(h5["features"][rows - 1]).all():
+                if not np.isfinite(datasets["features"][rows - 1]).all():
                     raise ValueError("last row is not finite")
                 return rows, items, skipped
-        except (OSError, KeyError, ValueError) as exc:  # unreadable, or not this job's: start again
-            raise CannotResume(str(exc)) from None
+        except (FormatError, TypeError, *safety.H5PY_ERRORS) as exc:  # unreadable, or not this job's: start again
+            raise CannotResume(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
     def open(self, resume_from=None) -> None:
         """Start a new partial file, or continue ``resume_from = (rows, items, skipped)``."""
         if resume_from:
             self.rows_done, self.items_done, self.skipped = resume_from
+            before = _own_regular_file(self.path)
             self.h5 = h5py.File(self.path, "r+")
+            opened = os.fstat(self.h5.id.get_vfd_handle())
+            if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):  # swapped since it was checked
+                self.h5.close()
+                raise InputError(f"{self.path} changed while it was being resumed; run the command again")
+            _checked_datasets(self.h5, self.path, self.rows_done)
             if "skipped_at" in self.h5 and len(self.h5["skipped_at"]) == len(self.skipped):
                 self.skipped_at = [int(p) for p in self.h5["skipped_at"][:]]
             for name in ROW_DATASETS:
@@ -152,6 +195,10 @@ class FeatureWriter:
 
     def _dataset(self, name: str, tail: tuple, dtype) -> None:
         if name in self.h5:
+            if name not in TEXT_ROWS and self.h5[name].shape[1:] != tuple(tail):
+                self._buffer = []  # nothing of this batch is written, also not by the close that follows
+                raise FormatError(f"'{name}' of {self.path} holds rows of shape {self.h5[name].shape[1:]}, this job "
+                                  f"gives {tuple(tail)}: not this job's partial file; run again with --overwrite")
             return
         if name in TEXT_ROWS:
             self.h5.create_dataset(name, shape=(0,), maxshape=(None,), dtype=h5py.string_dtype("utf-8"),
