@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from gentools import generators, presets, render, store
+from gentools import generators, memory, presets, render, store
 from gentools.api._common import Result
 from gentools.errors import GentoolsWarning, InputError, UsageError
 from gentools.features.backbones.base import resolve_device
@@ -51,6 +51,10 @@ def interp(generator: str, *, output: Optional[str] = None, save_latents: Option
 
     values: dict = {}
     t = np.linspace(0.0, 1.0, steps)
+    grid_rows = len(z) // 2 + bool(arith)  # one row per pair: the grid is the big allocation, not the latents
+    grid_columns = max(steps, len(re.findall(r"[^\s+-]+", arith)) + 1 if arith else 0)
+    memory.require(grid_rows * grid_columns * tile * tile * 3 * 2,
+                   f"a grid of {grid_rows} rows of {tile}-pixel tiles", str(latents or generator))
     paths = np.stack([interpolate(z[2 * i], z[2 * i + 1], t) for i in range(len(z) // 2)]) if len(z) >= 2 else None
     rows = [list(generators.to_uint8_images(generate(p)).cpu().numpy()) for p in paths] if paths is not None else []
     labels = [[f"t={v:.2f}" for v in t] for _ in rows]

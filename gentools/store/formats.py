@@ -66,13 +66,18 @@ def _attr(value):
     return value
 
 def _read_head(path: str) -> bytes:
+    """The first 8 bytes of a regular file (a FIFO or a device is refused: it would block, or never end)."""
+    from gentools.files import NotRegular, open_regular
+
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(8)
     except FileNotFoundError:
         raise InputError(f"no such file ({path})") from None
     except IsADirectoryError:
         raise InputError(f"is a directory, expected a file ({path})") from None
+    except NotRegular as exc:
+        raise InputError(f"{str(exc).rsplit(': ', 1)[-1]} ({path})") from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror} ({path})") from None
     if not head:
