@@ -3,6 +3,7 @@ ref:NAME inputs, the formats other tools read, and publishing your own reference
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import json
@@ -28,6 +29,8 @@ class Server:
 
     def __init__(self):
         self.files, self.requests, self.drop, self.delay, self.ranges = {}, [], set(), 0.0, True
+        # hostile answers, by path: a redirect target, an endless body, a declared length, a trickle, an encoding
+        self.redirects, self.endless, self.declared, self.trickle, self.encoded = {}, set(), {}, {}, set()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -36,12 +39,35 @@ class Server:
 
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Range")))
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirects[self.path])
+                    self.end_headers()
+                    return
+                if self.path in server.endless or self.path in server.trickle:
+                    self.send_response(200)
+                    self.end_headers()
+                    started = time.time()
+                    with contextlib.suppress(OSError):  # bounded: 256 MB or 20 s, whichever comes first
+                        for _ in range(256 if self.path in server.endless else 20):
+                            if time.time() - started > 20:
+                                break
+                            if self.path in server.trickle:
+                                self.wfile.write(b"\x93")
+                                self.wfile.flush()
+                                time.sleep(server.trickle[self.path])
+                            else:
+                                self.wfile.write(bytes(1 << 20))
+                    return
                 body = server.files.get(self.path)
                 if body is None:
                     self.send_error(404)
                     return
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
                 start = 0
                 wanted = self.headers.get("Range", "")
+                if self.headers.get("If-Range") not in (None, etag):  # another version: the whole file
+                    wanted = ""
                 if server.ranges and wanted.startswith("bytes=") and wanted.endswith("-"):
                     start = int(wanted[6:-1])
                     if start >= len(body):
@@ -53,7 +79,10 @@ class Server:
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 else:
                     self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
+                self.send_header("Content-Length", str(server.declared.get(self.path, len(body) - start)))
+                self.send_header("ETag", etag)
+                if self.path in server.encoded:
+                    self.send_header("Content-Encoding", "gzip")
                 self.end_headers()
                 rest = body[start:]
                 if self.path in server.drop:
@@ -516,3 +545,85 @@ def test_dataset_archive_is_checked_against_torchvisions_md5(server, cache):
                             env=env_for(cache)))
     assert "does not match the published c58f30108f718f92721af3b95e74349a" in err and "not kept" in err
     assert not (cache / "refs" / "torch-fidelity").exists()
+
+
+# --- hostile servers (issue 33, items 5 and 6) ---------------------------------------------------------------------
+
+def _timed(*args, env):
+    started = time.perf_counter()
+    proc = run_cli(*args, env=env)
+    return proc, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("answer", ["endless", "declared", "trickle", "encoded", "ftp-redirect"])
+def test_hostile_download_answers_are_one_line_quickly_and_keep_nothing(server, cache, answer):
+    """An endless body, a Content-Length of 10^15, one byte a second, a gzip-encoded body and a redirect to ftp://
+    each end in one line within seconds, and nothing is kept or recorded."""
+    path = f"/r/{answer}.npz"
+    server.files[path] = adm_batch(8)
+    extra = []
+    if answer == "endless":
+        server.endless.add(path)
+        extra = ["--max-size", "4M"]
+    elif answer == "declared":
+        server.declared[path] = 10 ** 15
+    elif answer == "trickle":
+        server.trickle[path] = 1.0
+        extra = ["--timeout", "3"]
+    elif answer == "encoded":
+        server.encoded.add(path)
+    else:
+        server.redirects[path] = "ftp://127.0.0.1/secret.npz"
+    proc, seconds = _timed("ref", "pull", f"{server.url}{path}", *extra, env=env_for(cache))
+    err = one_error(proc)
+    expected = {"endless": "runs past the 4194304 bytes", "declared": "declares 1000000000000000 bytes",
+                "trickle": "not done within --timeout 3 s", "encoded": "gzip-encoded",
+                "ftp-redirect": "not http(s)"}[answer]
+    assert expected in err and seconds < 10 + 2 * 3, (err, seconds)
+    folder = cache / "refs" / answer
+    assert not (folder / f"{answer}.npz").exists() and not (cache / "refs" / "refs.lock").exists()
+    if answer in ("endless", "declared"):
+        assert not (folder / f"{answer}.npz.partial").exists()
+
+
+def test_a_changed_file_restarts_the_resume_from_zero(server, cache):
+    """The partial was started on version 1; the server now has version 2 (another ETag). If-Range makes it send
+    the whole of version 2, never version 1's first half spliced to version 2's second half."""
+    first, second = adm_batch(24, seed=1), adm_batch(24, seed=2)
+    assert len(first) == len(second) and first != second
+    server.files["/r/moved.npz"] = first
+    server.drop.add("/r/moved.npz")
+    url, env = f"{server.url}/r/moved.npz", env_for(cache)
+    one_error(run_cli("ref", "pull", url, env=env))
+    partial = cache / "refs" / "moved" / "moved.npz.partial"
+    assert partial.stat().st_size == len(first) // 2
+    server.files["/r/moved.npz"] = second
+    proc = run_cli("ref", "pull", url, env=env, check=0)
+    assert server.requests[-1] == ("/r/moved.npz", f"bytes={len(first) // 2}-")  # asked, with If-Range
+    kept = Path(proc.stdout.decode().strip())
+    assert kept.read_bytes() == second
+    lock = json.loads((cache / "refs" / "refs.lock").read_text())
+    assert hashlib.sha256(second).hexdigest() in json.dumps(lock)
+
+
+def test_a_stale_longer_partial_answered_416_starts_again(server, cache):
+    body = adm_batch(16, seed=4)
+    server.files["/r/stale.npz"] = body
+    folder = cache / "refs" / "stale"
+    folder.mkdir(parents=True)
+    (folder / "stale.npz.partial").write_bytes(body + b"old tail of an older, longer version")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'  # the server's own: it answers the Range with 416
+    (folder / "stale.npz.partial.validator").write_text(json.dumps({"etag": etag, "last_modified": ""}))
+    proc = run_cli("ref", "pull", f"{server.url}/r/stale.npz", env=env_for(cache), check=0)
+    assert Path(proc.stdout.decode().strip()).read_bytes() == body
+    assert server.requests[-2:] == [("/r/stale.npz", f"bytes={len(body) + 36}-"), ("/r/stale.npz", None)]
+
+
+def test_a_redirect_to_another_host_is_recorded(server, cache):
+    body = adm_batch(8, seed=5)
+    server.files["/r/real.npz"] = body
+    server.redirects["/r/moved.npz"] = f"http://localhost:{server.httpd.server_address[1]}/r/real.npz"
+    run_cli("ref", "pull", f"{server.url}/r/moved.npz", "--sha256", hashlib.sha256(body).hexdigest(),
+            env=env_for(cache), check=0)
+    record = json.loads(next((cache / "refs" / "moved").glob("*.json")).read_text())
+    assert record["pulled_from"] == f"http://localhost:{server.httpd.server_address[1]}/r/real.npz", record

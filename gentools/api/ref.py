@@ -33,10 +33,13 @@ def ref_list() -> list:
 
 
 def ref_pull(spec: str, *, sha256: Optional[str] = None, name: Optional[str] = None, mirror: Optional[str] = None,
-             from_file: Optional[str] = None, progress=None) -> dict:
+             from_file: Optional[str] = None, progress=None, max_size: Optional[int] = None,
+             timeout: Optional[float] = None) -> dict:
     """Pull a catalogue entry or a URL into the cache, verified (see :func:`gentools.refs.pull.pull`); then
-    ``ref:NAME`` works wherever an input file does. Returns the record, with ``path``."""
-    return pulling.pull(spec, sha256=sha256, name=name, mirror=mirror, from_file=from_file, progress=progress)
+    ``ref:NAME`` works wherever an input file does. Returns the record, with ``path``. ``max_size`` (bytes) and
+    ``timeout`` (seconds) bound a download whose size the catalogue does not give."""
+    return pulling.pull(spec, sha256=sha256, name=name, mirror=mirror, from_file=from_file, progress=progress,
+                        max_size=max_size, timeout=timeout)
 
 
 def ref_make(inputs: Sequence[InputLike], *, name: str, preset: Optional[str] = None, rows: int = 0,

@@ -51,6 +51,10 @@ def pull(
                                                   show_default=False)] = None,
     from_file: Annotated[Optional[Path], typer.Option("--from", metavar="FILE", help="Import a copy brought in "
                                                       "by hand, verified the same way.", show_default=False)] = None,
+    max_size: Annotated[str, typer.Option("--max-size", metavar="SIZE", help="The most bytes a download may "
+                                          "have when the catalogue gives no size (4G, 512M).")] = "16G",
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1,
+                                           help="The whole download must end within this.")] = 6 * 3600.0,
     quiet: Quiet = False,
 ) -> None:
     """Download a reference into the cache ($GENTOOLS_CACHE/refs): through a .partial file that a rerun resumes,
@@ -61,8 +65,10 @@ def pull(
     from gentools.api.ref import ref_pull
 
     _console.set_quiet(quiet)
-    record = ref_pull(spec, sha256=sha256, name=name, mirror=mirror,
-                      from_file=str(from_file) if from_file else None, progress=_console.progress)
+    from gentools.memory import parse_size
+
+    record = ref_pull(spec, sha256=sha256, name=name, mirror=mirror, from_file=str(from_file) if from_file else None,
+                      progress=_console.progress, max_size=parse_size(max_size, "--max-size"), timeout=timeout)
     if record.get("already"):
         _console.info(f"{record['name']}: already in the cache, sha256 {record['sha256']}")
     print(record["path"], flush=True)

@@ -11,21 +11,24 @@ from typing import Optional
 from gentools.errors import GentoolsNotice, InputError, UsageError
 from gentools.files import digest_of, sha256_of
 from gentools.refs import cache, catalogue
-from gentools.refs.download import check_url, download, mirrored
+from gentools.refs.download import DEADLINE, MAX_SIZE, check_url, download, mirrored
 
 MIRROR_ENV = "GENTOOLS_REF_MIRROR"
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 def pull(spec: str, *, sha256: Optional[str] = None, name: Optional[str] = None, mirror: Optional[str] = None,
-         from_file: Optional[str] = None, progress=None) -> dict:
+         from_file: Optional[str] = None, progress=None, max_size: Optional[int] = None,
+         timeout: Optional[float] = None) -> dict:
     """Pull catalogue entry ``spec`` (or the file at URL ``spec``, named ``name`` or its file name without the
     extension) into ``$GENTOOLS_CACHE/refs``; returns its record (``path``, ``sha256``, ``size``, ...).
 
     The bytes stream into ``FILE.partial`` (a rerun resumes with a Range request), are checked against
     ``sha256`` or the catalogue's hash, or else recorded in ``refs.lock`` on first use and checked against it
     after, and only then take the final name. ``mirror`` (or ``$GENTOOLS_REF_MIRROR``) replaces the URL's
-    origin; ``from_file`` imports a copy brought in by hand, verified the same way.
+    origin; ``from_file`` imports a copy brought in by hand, verified the same way. A download takes at most
+    the catalogue's size (else ``max_size``, default 16 GiB) and ``timeout`` seconds (default 6 hours); the
+    record names the URL the bytes finally came from (after redirects).
     """
     entry, name, url = _target(spec, name)
     expected = _expected(entry, sha256)
@@ -42,7 +45,9 @@ def pull(spec: str, *, sha256: Optional[str] = None, name: Optional[str] = None,
             _copy_in(from_file, partial)
         else:
             try:
-                download(source, partial, progress)  # an interruption keeps what came, for the rerun to resume
+                limit = entry.size if entry is not None and entry.size else max_size or MAX_SIZE
+                source = download(source, partial, progress, timeout or DEADLINE, limit)  # an interruption keeps
+                # what came, for the rerun to resume
             except BaseException:
                 if partial.exists() and not partial.stat().st_size:
                     partial.unlink()
@@ -110,6 +115,8 @@ def _copy_in(from_file: str, partial: Path) -> None:
 def _verified(entry, name: str, url: str, source: str, partial: Path, expected: Optional[str]) -> dict:
     """The record of ``partial`` once its hash, md5 and format hold; refs.lock records a hash seen first."""
     digest, size = sha256_of(partial), partial.stat().st_size
+    if entry is not None and entry.size and size != entry.size:
+        raise InputError(f"{name}: {size} bytes, where the catalogue gives {entry.size}; not kept ({source})")
     if expected and digest != expected:
         raise InputError(f"{name}: sha256 {digest} does not match the expected {expected}; not kept ({source})")
     if entry is not None and entry.md5:
