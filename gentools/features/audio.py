@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,22 @@ def soundfile_module():
 def decode(source) -> tuple[np.ndarray, int]:
     """A sound file (path or file object) as float32 ``[C, T]`` and its sample rate; raises ``ValueError``
     with the reason when it cannot be read, holds no samples, or holds NaN or infinite samples."""
+    from gentools import memory
+
     soundfile = soundfile_module()
     try:
-        data, rate = soundfile.read(source, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, OSError, EOFError, ValueError, TypeError) as exc:
+        with soundfile.SoundFile(source) as sound:
+            truncated = re.search(r"^data\s*:\s*(\d+) \(should be (\d+)\)", sound.extra_info, re.MULTILINE)
+            if truncated:
+                raise ValueError(f"truncated: its header declares {truncated[1]} bytes of samples, the file holds "
+                                 f"{truncated[2]}")
+            # decoded float32, transposed, mixed down and resampled: about 6 copies of the samples at once
+            memory.require(6 * 4 * max(sound.frames, 0) * sound.channels, f"decoding {sound.frames} x "
+                           f"{sound.channels} samples ({sound.frames / max(sound.samplerate, 1):.0f} s)")
+            data, rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
+    except memory.OverBudget as exc:
+        raise ValueError(str(exc)) from None
+    except (soundfile.LibsndfileError, RuntimeError, OSError, EOFError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"not a readable sound file ({reason[:160]})") from None
     if data.shape[0] == 0 or data.shape[1] == 0:
@@ -122,6 +135,9 @@ def waveform_rows(waveforms, rate: int) -> list[np.ndarray]:
     return rows
 
 
+from gentools.memory import OverBudget  # noqa: E402 - beside the one class that needs it
+
+
 class AudioDataset:
     """Map-style dataset of audio items -> ``(index, waveform float64 [T], error)``: decoded, mono, resampled
     and padded in the worker; decoding errors are returned, not raised."""
@@ -142,6 +158,6 @@ class AudioDataset:
             source = item.path if item.kind == "file" else io.BytesIO(self.reader.member(item))
             data, rate = decode(source)
             return index, self.loading.prepare(data, rate), None
-        except ValueError as exc:
+        except (ValueError, OverBudget) as exc:
             return index, None, str(exc)
 

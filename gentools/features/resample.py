@@ -25,16 +25,28 @@ FADTK_ROLLOFF = 0.9475937167399596
 FADTK_BETA = 14.769656459379492
 
 
+# The filter bank is built and applied in blocks of output phases of at most this many float64 values: a bank
+# for coprime rates (44,101 -> 16,000 Hz) would otherwise be 16,000 x 44,475 x 8 bytes = 5.7 GB. Common rates
+# (44.1 or 48 kHz -> 16 kHz: 160 phases of 815 taps) fit one block, so they run as torchaudio does, in one conv.
+BLOCK_VALUES = 1 << 22
+# Past this many filter values a rate pair is refused: coprime rates such as 44,101 -> 16,000 Hz need 7e8 of them
+# (a minute of Bessel functions on a CPU, for one file), where the common pairs need under 2e5.
+MAX_BANK_VALUES = 1 << 26
+
+
 @functools.lru_cache(maxsize=16)
 def sinc_kaiser_kernel(orig_freq: int, new_freq: int, lowpass_filter_width: int = FADTK_WIDTH,
-                       rolloff: float = FADTK_ROLLOFF, beta: float = FADTK_BETA) -> tuple[torch.Tensor, int]:
-    """The float32 filter bank ``[new, 1, 2·width + orig]`` and ``width`` for rates reduced by their gcd."""
+                       rolloff: float = FADTK_ROLLOFF, beta: float = FADTK_BETA,
+                       phases: tuple = (0, None)) -> tuple[torch.Tensor, int]:
+    """The float32 filter bank ``[new, 1, 2·width + orig]`` and ``width`` for rates reduced by their gcd;
+    ``phases = (first, stop)``: only those output phases' filters."""
     gcd = math.gcd(orig_freq, new_freq)
     orig, new = orig_freq // gcd, new_freq // gcd
     base_freq = min(orig, new) * rolloff
     width = math.ceil(lowpass_filter_width * orig / base_freq)
+    first, stop = phases[0], new if phases[1] is None else phases[1]
     idx = torch.arange(-width, width + orig, dtype=torch.float64)[None, None] / orig
-    t = torch.arange(0, -new, -1)[:, None, None] / new + idx  # int64 / int is float32, then promoted
+    t = torch.arange(-first, -stop, -1)[:, None, None] / new + idx  # int64 / int is float32, then promoted
     t *= base_freq
     t = t.clamp_(-lowpass_filter_width, lowpass_filter_width)
     beta_tensor = torch.tensor(float(beta))  # float32, as torchaudio has it
@@ -53,14 +65,38 @@ def resample(waveform: torch.Tensor, orig_freq: int, new_freq: int) -> torch.Ten
         raise ValueError(f"sample rates must be positive, got {orig_freq} and {new_freq}")
     if orig_freq == new_freq:
         return waveform
-    kernel, width = sinc_kaiser_kernel(int(orig_freq), int(new_freq))
+    from gentools import memory
+
     gcd = math.gcd(int(orig_freq), int(new_freq))
     orig, new = int(orig_freq) // gcd, int(new_freq) // gcd
     shape = waveform.size()
     flat = waveform.reshape(-1, shape[-1])
     length = flat.shape[-1]
-    padded = torch.nn.functional.pad(flat, (width, width + orig))
-    out = torch.nn.functional.conv1d(padded[:, None], kernel.to(flat.device, flat.dtype), stride=orig)
-    out = out.transpose(1, 2).reshape(flat.shape[0], -1)
+    taps = 2 * math.ceil(FADTK_WIDTH * orig / (min(orig, new) * FADTK_ROLLOFF)) + orig
+    if new * taps > MAX_BANK_VALUES:
+        raise ValueError(f"resampling {orig_freq} Hz to {new_freq} Hz needs a filter bank of {new} x {taps} taps, "
+                         f"over the {MAX_BANK_VALUES} gentools builds; resample the file to a common rate first")
+    block = max(1, min(new, BLOCK_VALUES // taps))
+    steps = (length + 2 * taps) // orig + 2  # output positions per phase
+    memory.require(8 * (block * taps + 2 * flat.shape[0] * steps * new) + 8 * flat.shape[0] * (length + 2 * taps),
+                   f"resampling {length} samples from {orig_freq} to {new_freq} Hz")
+    if block == new:  # one conv over every phase, as torchaudio
+        kernel, width = sinc_kaiser_kernel(int(orig_freq), int(new_freq))
+        padded = torch.nn.functional.pad(flat, (width, width + orig))
+        out = torch.nn.functional.conv1d(padded[:, None], kernel.to(flat.device, flat.dtype), stride=orig)
+        out = out.transpose(1, 2).reshape(flat.shape[0], -1)
+    else:
+        width = (taps - orig) // 2
+        frames = torch.nn.functional.pad(flat, (width, width + orig)).unfold(-1, taps, orig)  # [B, L, taps], a view
+        out = flat.new_empty((flat.shape[0], frames.shape[1], new))
+        for first in range(0, new, block):  # the conv above as a product, one block of phases at a time
+            kernel, _ = _phase_block(int(orig_freq), int(new_freq), first, min(new, first + block))
+            out[:, :, first:first + kernel.shape[0]] = frames @ kernel[:, 0].T.to(flat.device, flat.dtype)
+        out = out.reshape(flat.shape[0], -1)
     target = int(torch.ceil(torch.as_tensor(new * length / orig)))  # float32 ceil, as torchaudio
     return out[..., :target].reshape(shape[:-1] + (-1,))
+
+
+def _phase_block(orig_freq: int, new_freq: int, first: int, stop: int) -> tuple[torch.Tensor, int]:
+    """Output phases ``first..stop`` of :func:`sinc_kaiser_kernel`, built for this block alone (not cached)."""
+    return sinc_kaiser_kernel.__wrapped__(orig_freq, new_freq, phases=(first, stop))
