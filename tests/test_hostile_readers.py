@@ -317,3 +317,96 @@ def test_a_truncated_wav_is_refused_not_zero_padded(tmp_path, vggish_weights, vg
     _one_line(*_vggish(cut, vggish_weights, tmp_path), "cut.wav: cannot decode audio",
               "truncated: its header declares 32000 bytes of samples, the file holds 1956", limit=vggish_limit)
     _ok(*_vggish(whole, vggish_weights, tmp_path), limit=vggish_limit)  # the control: the whole file is read
+
+
+# --- FIFOs and links in folders (item 9, item 10), video (item 8) ----------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["images", "audio", "frames"])
+def test_a_fifo_in_a_folder_is_skipped_not_waited_on(tmp_path, kind, vggish_weights):
+    """Each hung, even with --skip-bad: the FIFO was opened for reading and waited for a writer."""
+    import soundfile
+
+    folder = tmp_path / "in"
+    if kind == "images":
+        folder = _images(tmp_path, 3)
+        os.mkfifo(folder / "zz.png")
+        args = ["-b", "pixels:8"]
+    elif kind == "audio":
+        folder.mkdir()
+        for k in range(2):
+            soundfile.write(folder / f"{k}.wav", np.zeros(16000, np.float32), 16000, subtype="PCM_16")
+        os.mkfifo(folder / "zz.wav")
+        args = ["-b", "vggish", "--weights", vggish_weights]
+    else:
+        pytest.importorskip("av")
+        (folder / "clip").mkdir(parents=True)
+        for k, crop in enumerate(photo_crops(4, 16)):
+            Image.fromarray(crop).save(folder / "clip" / f"{k:03d}.png")
+        os.mkfifo(folder / "clip" / "004.png")
+        from gentools.features.video import Clips, VideoReader, list_videos
+
+        items, _ = list_videos([str(folder)])  # the clip reader opens each frame as an image
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match="a FIFO, not a regular file"):
+            VideoReader().clips(items[0], Clips(frames=5))
+        assert time.perf_counter() - started < 5
+        return
+    proc, seconds, rss = measured("extract", folder, *args, "--workers", "0", "--skip-bad", "-q",
+                                  "-o", tmp_path / "x.h5")
+    _ok(proc, seconds, rss, limit=4 * SMALL)
+    with store.open_input(str(tmp_path / "x.h5")) as f:
+        assert [str(s) for s in f.raw("skipped")][-1].endswith("zz.png" if kind == "images" else "zz.wav")
+
+
+def test_a_symlink_out_of_an_image_folder_is_not_read(tmp_path):
+    folder = _images(tmp_path, 3)
+    outside = tmp_path / "outside.png"
+    Image.fromarray(photo_crops(1, 16)[0]).save(outside)
+    os.symlink(outside, folder / "zz.png")
+    os.symlink(folder / "00.png", folder / "inner.png")  # a link inside the folder is read
+    proc = run_cli("extract", folder, "-b", "pixels:8", "--workers", "0", "-o", tmp_path / "x.h5", check=0)
+    assert "a symbolic link out of" in proc.stderr.decode()
+    with gentools.load(str(tmp_path / "x.h5")) as f:
+        assert sorted(f.ids) == ["00.png", "01.png", "02.png", "inner.png"]
+
+
+def _gif(path, frames=3, size=16, screen=None):
+    images = [Image.fromarray(c) for c in photo_crops(frames, size, seed=len(str(path)))]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
+    if screen:  # the logical screen of the GIF header: width and height, little-endian, at byte 6
+        data = bytearray(path.read_bytes())
+        data[6:10] = screen.to_bytes(2, "little") * 2
+        path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_folder_of_gifs_is_that_many_videos(tmp_path):
+    """Issue 33, item 8: a folder of 16 GIFs gave 17 rows (one frame folder of the GIFs' first frames, id 'gifs')."""
+    pytest.importorskip("av")
+    from gentools.features.video import list_videos
+
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    for k in range(16):
+        _gif(folder / f"{k:02d}.gif")
+    items, _ = list_videos([str(folder)])
+    assert len(items) == 16 and {i.kind for i in items} == {"file"} and "gifs" not in {i.id for i in items}
+
+
+def test_a_gif_screen_bomb_is_refused_from_its_header(tmp_path):
+    """A 959-byte GIF declaring a 16000 x 16000 screen took 8.4 GB."""
+    pytest.importorskip("av")
+    from gentools import memory
+    from gentools.features.video import decode_video
+
+    bomb = _gif(tmp_path / "bomb.gif", screen=16000)
+    assert bomb.stat().st_size < 4096
+    memory.set_budget(1 << 30)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match="16000x16000"):
+            decode_video(str(bomb))
+        assert time.perf_counter() - started < 5
+    finally:
+        memory.set_budget(None)
+    assert decode_video(str(_gif(tmp_path / "fine.gif"))).shape == (3, 16, 16, 3)  # the control

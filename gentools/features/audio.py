@@ -13,8 +13,10 @@ round trip, which loses precision for no other gain.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,9 +49,13 @@ def decode(source) -> tuple[np.ndarray, int]:
     with the reason when it cannot be read, holds no samples, or holds NaN or infinite samples."""
     from gentools import memory
 
+    from gentools.files import NotRegular, open_regular
+
     soundfile = soundfile_module()
     try:
-        with soundfile.SoundFile(source) as sound:
+        if isinstance(source, (str, os.PathLike)):  # a FIFO or a device would block or never end
+            source = open_regular(source)
+        with source if hasattr(source, "fileno") else contextlib.nullcontext(), soundfile.SoundFile(source) as sound:
             truncated = re.search(r"^data\s*:\s*(\d+) \(should be (\d+)\)", sound.extra_info, re.MULTILINE)
             if truncated:
                 raise ValueError(f"truncated: its header declares {truncated[1]} bytes of samples, the file holds "
@@ -60,6 +66,8 @@ def decode(source) -> tuple[np.ndarray, int]:
             data, rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
     except memory.OverBudget as exc:
         raise ValueError(str(exc)) from None
+    except NotRegular as exc:
+        raise ValueError(str(exc).rsplit(": ", 1)[-1]) from None
     except (soundfile.LibsndfileError, RuntimeError, OSError, EOFError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"not a readable sound file ({reason[:160]})") from None

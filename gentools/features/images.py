@@ -79,13 +79,31 @@ def _list_one(arg: str, accept: Callable[[str], bool], what: str) -> tuple[list[
     raise InputError(f"{arg}: no such file or folder")
 
 
+def inside_folder(path: str, root) -> bool:
+    """Whether ``path``, listed from folder ``root``, is read there: a symbolic link is followed only to a file
+    inside ``root`` (one out of it is left out, with a warning: a folder's inputs are that folder's files)."""
+    if not os.path.islink(path):
+        return True
+    target, base = os.path.realpath(path), os.path.realpath(root)
+    if target == base or target.startswith(base.rstrip(os.sep) + os.sep):
+        return True
+    import warnings
+
+    from gentools.errors import GentoolsWarning
+    from gentools.text import escape
+
+    warnings.warn(f"{escape(path)}: a symbolic link out of {escape(str(root))}; not read", GentoolsWarning,
+                  stacklevel=4)
+    return False
+
+
 def _list_folder(root: Path, accept: Callable[[str], bool]) -> list[Item]:
     items = []
     for folder, dirs, files in os.walk(root, onerror=_raise_walk_error):  # followlinks=False: no symlink loops
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if accept(name):
-                full = os.path.join(folder, name)
+            full = os.path.join(folder, name)
+            if accept(name) and inside_folder(full, root):
                 items.append(Item(os.path.relpath(full, root), "file", full))
     items.sort(key=lambda item: item.id.split(os.sep))
     return items
@@ -255,11 +273,17 @@ def decode(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
 
     from PIL import Image, UnidentifiedImageError
 
+    import contextlib
+
+    from gentools.files import NotRegular, open_regular
+
     saved = Image.MAX_IMAGE_PIXELS
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.MAX_IMAGE_PIXELS = None  # the check below is PIL's, with our limit; restored in finally
+            if isinstance(source, (str, os.PathLike)):  # a FIFO or a device would block or never end
+                source = stack.enter_context(open_regular(source))
             with Image.open(source) as image:
                 width, height = image.size
                 if width * height > max_pixels:
@@ -273,6 +297,8 @@ def decode(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
         reason = str(exc) or type(exc).__name__
         if isinstance(exc, FileNotFoundError):
             reason = "no such file"
+        elif isinstance(exc, NotRegular):
+            reason = str(exc).rsplit(": ", 1)[-1]
         elif isinstance(exc, PermissionError):
             reason = "permission denied"
         raise ValueError(reason) from None

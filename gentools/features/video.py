@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gentools import memory
 from gentools.errors import InputError
-from gentools.features.images import IMAGE_EXTENSIONS, Item
+from gentools.features.images import IMAGE_EXTENSIONS, Item, inside_folder
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".webm", ".avi", ".mkv", ".mov", ".gif", ".m4v"})
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -47,7 +48,9 @@ def is_video_name(name: str) -> bool:
 
 
 def _is_frame_name(name: str) -> bool:
-    return _visible(name) and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+    """A frame of a frame folder: an image name, but not ``.gif``: among video inputs a GIF is a video (its
+    frames are its animation), never a frame, so a folder of GIFs is that many videos, not one more."""
+    return _visible(name) and Path(name).suffix.lower() in IMAGE_EXTENSIONS - VIDEO_EXTENSIONS
 
 
 # ----------------------------------------------------------------------------------------------------- listing
@@ -81,6 +84,7 @@ def _list_folder(root: Path) -> list[Item]:
     items = []
     for folder, dirs, files in os.walk(root, onerror=_walk_error):  # followlinks=False: no symlink loops
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files = [f for f in files if inside_folder(os.path.join(folder, f), root)]
         frames = tuple(sorted(f for f in files if _is_frame_name(f)))
         if frames:
             rel = os.path.relpath(folder, root)
@@ -160,19 +164,28 @@ def av_module():
 def decode_video(source, limit: int | None = None) -> np.ndarray:
     """The frames of a video file (path or file object) as uint8 ``[T, H, W, 3]``, the first ``limit`` only
     when given; raises ``ValueError`` with the reason when it cannot be decoded or holds no frames."""
+    from gentools.files import NotRegular, open_regular
+
     av = av_module()
     frames: list = []
     try:
+        if isinstance(source, (str, os.PathLike)):
+            source = open_regular(source)  # a FIFO or a device would block or never end
         with av.open(source, mode="r") as container:
             if not container.streams.video:
                 raise ValueError("no video stream in the file")
             stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if width * height * 3 * 2 > min(MAX_DECODED_BYTES, memory.budget()):  # a GIF's screen is its header's
+                raise ValueError(f"its frames are {width}x{height}: one frame (and its copy) is over the memory "
+                                 f"budget of {memory.size_text(min(MAX_DECODED_BYTES, memory.budget()))}")
             for frame in container.decode(stream):
                 if frames and (frame.width, frame.height) != frames[0].shape[1::-1]:
                     raise ValueError(f"the frame size changes within the video ({frames[0].shape[1]}x"
                                      f"{frames[0].shape[0]}, then {frame.width}x{frame.height})")
-                if (len(frames) + 1) * frame.width * frame.height * 3 > MAX_DECODED_BYTES:
-                    raise ValueError(f"more than {MAX_DECODED_BYTES >> 30} GiB of decoded frames")
+                if 2 * (len(frames) + 1) * frame.width * frame.height * 3 > min(MAX_DECODED_BYTES, memory.budget()):
+                    raise ValueError(f"more than {memory.size_text(min(MAX_DECODED_BYTES, memory.budget()))} of "
+                                     f"decoded frames (and the stacked copy)")
                 frames.append(frame.to_ndarray(format="rgb24"))
                 if limit is not None and len(frames) >= limit:
                     break
@@ -183,6 +196,8 @@ def decode_video(source, limit: int | None = None) -> np.ndarray:
         raise ValueError(f"not a decodable video ({reason[:160]})") from None
     except ValueError:
         raise
+    except NotRegular as exc:
+        raise ValueError(str(exc).rsplit(": ", 1)[-1]) from None
     except (OSError, RuntimeError, TypeError, IndexError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"not a decodable video ({reason[:160]})") from None
