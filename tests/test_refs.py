@@ -627,3 +627,39 @@ def test_a_redirect_to_another_host_is_recorded(server, cache):
             env=env_for(cache), check=0)
     record = json.loads(next((cache / "refs" / "moved").glob("*.json")).read_text())
     assert record["pulled_from"] == f"http://localhost:{server.httpd.server_address[1]}/r/real.npz", record
+
+
+@pytest.mark.parametrize("where", ["record-fifo", "lock-fifo", "record-dev-zero", "verify-outside-link"])
+def test_cache_files_that_are_not_regular_are_one_line(cache, feature_files, where, tmp_path):
+    """Issue 33, item 9 and 10: a FIFO as ref.json or refs.lock hung, ref.json linked to /dev/zero took 7.5 GB, and
+    ``ref verify`` printed the sha256 of a linked outside file."""
+    env = env_for(cache)
+    run_cli("ref", "make", feature_files[1], "--name", "lab/r", env=env, check=0)
+    folder = cache / "refs" / "lab" / "r"
+    if where == "verify-outside-link":
+        secret = tmp_path / "secret.h5"
+        secret.write_bytes(b"outside bytes")
+        stats = folder / "stats.h5"
+        stats.unlink()
+        os.symlink(secret, stats)
+        started = time.perf_counter()
+        err = one_error(run_cli("ref", "verify", "lab/r", env=env))
+        assert "a symbolic link" in err and hashlib.sha256(b"outside bytes").hexdigest() not in err
+        return
+    target = folder / "ref.json" if where.startswith("record") else cache / "refs" / "refs.lock"
+    target.unlink(missing_ok=True)
+    if where == "record-dev-zero":
+        os.symlink("/dev/zero", target)
+    else:
+        os.mkfifo(target)
+    if where == "lock-fifo":  # read by every pull and verify of a pulled file: straight through its reader
+        from gentools.errors import InputError
+        from gentools.refs import cache as refs_cache
+
+        with pytest.raises(InputError, match="a FIFO, not a regular file"):
+            refs_cache.trusted("lab/r")
+        return
+    started = time.perf_counter()
+    err = one_error(run_cli("fid", feature_files[0], "ref:lab/r", env=env))
+    assert time.perf_counter() - started < 20
+    assert ("a FIFO" if where == "record-fifo" else "a symbolic link") in err and "ref.json" in err, err

@@ -85,14 +85,14 @@ def _flock(file_name: str) -> Iterator[None]:
 
 def read_json(path: Path, what: str) -> Optional[dict]:
     """A JSON object from ``path`` (None when absent), bounded in size; anything else is a one-line error."""
+    from gentools.files import NotRegular, read_regular
+
     try:
-        size = path.stat().st_size
+        value = json.loads(read_regular(path, MAX_RECORD_BYTES, follow=False).decode("utf-8"))
     except FileNotFoundError:
         return None
-    if size > MAX_RECORD_BYTES:
-        raise InputError(f"{what} is {size} bytes, more than a record can be ({path})")
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+    except NotRegular as exc:  # a FIFO would block, /dev/zero never end, a link point anywhere
+        raise InputError(f"{what}: {str(exc).split(': ', 1)[-1]} ({path})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{what} is not valid JSON ({exc}) ({path})") from None
     if not isinstance(value, dict):

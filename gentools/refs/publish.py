@@ -75,6 +75,8 @@ def _verify_manifest(path: Path) -> list:
 
 
 def _check(file: Path, expected: list, size: int) -> dict:
+    if file.is_symlink():  # a reference's files are its own: a link could show the hash of any file elsewhere
+        raise InputError(f"a symbolic link, not a file of the reference; not hashed ({file})")
     if not file.is_file():
         raise InputError(f"missing: listed but not there ({file})")
     actual_size = file.stat().st_size
