@@ -249,9 +249,150 @@ def reader_png(work: Path, rng, index: int):
     return ["extract", folder, "-b", "pixels:4", "--workers", "0", "-o", work / "o.h5"]
 
 
+# --- the readers of issue 33: called directly, each with the one exception type its callers turn into one line -----
+
+def _pt2_seed(work: Path) -> Path:
+    seed = work / "seed.pt2"
+    if not seed.exists():
+        import torch
+
+        module = torch.nn.Sequential(torch.nn.Linear(4, 12), torch.nn.Tanh()).eval()
+        batch = torch.export.Dim("batch")
+        torch.export.save(torch.export.export(module, (torch.zeros(2, 4),), dynamic_shapes=({0: batch},)), str(seed))
+    return seed
+
+
+def reader_pt2(work: Path, rng, index: int):
+    path = work / f"m{index}.pt2"
+    data = _pt2_seed(work).read_bytes()
+    if rng.rand() < 0.3:  # renamed, doubled or re-cased members: the names torch's case-blind reader looks up
+        with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(path, "w") as out:
+            infos = src.infolist()
+            victim = pick(rng, [i.filename for i in infos])
+            for info in infos:
+                name = info.filename
+                if name == victim:
+                    name = pick(rng, [name.upper(), name.replace("/", "//", 1), name + "/", "./" + name, name])
+                out.writestr(name, src.read(info))
+                if info.filename == victim and rng.rand() < 0.5:
+                    out.writestr(info.filename.swapcase(), mutate_bytes(src.read(info) or b"x", rng))
+    else:
+        path.write_bytes(mutate_bytes(data, rng))
+    return ("pt2", path)
+
+
+def reader_partial(work: Path, rng, index: int):
+    from gentools import store
+
+    dest = work / f"m{index}.h5"
+    if not (work / "partial-seed.h5").exists():
+        writer = store.FeatureWriter(str(work / "partial-seed-x.h5"), dict(PROVENANCE, source="/data"))
+        writer.open()
+        writer.append([f"{i}.png" for i in range(6)], {"features": rng.randn(6, 6).astype(np.float32)}, [])
+        writer.close()
+        os.replace(work / "partial-seed-x.h5.partial", work / "partial-seed.h5")
+    Path(f"{dest}.partial").write_bytes(mutate_bytes((work / "partial-seed.h5").read_bytes(), rng))
+    return ("partial", dest)
+
+
+def reader_latents(work: Path, rng, index: int):
+    from gentools import store
+
+    suffix = (".npy", ".h5")[index % 2]
+    seed = work / f"latents-seed{suffix}"
+    if suffix == ".npy":
+        np.save(seed, rng.randn(8, 4).astype(np.float32))
+    else:
+        store.write_latents(str(seed), {"latents": rng.randn(8, 4).astype(np.float32),
+                                        "names": [f"z{i}" for i in range(8)]}, {"seed": 1})
+    path = work / f"m{index}{suffix}"
+    path.write_bytes(mutate_bytes(seed.read_bytes(), rng))
+    return ("latents", path)
+
+
+def reader_refs_record(work: Path, rng, index: int):
+    record = {"name": "lab/r", "file": "r.npz", "sha256": "0" * 64, "size": 123, "url": "https://example.org/r.npz",
+              "format": "file", "preset": "", "pulled": "2026-01-01"}
+    path = work / f"m{index}.json"
+    path.write_bytes(mutate_bytes(json.dumps(record).encode(), rng))
+    return ("refs-record", path)
+
+
+def reader_sound(work: Path, rng, index: int):
+    import soundfile
+
+    suffix = (".wav", ".flac")[index % 2]
+    seed = work / f"sound-seed{suffix}"
+    soundfile.write(seed, (rng.randn(int(rng.randint(200, 8000))) * 0.1).astype(np.float32),
+                    int(pick(rng, [8000, 16000, 22050, 44100])), format=suffix[1:].upper())
+    path = work / f"m{index}{suffix}"
+    path.write_bytes(mutate_bytes(seed.read_bytes(), rng))
+    return ("sound", path)
+
+
+def reader_video(work: Path, rng, index: int):
+    suffix = (".gif", ".avi")[index % 2]
+    seed = work / f"video-seed{suffix}"
+    if suffix == ".gif":
+        frames = [Image.fromarray(rng.randint(0, 256, (8, 8, 3), dtype=np.uint8)) for _ in range(3)]
+        frames[0].save(seed, save_all=True, append_images=frames[1:], duration=40)
+    elif not seed.exists():
+        import av
+
+        with av.open(str(seed), "w") as container:
+            stream = container.add_stream("mjpeg", rate=8)
+            stream.width, stream.height, stream.pix_fmt = 16, 16, "yuvj420p"
+            for _ in range(3):
+                frame = av.VideoFrame.from_ndarray(rng.randint(0, 256, (16, 16, 3), dtype=np.uint8), format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    path = work / f"m{index}{suffix}"
+    path.write_bytes(mutate_bytes(seed.read_bytes(), rng))
+    return ("video", path)
+
+
+def _call_reader(kind: str, path: Path) -> None:
+    """The reader of ``kind`` on ``path``, as its command calls it."""
+    if kind == "captions":
+        from gentools.features.annotations import read_tsv
+
+        read_tsv(str(path), "caption")
+    elif kind == "pt2":
+        import torch
+
+        from gentools.features import model_files
+
+        model_files.load(path, torch.device("cpu"), "generator")
+    elif kind == "partial":
+        from gentools import store
+
+        store.FeatureWriter.resume_state(str(path), [f"{i}.png" for i in range(6)],
+                                         dict(PROVENANCE, source="/data"))
+    elif kind == "latents":
+        from gentools import store
+
+        store.read_latents(str(path))
+    elif kind == "refs-record":
+        from gentools.refs import cache
+
+        cache.read_json(path, "the reference's record")
+    elif kind == "sound":
+        from gentools.features.audio import Loading, decode
+
+        data, rate = decode(str(path))
+        Loading(16000).prepare(data, rate)
+    else:
+        from gentools.features.video import decode_video
+
+        decode_video(str(path))
+
+
 READERS = {"hdf5": reader_hdf5, "stats": reader_stats, "numpy": reader_numpy, "pickle": reader_pickle,
            "labels-tsv": reader_tsv, "captions-tsv": reader_captions, "jsonl": reader_jsonl,
-           "archive": reader_archive, "png": reader_png}
+           "archive": reader_archive, "png": reader_png, "pt2": reader_pt2, "partial": reader_partial,
+           "latents": reader_latents, "refs-record": reader_refs_record, "sound": reader_sound, "video": reader_video}
 
 
 def _setup(work: Path) -> None:
@@ -270,15 +411,18 @@ def _run_one(command) -> tuple[int, str]:
     """Exit code and stderr of one CLI run in this process (or of read_tsv for the captions reader)."""
     from gentools.cli import run
 
-    if isinstance(command, tuple):
+    if isinstance(command, tuple):  # a reader called directly: its documented failures are one line
         from gentools.errors import GentoolsError
-        from gentools.features.annotations import read_tsv
+        from gentools.store import CannotResume
 
         try:
-            read_tsv(str(command[1]), "caption")
+            _call_reader(*command)
             return 0, ""
         except GentoolsError as exc:
             return exc.exit_code, f"gentools: error: {exc}\n"
+        except (CannotResume, ValueError) as exc:  # resume starts again; decoders' reasons become one line
+            message = str(exc)
+            return 1, f"gentools: error: {message}\n" if message and "\n" not in message else f"bad: {exc!r}\n"
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = run([str(a) for a in command] + ["-q"])

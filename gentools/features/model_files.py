@@ -88,8 +88,9 @@ def kind_of(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InputError(f"{escape(str(path))}: not a .pt2 exported program or TorchScript file ({exc})") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise InputError(f"{escape(str(path))}: not a .pt2 exported program or TorchScript file "
+                         f"({escape(str(exc))[:160]})") from None
     if any(posixpath.basename(n) == "archive_format" for n in names):
         return "pt2"
     if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
@@ -114,7 +115,8 @@ def _exported(path: Path, device: torch.device, what: str) -> ModelFile:
 
     try:
         pt2_archive.check(path)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, UnicodeError) as exc:
+        # unsupported compression methods are NotImplementedError, encrypted members RuntimeError
         raise InputError(f"{escape(str(path))}: not a readable .pt2 archive ({escape(str(exc))[:160]})") from None
     try:
         with open(path, "rb") as handle, _torch_logs_quiet():  # a handle: torch warns about a path not ending .pt2
