@@ -43,11 +43,12 @@ def ref_pull(spec: str, *, sha256: Optional[str] = None, name: Optional[str] = N
 
 
 def ref_make(inputs: Sequence[InputLike], *, name: str, preset: Optional[str] = None, rows: int = 0,
-             seed: int = 0, output: Optional[str] = None, force: bool = False) -> dict:
+             seed: Optional[int] = None, output: Optional[str] = None, force: bool = False) -> dict:
     """Publish a reference: ``stats.h5`` of the inputs (features pooled, stats merged exactly), with ``rows``
     also ``rows.h5`` (that many feature rows, a seeded uniform subset kept in input order, for KID/PRDC), and
     ``manifest.json`` (name, n, dim, provenance, version, each file's sha256). Into ``output``, or into the
-    cache as ``ref:NAME`` (``ref:NAME:rows``). ``preset`` must match the features' backbone and resize."""
+    cache as ``ref:NAME`` (``ref:NAME:rows``). ``preset`` must match the features' backbone and resize. ``seed``
+    (default 2020, as every other command) draws the rows."""
     from gentools import presets
     from gentools.api.stats import stats
     from gentools.store import write_features
@@ -73,7 +74,8 @@ def ref_make(inputs: Sequence[InputLike], *, name: str, preset: Optional[str] = 
         result.save(str(folder / "stats.h5"))
         files = {"stats.h5": "stats"}
         if rows:
-            features = _subset(require_features(items, "ref make --rows"), rows, seed)
+            features = _subset(require_features(items, "ref make --rows"), rows,
+                               presets.DEFAULT.seed if seed is None else seed)
             write_features(str(folder / "rows.h5"), features, dict(result.provenance, count=rows, complete=True))
             files["rows.h5"] = "rows"
         manifest = publish.write_manifest(folder, name, files, result, preset or "")

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from typing_extensions import Annotated
 
-from gentools.presets import DEFAULT
+from gentools.presets import DEFAULT, PRESETS
 
 DEFAULT_SEED = DEFAULT.seed  # the one defaults table (presets.PRESETS["gentools"]): torch-fidelity's 2020
 
@@ -34,5 +34,5 @@ PerClass = Annotated[bool, typer.Option(
     "--per-class", help="Group rows by their labels: one METRIC.LABEL line per class, then the mean over classes "
                         "(both inputs need labels: extract --labels / --classes).")]
 PresetOption = Annotated[Optional[str], typer.Option(
-    "--preset", help="Use every default of another tool: pytorch-fid, torch-fidelity, clean-fid, adm, stylegan "
+    "--preset", help=f"Use every default of another tool: {', '.join(name for name in PRESETS if name != 'gentools')} "
                      "(`gentools presets` shows them). Explicit options still win.", show_default=False)]

@@ -9,7 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import Force, Json, NoStdin, PresetOption, Quiet, Seed
+from gentools.cli._options import DEFAULT_SEED, Force, Json, NoStdin, PresetOption, Quiet, Seed
 
 app = typer.Typer(name="ref", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
                   help="Reference statistics: list the catalogue, pull a reference into the cache (verified), "
@@ -85,7 +85,7 @@ def make(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", metavar="DIR", help="Write the files into "
                                                    "this folder (to publish) instead of the cache.",
                                                    show_default=False)] = None,
-    seed: Seed = 0,
+    seed: Seed = DEFAULT_SEED,
     force: Force = False,
     quiet: Quiet = False,
     no_stdin: NoStdin = False,

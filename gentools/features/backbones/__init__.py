@@ -35,9 +35,24 @@ def register(name: str, help: str, resizes: tuple, load: Callable, modality: str
 
 
 def modality_of(spec: str) -> str:
-    """``image``, ``audio`` or ``video``: what the backbone ``spec`` takes (plugins take images)."""
+    """``image``, ``audio`` or ``video``: what the backbone ``spec`` takes (plugins take images); an unknown name
+    without ``:`` is a usage error with the nearest names (``-b VGGish``: did you mean vggish?)."""
     entry = REGISTRY.get(spec.split(":", 1)[0])
+    if entry is None and ":" not in spec:
+        raise UsageError(unknown_name(spec))
     return entry.modality if entry is not None else "image"
+
+
+def unknown_name(spec: str) -> str:
+    """The usage error of an unknown backbone name: the nearest registered names, else the short list."""
+    import difflib
+
+    lowered = {name.lower(): name for name in REGISTRY}
+    near = difflib.get_close_matches(spec.split(":", 1)[0].lower(), lowered, n=3, cutoff=0.6)
+    if near:
+        return f"--backbone {spec}: unknown backbone; did you mean {' or '.join(lowered[n] for n in near)}?"
+    return (f"--backbone {spec}: unknown backbone; expected one of {', '.join(REGISTRY)} (with its :VARIANT where "
+            f"it has one), or module:function (a plugin)")
 
 
 def _lazy(module: str, function: str, call: Callable) -> Callable:
@@ -98,7 +113,7 @@ def load_backbone(spec: str, weights: str | None, resize: str | None, spatial: b
         raise UsageError("--spatial is only defined for the inception backbone (sFID)")
     if entry is None:
         if ":" not in spec:
-            raise UsageError(f"--backbone {spec}: expected {names_help()}")
+            raise UsageError(unknown_name(spec))
         from gentools.features.backbones import others
 
         entry = Entry("", (), lambda s, w, r, sp, d: others.plugin(s, d))

@@ -49,12 +49,15 @@ class Backbone:
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` is CUDA when available, else CPU."""
+    from gentools.errors import UsageError
+
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UsageError(f"--device {device}: expected auto, cpu, cuda or cuda:N") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        from gentools.errors import UsageError
-
         raise UsageError("--device cuda: no CUDA device is available")
     return resolved
 

@@ -1,0 +1,54 @@
+"""Issue 33, item 11: what a new user ran into, each fixed and held here."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gentools import presets
+from tests.conftest import cli_env, run_cli
+
+
+def test_an_unknown_backbone_name_suggests_the_nearest(tmp_path):
+    """``-b VGGish`` on an audio folder said "no images found"; ``-b vgish`` printed 1,400 characters."""
+    for given, nearest in (("VGGish", "vggish"), ("vgish", "vggish"), ("incepton", "inception")):
+        proc = run_cli("extract", tmp_path, "-b", given, "-o", tmp_path / "x.h5")
+        err = proc.stderr.decode()
+        assert proc.returncode == 2 and err.count("\n") == 1 and f"did you mean {nearest}?" in err, err
+        assert len(err) < 200
+
+
+def test_help_lists_every_preset_from_the_table():
+    """The help of extract, fid and ref make listed 5 of the 16 presets."""
+    for command in (["extract"], ["fid"], ["ref", "make"]):
+        text = run_cli(*command, "--help", env=cli_env(COLUMNS="400"), check=0).stdout.decode()
+        missing = [name for name in presets.PRESETS if name != "gentools" and name not in text]
+        assert not missing, (command, missing)
+
+
+def test_an_unknown_device_is_a_usage_error(tmp_path):
+    """``--device gpu`` gave "unexpected RuntimeError"."""
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    proc = run_cli("extract", tmp_path, "-b", "pixels:4", "--device", "gpu", "-o", tmp_path / "x.h5")
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1 and "--device gpu: expected auto, cpu, cuda" in err, err
+
+
+def test_ref_make_draws_its_rows_with_the_seed_everything_else_uses(tmp_path, monkeypatch):
+    """``ref make --seed`` defaulted to 0, where every other command uses 2020."""
+    from gentools.api.ref import ref_make
+    from gentools.inputs import load
+
+    monkeypatch.setenv("GENTOOLS_CACHE", str(tmp_path / "cache"))
+    rng = np.random.RandomState(0)
+    np.save(tmp_path / "f.npy", rng.randn(200, 6).astype(np.float32))
+    rows = {}
+    for seed in (None, 2020, 0):
+        out = tmp_path / f"out{seed}"
+        ref_make([str(tmp_path / "f.npy")], name="lab/r", rows=20, seed=seed, output=str(out))
+        with load(str(out / "rows.h5")) as f:
+            rows[seed] = f.array()
+    assert presets.DEFAULT.seed == 2020
+    np.testing.assert_array_equal(rows[None], rows[2020])
+    assert not np.array_equal(rows[None], rows[0])
