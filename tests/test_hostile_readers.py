@@ -410,3 +410,37 @@ def test_a_gif_screen_bomb_is_refused_from_its_header(tmp_path):
     finally:
         memory.set_budget(None)
     assert decode_video(str(_gif(tmp_path / "fine.gif"))).shape == (3, 16, 16, 3)  # the control
+
+
+def test_random_clip_starts_keep_only_the_frames_of_their_clips(tmp_path):
+    """``--clip-start random`` decoded and kept a whole video to count its frames (6.6 GB for an 836 KB mp4); the
+    count now comes from a pass that keeps nothing, and the second pass keeps only the clips' frames."""
+    pytest.importorskip("av")
+    from gentools.features.video import Clips, VideoReader, decode_frames, decode_video, list_videos
+
+    video = _gif(tmp_path / "long.gif", frames=40)
+    whole = decode_video(str(video))
+    kept, count = decode_frames(str(video), {3, 5, 39, 80})
+    assert count == 40 and sorted(kept) == [3, 5, 39]
+    np.testing.assert_array_equal(kept[5], whole[5])
+    items, _ = list_videos([str(video)])
+    clips = Clips(frames=4, subsample=2, start="random", seed=7, per_video=2)
+    got, starts, available = VideoReader().clips(items[0], clips)
+    assert available == 40 and len(starts) == 2
+    np.testing.assert_array_equal(got, np.stack([whole[clips.indices(s)] for s in starts]))
+
+
+def test_videos_too_short_for_a_clip_say_so(tmp_path):
+    """Videos shorter than the clip, and a one-frame video, said "no image could be decoded"."""
+    pytest.importorskip("av")
+    folder = tmp_path / "short"
+    folder.mkdir()
+    _gif(folder / "a.gif", frames=3)
+    _gif(folder / "b.gif", frames=1)
+    from tests.video.inputs import write_stand_in
+
+    detector = write_stand_in(tmp_path / "i3d_torchscript.pt")
+    proc = run_cli("extract", folder, "-b", "i3d", "--weights", detector, "--frames", "8", "--workers", "0", "-q",
+                   "-o", tmp_path / "x.h5")
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "shorter than one clip of 8 frames" in err and "no image" not in err, err

@@ -157,10 +157,10 @@ def _run(new_job, ranks, output, provenance: dict, resume: bool, overwrite: bool
         else:
             writer = new_job(dest).run(resume, overwrite)
             if writer is not None and writer.skipped:
-                what = ("video(s), undecodable or shorter than one clip of "
-                        f"{provenance['frames'] * provenance['subsample']} frames"
-                        if provenance.get("modality") == "video" else "undecodable image(s)")
-                warnings.warn(f"skipped {len(writer.skipped)} {what}; their ids are in the file's 'skipped' list",
+                from gentools.features.job import skipped_kind
+
+                warnings.warn(f"skipped {len(writer.skipped)} {skipped_kind(provenance)}; their ids are in the file's "
+                              f"'skipped' list (gentools info FILE --skipped)",
                               GentoolsWarning, stacklevel=3)
         ranks.close()
         if not ranks.is_writer:

@@ -14,6 +14,8 @@ from gentools.cli._options import Json, NoStdin, Quiet
 def info(
     inputs: Annotated[List[str], typer.Argument(metavar="FILE...", help="Features or stats files; '-' is stdin.")],
     json_: Json = False,
+    skipped: Annotated[bool, typer.Option("--skipped", help="Print the ids of the inputs the extraction skipped, "
+                                          "one per line, instead.")] = False,
     quiet: Quiet = False,
     no_stdin: NoStdin = False,
 ) -> None:
@@ -30,12 +32,18 @@ def info(
     _console.set_quiet(quiet)
     for index, source in enumerate(sources(inputs, no_stdin)):
         item = load(source, allow_incomplete=True, allow_sets=True)
+        if skipped:
+            from gentools.text import escape
+
+            for skipped_id in (item.skipped if item.kind == "features" else []):
+                print(escape(skipped_id))
+            continue
         record = {"path": item.label}
         if item.kind == "stats-set":
             record.update(kind="edm2-stats", n=item.n)
             record.update({f"dim.{name}": len(entry.mu) for name, entry in item.entries.items()})
         elif item.kind == "features":
-            record.update(kind="features", n=item.n, dim=item.dim)
+            record.update(kind="features", n=item.n, dim=item.dim, skipped=len(item.skipped))
             record.update({f"shape.{k}": "x".join(map(str, v)) for k, v in item.shapes().items()})
             if item.labels is not None:
                 record["classes"] = len(set(item.labels))

@@ -102,7 +102,7 @@ class ExtractionJob:
             if self.writer is not None:
                 self.writer.flush()
                 if self.writer.rows_done == 0:
-                    raise InputError(f"{self.provenance.get('source', '')}: no image could be decoded")
+                    raise InputError(f"{self.provenance.get('source', '')}: {nothing_made(self.provenance)}")
                 self.writer.finish()
             return self.writer
         except Interrupted:
@@ -170,3 +170,16 @@ def _interrupt(writer, signum, dest: str):
         raise Interrupted(f"{signal.Signals(signum).name}: {writer.rows_done} rows kept in "
                           f"{store.partial_path(dest)}; run the same command with --resume to continue", code)
     raise Interrupted(f"{signal.Signals(signum).name}", code)
+
+
+def skipped_kind(provenance: dict) -> str:
+    """What a skipped input of this job is, for the warning and the errors: by the input kind it read."""
+    if provenance.get("modality") == "video":
+        return (f"video(s), undecodable or shorter than one clip of "
+                f"{provenance.get('frames', 16) * provenance.get('subsample', 1)} frames")
+    return "undecodable sound file(s)" if provenance.get("modality") == "audio" else "undecodable image(s)"
+
+
+def nothing_made(provenance: dict) -> str:
+    """Why a job made no row at all."""
+    return f"no row could be made: every input was skipped as one of the {skipped_kind(provenance)}"

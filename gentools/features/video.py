@@ -164,10 +164,23 @@ def av_module():
 def decode_video(source, limit: int | None = None) -> np.ndarray:
     """The frames of a video file (path or file object) as uint8 ``[T, H, W, 3]``, the first ``limit`` only
     when given; raises ``ValueError`` with the reason when it cannot be decoded or holds no frames."""
+    return np.stack(_decode(source, limit)[0])
+
+
+def decode_frames(source, keep) -> tuple[dict, int]:
+    """Only frames ``keep`` (indices) of a video, and how many frames it has: every frame is decoded, but no
+    other is kept (``--clip-start random`` needs the count, and a few frames of a long video)."""
+    frames, count = _decode(source, None, set(keep))
+    return dict(zip(sorted(set(keep) & set(range(count))), frames)), count
+
+
+def _decode(source, limit: int | None = None, keep: set | None = None) -> tuple[list, int]:
+    """The kept frames (all, the first ``limit``, or those in ``keep``) and the number of frames decoded."""
     from gentools.files import NotRegular, open_regular
 
     av = av_module()
     frames: list = []
+    count = 0
     try:
         if isinstance(source, (str, os.PathLike)):
             source = open_regular(source)  # a FIFO or a device would block or never end
@@ -180,6 +193,9 @@ def decode_video(source, limit: int | None = None) -> np.ndarray:
                 raise ValueError(f"its frames are {width}x{height}: one frame (and its copy) is over the memory "
                                  f"budget of {memory.size_text(min(MAX_DECODED_BYTES, memory.budget()))}")
             for frame in container.decode(stream):
+                count += 1
+                if keep is not None and count - 1 not in keep:
+                    continue
                 if frames and (frame.width, frame.height) != frames[0].shape[1::-1]:
                     raise ValueError(f"the frame size changes within the video ({frames[0].shape[1]}x"
                                      f"{frames[0].shape[0]}, then {frame.width}x{frame.height})")
@@ -201,9 +217,9 @@ def decode_video(source, limit: int | None = None) -> np.ndarray:
     except (OSError, RuntimeError, TypeError, IndexError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"not a decodable video ({reason[:160]})") from None
-    if not frames:
+    if not count:
         raise ValueError("the video holds no frames")
-    return np.stack(frames)
+    return frames, count
 
 
 @dataclass(frozen=True)
@@ -290,13 +306,21 @@ class VideoReader:
             return np.stack([np.stack([_rgb(np.asarray(video[i])) for i in clips.indices(s)]) for s in starts]), \
                 starts, len(video)
         source = item.path if item.kind == "file" else io.BytesIO(self._member(item.member, item))
-        limit = clips.per_video * clips.span if clips.start == "first" else None
-        video = decode_video(source, limit)
-        available = len(video)
+        if clips.start == "first":
+            video = decode_video(source, clips.per_video * clips.span)
+            available = len(video)
+            starts = clips.starts(available, item.id)
+            if not starts:
+                return None, [], available
+            return np.stack([video[clips.indices(s)] for s in starts]), starts, available
+        _, available = decode_frames(source, ())  # counted, none kept
         starts = clips.starts(available, item.id)
         if not starts:
             return None, [], available
-        return np.stack([video[clips.indices(s)] for s in starts]), starts, available
+        if hasattr(source, "seek"):
+            source.seek(0)
+        kept, _ = decode_frames(source, {int(i) for s in starts for i in clips.indices(s)})
+        return np.stack([np.stack([kept[int(i)] for i in clips.indices(s)]) for s in starts]), starts, available
 
     def _frame(self, item: Item, name: str) -> np.ndarray:
         from gentools.features.images import decode

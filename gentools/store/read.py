@@ -167,6 +167,12 @@ class FeatureFile:
         return None if ids is None else [str(i) for i in ids]
 
     @property
+    def skipped(self) -> list:
+        """The ids of the inputs an extraction skipped (``--skip-bad``; videos shorter than a clip), in order."""
+        skipped = self.raw("skipped")
+        return [] if skipped is None else [str(i) for i in np.atleast_1d(skipped)]
+
+    @property
     def labels(self) -> list | None:
         labels = self.raw("labels")
         if labels is None:

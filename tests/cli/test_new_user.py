@@ -52,3 +52,25 @@ def test_ref_make_draws_its_rows_with_the_seed_everything_else_uses(tmp_path, mo
     assert presets.DEFAULT.seed == 2020
     np.testing.assert_array_equal(rows[None], rows[2020])
     assert not np.array_equal(rows[None], rows[0])
+
+
+def test_skipped_inputs_can_be_read_back_and_are_named_by_their_kind(tmp_path):
+    """The warning said "image(s)" for audio, ``info`` showed a count only, and the API had no way to read them."""
+    import soundfile
+    import torch
+
+    import gentools
+    from gentools.features.backbones.audio import random_vggish_state_dict
+
+    torch.save(random_vggish_state_dict(3), tmp_path / "vggish.pth")
+    (tmp_path / "in").mkdir()
+    soundfile.write(tmp_path / "in" / "a.wav", np.zeros(16000, np.float32), 16000, subtype="PCM_16")
+    (tmp_path / "in" / "b\tbad.wav").write_bytes(b"RIFF not really")
+    proc = run_cli("extract", tmp_path / "in", "-b", "vggish", "--weights", tmp_path / "vggish.pth", "--workers", "0",
+                   "--skip-bad", "-o", tmp_path / "x.h5", check=0)
+    assert "skipped 1 undecodable sound file(s)" in proc.stderr.decode()
+    with gentools.load(str(tmp_path / "x.h5")) as f:
+        assert f.skipped == ["b\tbad.wav"]
+    listed = run_cli("info", tmp_path / "x.h5", "--skipped", check=0).stdout.decode()
+    assert listed == "b\\tbad.wav\n"  # escaped: a tab in a name is no second field
+    assert "skipped\t1\n" in run_cli("info", tmp_path / "x.h5", check=0).stdout.decode()
