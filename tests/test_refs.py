@@ -663,3 +663,20 @@ def test_cache_files_that_are_not_regular_are_one_line(cache, feature_files, whe
     err = one_error(run_cli("fid", feature_files[0], "ref:lab/r", env=env))
     assert time.perf_counter() - started < 20
     assert ("a FIFO" if where == "record-fifo" else "a symbolic link") in err and "ref.json" in err, err
+
+
+def test_a_damaged_cached_reference_says_to_verify_or_pull_again(server, cache, feature_files):
+    """A flipped byte in a pulled npz gave "BadZipFile: Bad CRC-32" and nothing to do about it."""
+    import zipfile
+
+    body = adm_batch(8, seed=6)
+    server.files["/r/flip.npz"] = body
+    env = env_for(cache)
+    path = Path(run_cli("ref", "pull", f"{server.url}/r/flip.npz", env=env, check=0).stdout.decode().strip())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("mu.npy")
+    data = bytearray(path.read_bytes())
+    data[info.header_offset + 30 + len("mu.npy") + info.file_size - 4] ^= 0x40  # inside mu's last float
+    path.write_bytes(bytes(data))
+    err = one_error(run_cli("fid", feature_files[0], "ref:flip", "-q", env=env))
+    assert "CRC" in err and "gentools ref verify flip" in err and "gentools ref pull flip" in err, err

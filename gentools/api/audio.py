@@ -42,6 +42,10 @@ def fadtk_fid(gen, ref, infinity: bool, seed: int, progress) -> dict:
     values = {frechet.FID: audio_metrics.fadtk_frechet_distance(mu_ref, cov_ref, *fadtk_moments(gen))}
     if infinity:
         frames = gen.array().astype(np.float16)
+        if len(frames) < audio_metrics.FAD_INFINITY_MIN_N:
+            warnings.warn(f"FAD∞ from {len(frames)} frames, fewer than fadtk's min_n={audio_metrics.FAD_INFINITY_MIN_N}: "
+                          f"its subset sizes then exceed the set (drawn with replacement) and the extrapolation to "
+                          f"infinity means little ({gen.label})", GentoolsWarning, stacklevel=4)
         with bar(progress, "FAD∞", audio_metrics.FAD_INFINITY_STEPS) as tick:
             inf = audio_metrics.fad_infinity(frames, mu_ref, cov_ref, seed, progress=tick)
         values.update({frechet.FID_INFINITY: inf["fad_infinity"], "fid_infinity_slope": inf["fad_infinity_slope"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gentools.errors import InputError
+from gentools.errors import FormatError, InputError
 from gentools.refs import cache
 
 PREFIX = "ref:"
@@ -54,7 +54,13 @@ def open_ref(spec: str, allow_sets: bool = False):
     if record["format"] == "dataset-archive":
         raise InputError(f"{spec} is the image dataset archive torch-fidelity computes its statistics from, not "
                          f"statistics; gentools does not read it ({path})")
-    item = open_input(str(path), allow_sets=allow_sets)
+    try:
+        item = open_input(str(path), allow_sets=allow_sets)
+    except FormatError as exc:  # a cached file that no longer reads: changed or damaged since it was pulled
+        name = parse(spec)[0]
+        exc.hint = "; ".join(filter(None, [exc.hint, f"the cached file is damaged: `gentools ref verify {name}` "
+                                                     f"checks it, `gentools ref pull {name}` fetches it again"]))
+        raise
     extra = {"ref": parse(spec)[0], "ref_url": record["url"], "ref_sha256": record["sha256"]}
     if record["preset"]:
         extra["preset"] = record["preset"]

@@ -74,3 +74,17 @@ def test_skipped_inputs_can_be_read_back_and_are_named_by_their_kind(tmp_path):
     listed = run_cli("info", tmp_path / "x.h5", "--skipped", check=0).stdout.decode()
     assert listed == "b\\tbad.wav\n"  # escaped: a tab in a name is no second field
     assert "skipped\t1\n" in run_cli("info", tmp_path / "x.h5", check=0).stdout.decode()
+
+
+def test_fad_infinity_below_fadtks_500_frames_warns(tmp_path):
+    from gentools import store
+
+    rng = np.random.RandomState(0)
+    prov = {"backbone": "vggish", "modality": "audio", "complete": True}
+    for name, rows in (("gen", 120), ("ref", 300)):
+        ids = [f"{name}{k // 10:02d}" for k in range(rows)]
+        store.write_features(str(tmp_path / f"{name}.h5"), {"features": rng.randn(rows, 4).astype(np.float32),
+                                                            "ids": ids}, dict(prov, count=rows))
+    proc = run_cli("fid", tmp_path / "gen.h5", tmp_path / "ref.h5", "--preset", "fadtk", "--infinity", check=0)
+    err = proc.stderr.decode()
+    assert "FAD∞ from 120 frames, fewer than fadtk's min_n=500" in err and "fid_infinity\t" in proc.stdout.decode()
