@@ -141,3 +141,42 @@ def test_hf_cache_weights_are_fingerprinted_by_their_snapshot(clips, tmp_path):
     assert shas[0] != shas[1]
     proc = run_cli("fid", tmp_path / "cache0.h5", tmp_path / "cache1.h5", "-q")
     assert proc.returncode == 1 and b"weights_sha256" in proc.stderr
+
+
+@pytest.mark.parametrize("change", ["layers", "rate", "dev-zero-config", "dev-zero-weights", "pickle"])
+def test_hostile_hugging_face_files_are_one_line(clips, tmp_path, change):
+    """Issue 33: num_hidden_layers 10^5 took 105 s and 4.7 GB; a sampling_rate of 4e9 tried 24 GB; a snapshot file
+    linked to /dev/zero was hashed forever; a pytorch_model.bin pickle ended in an "unexpected" error."""
+    import json
+    import os
+    import pickle
+    import time
+
+    torch.manual_seed(0)
+    folder = tmp_path / "model"
+    transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(num_hidden_layers=1, hidden_size=32, num_attention_heads=2,
+                                                           intermediate_size=64)).save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor().save_pretrained(folder)
+    if change == "layers":
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps(dict(config, num_hidden_layers=100_000)))
+        expected = "num_hidden_layers is 100000"
+    elif change == "rate":
+        config = json.loads((folder / "preprocessor_config.json").read_text())
+        (folder / "preprocessor_config.json").write_text(json.dumps(dict(config, sampling_rate=4_000_000_000)))
+        expected = "sampling_rate is 4000000000"
+    elif change == "dev-zero-config":
+        (folder / "config.json").unlink()
+        os.symlink("/dev/zero", folder / "config.json")
+        expected = "not a regular file"
+    elif change == "dev-zero-weights":
+        os.symlink("/dev/zero", folder / "extra.bin")
+        expected = "cannot be fingerprinted"
+    else:
+        for weights in folder.glob("*.safetensors"):
+            weights.unlink()
+        (folder / "pytorch_model.bin").write_bytes(pickle.dumps({"a": (os.system, ("true",))}))
+        expected = "cannot be loaded"
+    started = time.perf_counter()
+    err = one_line_error("extract", clips, "-b", f"hf:{folder}", "--workers", "0", "-o", tmp_path / "x.h5")
+    assert expected in err and time.perf_counter() - started < 60, err

@@ -13,6 +13,7 @@ log-mel front end is our transcription of torchvggish's ``vggish_input.waveform_
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from pathlib import Path
 
@@ -138,6 +139,57 @@ def random_vggish_state_dict(seed: int = 0) -> dict:
         return {k: v.clone() for k, v in VGGish().state_dict().items()}
 
 
+# What a transformers audio config may declare before it is refused unbuilt (the largest published speech models have
+# 48 layers of width 1,280 / 5,120; a config is a file from someone else: 10^5 layers took 105 s and 4.7 GB).
+HF_CONFIG_LIMITS = {"num_hidden_layers": 256, "encoder_layers": 256, "decoder_layers": 256, "hidden_size": 16384,
+                    "d_model": 16384, "intermediate_size": 65536, "encoder_ffn_dim": 65536, "decoder_ffn_dim": 65536,
+                    "num_attention_heads": 256, "encoder_attention_heads": 256, "num_mel_bins": 1024,
+                    "max_source_positions": 1 << 16, "vocab_size": 1 << 20, "num_conv_pos_embeddings": 4096}
+HF_MAX_RATE = 768_000
+HF_MAX_CONFIG_BYTES = 1 << 20
+
+
+def _checked_hf_files(source: str) -> None:
+    """A model's ``config.json`` and ``preprocessor_config.json`` (a ``save_pretrained`` folder, or the Hugging Face
+    cache's snapshot) read as files from someone else, before transformers builds anything from them: regular
+    files (a snapshot's links to its blobs are followed; a FIFO or ``/dev/zero`` is refused) of at most 1 MB,
+    sizes within :data:`HF_CONFIG_LIMITS`, the weights they imply within the memory budget, a plausible rate."""
+    import json
+
+    from gentools import memory
+    from gentools.files import read_regular
+
+    for name in ("config.json", "preprocessor_config.json"):
+        if Path(source).is_dir():
+            path = Path(source) / name
+        else:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(source, name)
+            path = Path(found) if isinstance(found, str) else None
+        if path is None or not os.path.lexists(path):
+            continue
+        try:
+            config = json.loads(read_regular(path, HF_MAX_CONFIG_BYTES))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable {name} ({str(exc).splitlines()[0][:120]})") from None
+        if not isinstance(config, dict):
+            raise InputError(f"{path}: {name} holds a {type(config).__name__}, expected a JSON object")
+        for key, limit in HF_CONFIG_LIMITS.items():
+            value = config.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit):
+                raise InputError(f"{path}: {key} is {str(value)[:40]}, expected an integer from 0 to {limit}")
+        rate = config.get("sampling_rate")
+        if name == "preprocessor_config.json" and rate is not None and \
+                (isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= HF_MAX_RATE):
+            raise InputError(f"{path}: sampling_rate is {str(rate)[:40]}, expected an integer from 1 to {HF_MAX_RATE}")
+        layers = max(config.get("num_hidden_layers") or 0, config.get("encoder_layers") or 0)
+        width = max(config.get("hidden_size") or 0, config.get("d_model") or 0)
+        inner = max(config.get("intermediate_size") or 0, config.get("encoder_ffn_dim") or 0, 4 * width)
+        memory.require(4 * 2 * layers * (4 * width * width + 2 * width * inner),
+                       f"the {layers} x {width} model its config declares", str(path))
+
+
 def _pretrained(loader, source: str, what: str):
     """``loader.from_pretrained(source)`` from a local folder or the Hugging Face cache only; a one-line
     error naming where the model is published when it is not here."""
@@ -146,8 +198,15 @@ def _pretrained(loader, source: str, what: str):
     bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()  # stderr is one line per error; the caller's settings come back below
     hf_logging.set_verbosity_error()
+    import pickle
+
+    _checked_hf_files(source)
     try:
         return loader.from_pretrained(source, local_files_only=True)
+    except (pickle.UnpicklingError, RuntimeError, TypeError, KeyError, AttributeError) as exc:
+        # a weights file torch.load(weights_only=True) refuses, or a config transformers cannot build
+        raise InputError(f"{source}: {what} cannot be loaded ({type(exc).__name__}: "
+                         f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''})") from None
     except (OSError, ValueError) as exc:
         where = source if Path(source).is_dir() else f"https://huggingface.co/{source}"
         raise InputError(f"{source}: {what} not found locally ({str(exc).splitlines()[0][:120]}); it is published at "
@@ -176,7 +235,10 @@ def _fingerprint(source: str) -> str:
         folder = Path(config).parent
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
-        digest.update(path.name.encode() + sha256_of(path).encode())
+        try:
+            digest.update(path.name.encode() + sha256_of(path).encode())
+        except OSError as exc:  # a weight file linked to /dev/zero would be hashed forever
+            raise InputError(f"{path}: cannot be fingerprinted ({str(exc).rsplit(': ', 1)[-1]})") from None
     return digest.hexdigest()
 
 
