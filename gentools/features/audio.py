@@ -153,6 +153,7 @@ class AudioDataset:
     def __init__(self, items: list, loading: Loading):
         from gentools.features.images import Reader
 
+        soundfile_module()  # here, not first in a DataLoader worker, whose error would carry its traceback
         self.items = items
         self.loading = loading
         self.reader = Reader(max_bytes=MAX_MEMBER_BYTES)

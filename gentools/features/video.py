@@ -335,6 +335,8 @@ class VideoDataset:
     error)``: decoded and sampled in the worker; decoding errors are returned, not raised."""
 
     def __init__(self, items: list, clips: Clips):
+        if any(item.kind in ("file", "zip") for item in items):
+            av_module()  # here, not first in a DataLoader worker, whose error would carry its traceback
         self.items = items
         self.clips = clips
         self.reader = VideoReader()

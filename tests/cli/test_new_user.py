@@ -88,3 +88,27 @@ def test_fad_infinity_below_fadtks_500_frames_warns(tmp_path):
     proc = run_cli("fid", tmp_path / "gen.h5", tmp_path / "ref.h5", "--preset", "fadtk", "--infinity", check=0)
     err = proc.stderr.decode()
     assert "FAD∞ from 120 frames, fewer than fadtk's min_n=500" in err and "fid_infinity\t" in proc.stdout.decode()
+
+
+def test_a_missing_optional_package_is_one_line_with_workers(tmp_path):
+    """Without soundfile (or PyAV), the error reached the user as a DataLoader worker's traceback on one line."""
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "soundfile.py").write_text("raise ImportError('soundfile is blocked for this test')\n")
+    (blocked / "av.py").write_text("raise ImportError('av is blocked for this test')\n")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.wav").write_bytes(b"RIFF")
+    (tmp_path / "in" / "v.mp4").write_bytes(b"\0\0\0 ftyp")
+    import torch
+
+    from gentools.features.backbones.audio import random_vggish_state_dict
+    from tests.video.inputs import write_stand_in
+
+    torch.save(random_vggish_state_dict(3), tmp_path / "vggish.pth")
+    weights = {"vggish": tmp_path / "vggish.pth", "i3d": write_stand_in(tmp_path / "i3d_torchscript.pt")}
+    for backbone, hint in (("vggish", "pip install 'gentools[audio]'"), ("i3d", "pip install 'gentools[video]'")):
+        proc = run_cli("extract", tmp_path / "in", "-b", backbone, "--weights", weights[backbone], "--workers", "2",
+                       "-q", "-o", tmp_path / "x.h5", env=cli_env(PYTHONPATH=str(blocked)))
+        err = proc.stderr.decode()
+        assert proc.returncode in (1, 2) and err.count("\n") == 1 and hint in err, err
+        assert "Traceback" not in err and "worker" not in err, err
