@@ -448,7 +448,7 @@ def test_make_publishes_stats_rows_and_manifest_and_verify_checks_them(cache, tm
     rows = gentools.load("ref:lab/gauss:rows")
     assert rows.n == 100 and rows.provenance["ref"] == "lab/gauss"
     with gentools.load(str(ref)) as full:
-        chosen = np.sort(np.random.RandomState(0).choice(500, 100, replace=False))
+        chosen = np.sort(np.random.RandomState(2020).choice(500, 100, replace=False))  # the default seed
         np.testing.assert_array_equal(rows.array(), full.array()[chosen])
     run_cli("kid", gen, "ref:lab/gauss:rows", "--subset-size", "50", "--subsets", "5", env=env, check=0)
     # published into a folder: verify by its manifest; a changed byte is one line
