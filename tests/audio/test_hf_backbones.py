@@ -168,7 +168,7 @@ def test_hostile_hugging_face_files_are_one_line(clips, tmp_path, change):
     elif change == "dev-zero-config":
         (folder / "config.json").unlink()
         os.symlink("/dev/zero", folder / "config.json")
-        expected = "not a regular file"
+        expected = "a character device"  # the reason, which a long path cannot cut off
     elif change == "dev-zero-weights":
         os.symlink("/dev/zero", folder / "extra.bin")
         expected = "cannot be fingerprinted"
