@@ -25,9 +25,9 @@ import zipfile
 
 from gentools import memory
 from gentools.errors import InputError
+from gentools.store.safety import MAX_COMPRESSION  # past this a member is a decompression bomb
 from gentools.text import escape
 
-MAX_COMPRESSION = 64  # as the store's safety checks: past this a member is a decompression bomb
 MAX_JSON_BYTES = 64 << 20
 MAX_SAMPLE_INPUT_BYTES = 1 << 30
 _NAME = r"[A-Za-z0-9_.\-]+"
