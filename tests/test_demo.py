@@ -145,6 +145,28 @@ def test_report_one_panel_per_metric(tmp_path, gaussian_pair):
     assert "line 1 is not JSON" in err and err.count("\n") == 1
 
 
+def test_report_columns_keep_each_metrics_printed_order(tmp_path, gaussian_pair):
+    """Issue 33, item 11: the columns were sorted by name (prdc.coverage first), against the README: metrics in
+    the registry's order, each metric's values as it prints them, then the loop's own values by name."""
+    import gentools
+
+    gen, ref = gaussian_pair
+    np.save(tmp_path / "gen.npy", gen)
+    np.save(tmp_path / "ref.npy", ref)
+    log = tmp_path / "m.jsonl"
+    for step in (1, 2):
+        prdc = run_cli("prdc", tmp_path / "gen.npy", tmp_path / "ref.npy", "--append", log, "--tag", f"step={step}",
+                       check=0)
+        fid = run_cli("fid", tmp_path / "gen.npy", tmp_path / "ref.npy", "--bootstrap", "4", "--append", log,
+                      "--tag", f"step={step}", check=0)
+        gentools.log(str(log), step=step, loss=1.0 / step, grad_norm=2.0)
+    header = run_cli("report", log, check=0).stdout.decode().splitlines()[0].split("\t")
+    printed = [[f"{command}.{line.split(chr(9))[0]}" for line in proc.stdout.decode().splitlines()]
+               for command, proc in (("fid", fid), ("prdc", prdc))]
+    assert header == ["step", *printed[0], *printed[1], "grad_norm", "loss"]
+    assert printed[1][:4] == ["prdc.precision", "prdc.recall", "prdc.density", "prdc.coverage"]
+
+
 def test_pipes_script_and_makefile_eval(demo, tmp_path):
     import shutil
 

@@ -28,8 +28,11 @@ def report(logs: Sequence[str], *, output: Optional[str] = None, x: Optional[str
         x_name, table, series = collect(records, x)
     except ValueError as exc:
         raise InputError(f"{exc} ({', '.join(map(str, logs))})") from None
-    order = _panel_order()
-    columns = sorted({k for row in table.values() for k in row}, key=order)
+    printed = {}  # each value's first appearance: a metric's values keep the order the metric prints them in
+    for row in table.values():
+        for name in row:
+            printed.setdefault(name.rpartition(".")[2], len(printed))
+    columns = sorted({k for row in table.values() for k in row}, key=_panel_order(printed))
     if output is not None:
         if len(series) > MAX_PANELS:
             warnings.warn(f"{len(series)} metrics logged; the PNG draws the first {MAX_PANELS} (metrics first, "
@@ -40,10 +43,11 @@ def report(logs: Sequence[str], *, output: Optional[str] = None, x: Optional[str
             "plot": str(output) if output is not None else ""}
 
 
-def _panel_order():
-    """The sort key of the columns: metrics first, in the registry's order (fid, kid, is, prdc, ...), then other
-    values (loss, grad_norm) by name. A value belongs to the metric named by its command (``kid.kid_mean``) or its
-    first word (``kid_mean``, ``fid_infinity``)."""
+def _panel_order(printed: dict):
+    """The sort key of the columns: metrics first, in the registry's order (fid, kid, is, prdc, ...), each
+    metric's values in the order it prints them (``printed``: value name -> first appearance, so the training
+    loop's ``fid`` sits beside the command's ``fid.fid``), then other values (loss, grad_norm) by name. A value
+    belongs to the metric named by its command (``kid.kid_mean``) or its first word (``kid_mean``)."""
     from gentools.api.registry import metrics
 
     order = {metric: i for i, metric in enumerate(metrics())}
@@ -52,8 +56,8 @@ def _panel_order():
         command, _, value = name.rpartition(".")
         for word in (command, value.split("_")[0], value):
             if word in order:
-                return (0, order[word], name)
-        return (1, 0, name)
+                return (0, order[word], printed[value], name)
+        return (1, 0, 0, name)
 
     return key
 
