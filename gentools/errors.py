@@ -8,6 +8,8 @@ A message names an option as its caller wrote it (:func:`option`):
 """
 
 import contextvars
+import sys
+import warnings
 
 # "python" (the library's callers) or "cli" (set by gentools.cli.run for the command it runs).
 SPELLING: contextvars.ContextVar = contextvars.ContextVar("gentools_spelling", default="python")
@@ -89,3 +91,13 @@ class Interrupted(GentoolsError):
 
 class GentoolsNotice(GentoolsWarning):
     """Progress news that is not a problem (resuming, already complete): printed as ``gentools: ...``."""
+
+
+def warn(message: str, category: type = None) -> None:
+    """``warnings.warn(message, category)`` attributed to the first frame outside gentools, the line its caller
+    wrote (as Python 3.12's ``skip_file_prefixes``), not to whichever gentools module noticed; default
+    category :class:`GentoolsWarning`."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "gentools":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category or GentoolsWarning, stacklevel=level)

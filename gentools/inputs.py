@@ -10,12 +10,11 @@ number of rows.
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any, Sequence, Union
 
 import numpy as np
 
-from gentools.errors import GentoolsWarning, InputError, ProvenanceError
+from gentools.errors import InputError, ProvenanceError, warn
 from gentools.refs import is_ref, open_ref
 from gentools.store import GUARDED_KEYS, FeatureFile, Stats, open_input, provenance_differences
 from gentools.store.pickles import StatsSet
@@ -63,8 +62,8 @@ def check_compatible(items: Sequence, force: bool) -> None:
             raise InputError(f"feature dimensions differ: {first.dim} ({first.label}) vs {other.dim} ({other.label})")
     bare = [item.label for item in items if not item.provenance.get("backbone")]
     if bare and len(items) > 1:
-        warnings.warn(f"no provenance in {', '.join(bare)} (plain arrays or foreign stats): cannot check "
-                      "that the inputs come from the same network and preprocessing", GentoolsWarning, stacklevel=2)
+        warn(f"no provenance in {', '.join(bare)} (plain arrays or foreign stats): cannot check "
+             "that the inputs come from the same network and preprocessing")
     for other in items[1:]:
         guard(first.provenance, first.label, other.provenance, other.label, force)
 
@@ -78,7 +77,7 @@ def guard(a: dict, a_label: str, b: dict, b_label: str, force: bool, what: str =
         if not force:
             raise ProvenanceError(message, hint=f"numbers from mixed inputs are not comparable; {override} to "
                                                 f"compute anyway")
-        warnings.warn(f"{message} ({override})", GentoolsWarning, stacklevel=3)
+        warn(f"{message} ({override})")
 
 
 def open_pair(gen: InputLike, ref: InputLike, command: str, force: bool = False, min_rows: int = 0,

@@ -46,13 +46,19 @@ def test_per_class_fid_equals_direct_frechet_distance(digit_folders):
             expected.append(fd)
     assert printed["intra_fid"] == pytest.approx(np.mean([printed[f"fid.{d}"] for d in range(10)]), rel=1e-12)
     assert printed["intra_fid"] == pytest.approx(np.mean(expected), rel=1e-6)
-    assert list(printed)[:2] == ["fid.0", "fid.1"] and list(printed)[-1] == "intra_fid"
+    # issue 33, item 11: the overall value over all rows was dropped; it comes first, as fid prints it alone
+    assert list(printed)[:3] == ["fid", "fid.0", "fid.1"] and list(printed)[-1] == "intra_fid"
+    assert printed["fid"] == cli_values("fid", root / "gen.h5", root / "ref.h5")["fid"]
     info = parse_tsv(run_cli("info", root / "gen.h5", check=0).stdout)
     assert info["classes"] == "10"
-    kid = cli_values("kid", root / "gen.h5", root / "ref.h5", "--per-class", "--subsets", "5", "--subset-size", "50")
-    assert kid["kid_mean"] == pytest.approx(np.mean([kid[f"kid_mean.{d}"] for d in range(10)]), rel=1e-12)
+    options = ("--subsets", "5", "--subset-size", "50")
+    kid = cli_values("kid", root / "gen.h5", root / "ref.h5", "--per-class", *options)
+    assert kid["intra_kid_mean"] == pytest.approx(np.mean([kid[f"kid_mean.{d}"] for d in range(10)]), rel=1e-12)
+    assert kid["kid_mean"] == cli_values("kid", root / "gen.h5", root / "ref.h5", *options)["kid_mean"]
     prdc = cli_values("prdc", root / "gen.h5", root / "ref.h5", "--per-class")
-    assert prdc["recall"] == pytest.approx(np.mean([prdc[f"recall.{d}"] for d in range(10)]), rel=1e-12)
+    assert prdc["intra_recall"] == pytest.approx(np.mean([prdc[f"recall.{d}"] for d in range(10)]), rel=1e-12)
+    assert prdc["recall"] == cli_values("prdc", root / "gen.h5", root / "ref.h5")["recall"]
+    assert prdc["intra_recall"] != prdc["recall"]  # the two are different numbers, and both are printed
 
 
 def test_each_per_class_value_is_the_metric_on_that_class(digit_folders):

@@ -367,8 +367,8 @@ def test_labels_from_files_are_escaped_on_every_line(tmp_path):
     ref = _features(tmp_path / "ref.h5", rows=80, seed=1, labels=rows)
     proc = run_cli("fid", gen, ref, "--per-class", "-q", check=0)
     lines = proc.stdout.decode().splitlines()
-    assert len(lines) == 5 and all(len(line.split("\t")) == 2 for line in lines), lines
-    assert {line.split("\t")[0] for line in lines} == {"fid.a\\tb", "fid.line\\nbreak", "fid.\\x1b[31mred",
+    assert len(lines) == 6 and all(len(line.split("\t")) == 2 for line in lines), lines
+    assert {line.split("\t")[0] for line in lines} == {"fid", "fid.a\\tb", "fid.line\\nbreak", "fid.\\x1b[31mred",
                                                        "fid.plain", "intra_fid"}
     assert b"\x1b" not in proc.stdout + proc.stderr
     info = run_cli("info", gen, check=0).stdout.decode().splitlines()

@@ -17,12 +17,14 @@ def main(out: Path) -> None:
     for line in (out / "results" / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         model = record["tags"].get("model", "?")
+        per_class = record["command"] == "fid" and "intra_fid" in record["values"]
         for name, value in record["values"].items():
-            rows.setdefault(model, {})[(record["command"], name)] = value
+            if not per_class:  # its fid (all rows, against the labelled test set) is a line below, not the table's
+                rows.setdefault(model, {})[(record["command"], name)] = value
         if record["command"] in ("nn-grid", "interp"):
             extra += [f"{record['command']}.{k}\t{v}" for k, v in record["values"].items()
                       if not isinstance(v, str)]
-        if record["command"] == "fid" and "intra_fid" in record["values"]:  # vae vs test, per classifier class
+        if per_class:  # vae vs test, per classifier class
             extra += [f"vae.per_class.{k}\t{v:.4g}" for k, v in record["values"].items()]
     header = ["model"] + [f"{c}.{n}" if c not in ("fid", "kid", "is") else n for c, n in COLUMNS]
     print("\t".join(header))

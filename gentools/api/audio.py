@@ -6,14 +6,13 @@ how fadtk's per-file statistics and ``score_individual`` see them here.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 from gentools import memory
 from gentools.api._common import Result, bar
 from gentools.api.registry import FORCE, GEN, Input, Option, register_metric
-from gentools.errors import GentoolsWarning, InputError, UsageError, option
+from gentools.errors import InputError, UsageError, option, warn
 from gentools.inputs import describe, open_pair
 from gentools.metrics import audio as audio_metrics
 from gentools.metrics import frechet
@@ -43,9 +42,9 @@ def fadtk_fid(gen, ref, infinity: bool, seed: int, progress) -> dict:
     if infinity:
         frames = gen.array().astype(np.float16)
         if len(frames) < audio_metrics.FAD_INFINITY_MIN_N:
-            warnings.warn(f"FAD∞ from {len(frames)} frames, fewer than fadtk's min_n={audio_metrics.FAD_INFINITY_MIN_N}: "
-                          f"its subset sizes then exceed the set (drawn with replacement) and the extrapolation to "
-                          f"infinity means little ({gen.label})", GentoolsWarning, stacklevel=4)
+            warn(f"FAD∞ from {len(frames)} frames, fewer than fadtk's min_n={audio_metrics.FAD_INFINITY_MIN_N}: "
+                 f"its subset sizes then exceed the set (drawn with replacement) and the extrapolation to "
+                 f"infinity means little ({gen.label})")
         with bar(progress, "FAD∞", audio_metrics.FAD_INFINITY_STEPS) as tick:
             inf = audio_metrics.fad_infinity(frames, mu_ref, cov_ref, seed, progress=tick)
         values.update({frechet.FID_INFINITY: inf["fad_infinity"], "fid_infinity_slope": inf["fad_infinity_slope"],
@@ -68,8 +67,8 @@ def per_file_fid(gen, mu_ref, sigma_ref, fadtk: bool) -> dict:
         else:
             out[f"fid.{sid}"] = frechet.frechet_distance(*frechet.mean_cov(frames), mu_ref, sigma_ref)
     if short:
-        warnings.warn(f"per-file FID: {len(short)} file(s) with fewer than 2 frames left out (first: "
-                      f"{short[0]!r})", GentoolsWarning, stacklevel=3)
+        warn(f"per-file FID: {len(short)} file(s) with fewer than 2 frames left out (first: "
+             f"{short[0]!r})")
     return out
 
 

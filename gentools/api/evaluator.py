@@ -19,7 +19,6 @@ reference can feed), so a mistake costs no sampling round.
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy as np
 from gentools import memory, presets
 from gentools.api import evaluator_checks as checks
 from gentools.api.log import append_jsonl, envelope
-from gentools.errors import GentoolsError, GentoolsWarning, InputError, MetricsError, UsageError, option
+from gentools.errors import GentoolsError, InputError, MetricsError, UsageError, option, warn
 from gentools.inputs import InputLike, describe, load
 from gentools.metrics.feature_stats import FeatureStats
 from gentools.store import FeatureFile, Stats
@@ -63,7 +62,7 @@ class Evaluator:
         from gentools.features.backbones.base import resolve_device
 
         if reference is not None:
-            warnings.warn("Evaluator(reference=...) is now Evaluator(ref=...)", GentoolsWarning, stacklevel=2)
+            warn("Evaluator(reference=...) is now Evaluator(ref=...)")
             ref = reference if ref is None else ref
         if ref is None:
             raise UsageError("Evaluator needs a reference: Evaluator(ref='ref.h5', ...)")
@@ -263,9 +262,9 @@ class Evaluator:
                              hint="pass uint8 images, scale them, or choose pixel_range=(0, 1) or (-1, 1)")
         if self.pixel_range == (-1, 1) and low >= -ROUNDING and not self._warned_range:
             self._warned_range = True
-            warnings.warn(f"update(): these float images lie in [{low:.3g}, {high:.3g}], which looks like [0, 1] "
-                          f"(ToTensor(), a sigmoid), but are read as [-1, 1]; pass pixel_range=(0, 1) to the "
-                          f"Evaluator if they are", GentoolsWarning, stacklevel=3)
+            warn(f"update(): these float images lie in [{low:.3g}, {high:.3g}], which looks like [0, 1] "
+                 f"(ToTensor(), a sigmoid), but are read as [-1, 1]; pass pixel_range=(0, 1) to the "
+                 f"Evaluator if they are")
 
     def compute(self) -> dict:
         """Every chosen metric over all samples since :meth:`reset` (all ranks), named as the API names them.

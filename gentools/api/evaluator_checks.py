@@ -3,11 +3,10 @@ datasets the backbone can feed, and the provenance guard against the reference."
 
 from __future__ import annotations
 
-import warnings
 from typing import Mapping
 
 from gentools.api import registry
-from gentools.errors import GentoolsWarning, UsageError
+from gentools.errors import UsageError, warn
 from gentools.inputs import guard
 
 
@@ -61,8 +60,8 @@ def probe(net) -> list:
 def reference_guard(provenance: dict, reference, force: bool) -> None:
     """The provenance guard between the network and the reference file."""
     if not reference.provenance.get("backbone"):
-        warnings.warn(f"no provenance in {reference.label}: cannot check that it comes from the same network and "
-                      "preprocessing", GentoolsWarning, stacklevel=3)
+        warn(f"no provenance in {reference.label}: cannot check that it comes from the same network and "
+             "preprocessing")
         return
     guard(provenance, "the evaluator's network", reference.provenance, reference.label, force,
           what="the network and the reference", override="force=True")

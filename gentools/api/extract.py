@@ -7,14 +7,13 @@ import dataclasses
 import functools
 import os
 import tempfile
-import warnings
 from typing import Any, Optional, Sequence, Union
 
 from gentools import presets
 from gentools.api._common import Progress
 from gentools.api.extract_jobs import (audio_job, clips_of_job, generator_job, image_job, input_items,
                                        modality_of_job, refuse_oversized, video_job)
-from gentools.errors import GentoolsError, GentoolsNotice, GentoolsWarning, InputError, UsageError
+from gentools.errors import GentoolsError, GentoolsNotice, InputError, UsageError, warn
 from gentools.features.in_memory import as_items, is_in_memory
 from gentools.refs import is_ref, path_of
 from gentools.store import FeatureFile
@@ -153,15 +152,14 @@ def _run(new_job, ranks, output, provenance: dict, resume: bool, overwrite: bool
     with tempfile.TemporaryDirectory(prefix="gentools-") as tmp:
         dest = os.fspath(output) if output is not None else os.path.join(tmp, "out.h5")
         if resume and output is not None and _finished(dest, provenance):
-            warnings.warn(f"{dest} is already complete", GentoolsNotice, stacklevel=3)
+            warn(f"{dest} is already complete", GentoolsNotice)
         else:
             writer = new_job(dest).run(resume, overwrite)
             if writer is not None and writer.skipped:
                 from gentools.features.job import skipped_kind
 
-                warnings.warn(f"skipped {len(writer.skipped)} {skipped_kind(provenance)}; their ids are in the file's "
-                              f"'skipped' list (gentools info FILE --skipped)",
-                              GentoolsWarning, stacklevel=3)
+                warn(f"skipped {len(writer.skipped)} {skipped_kind(provenance)}; their ids are in the file's "
+                     f"'skipped' list (gentools info FILE --skipped)")
         ranks.close()
         if not ranks.is_writer:
             return None
@@ -193,9 +191,8 @@ def _annotated(make_batches, expected: list, chosen: list, labels, classes: int,
                                              captions)
         truncated = net.encode_text.truncated(list(caption_of.values()))
         if truncated:
-            warnings.warn(f"{truncated} caption(s) are longer than the model's context of "
-                          f"{net.encode_text.context_length} tokens and were truncated to it", GentoolsWarning,
-                          stacklevel=3)
+            warn(f"{truncated} caption(s) are longer than the model's context of "
+                 f"{net.encode_text.context_length} tokens and were truncated to it")
     return annotations.annotated(make_batches, label_of, caption_of, net.encode_text)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 
 from gentools import memory, presets
 from gentools.api._common import Result, bar
 from gentools.api.registry import FORCE, PRESET, SEED, Input, Option, register_metric
-from gentools.errors import GentoolsWarning, InputError, UsageError, option
+from gentools.errors import InputError, UsageError, option, warn
 from gentools.inputs import check_compatible, describe, load, require_features
 from gentools.metrics import frechet
 
@@ -144,8 +143,8 @@ def _first_rows_moments(item, chosen, preset: str):
     if item.kind != "features" or not limit:
         return _moments(item, False, chosen.fid_ddof)
     if item.n < limit:
-        warnings.warn(f"{item.label} has {item.n} clips; --preset {preset} takes the first {limit} (as StyleGAN-V "
-                      f"takes min(N, {limit})): the FVD is over {item.n}", GentoolsWarning, stacklevel=4)
+        warn(f"{item.label} has {item.n} clips; --preset {preset} takes the first {limit} (as StyleGAN-V "
+             f"takes min(N, {limit})): the FVD is over {item.n}")
         return _moments(item, False, chosen.fid_ddof)
     from gentools.metrics.feature_stats import FeatureStats
 
@@ -208,5 +207,5 @@ def _moments(item, spatial: bool, ddof: int):
 
 def _singular_warning(item, n, dim: int) -> None:
     if n is not None and n <= dim:
-        warnings.warn(f"covariance of {item.label} is singular (n={n} <= d={dim}); FID is computed but "
-                      "biased and unstable: use more samples than feature dimensions", GentoolsWarning, stacklevel=4)
+        warn(f"covariance of {item.label} is singular (n={n} <= d={dim}); FID is computed but "
+             "biased and unstable: use more samples than feature dimensions")

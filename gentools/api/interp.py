@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -12,7 +11,7 @@ import torch
 
 from gentools import generators, memory, presets, render, store
 from gentools.api._common import Result
-from gentools.errors import GentoolsWarning, InputError, UsageError
+from gentools.errors import InputError, UsageError, warn
 from gentools.features.backbones.base import resolve_device
 from gentools.metrics import latent
 
@@ -28,7 +27,7 @@ def interp(generator: str, *, output: Optional[str] = None, save_latents: Option
     ``path_length`` as computed. ``save_latents``: the HDF5 of the latents used (``--save-latents``; the
     earlier keyword ``latents_out`` still works, with a warning)."""
     if latents_out is not None:
-        warnings.warn("gentools.interp(latents_out=...) is now save_latents=", GentoolsWarning, stacklevel=2)
+        warn("gentools.interp(latents_out=...) is now save_latents=")
         save_latents = save_latents or latents_out
     seed = presets.DEFAULT.seed if seed is None else seed
     if mode not in ("slerp", "lerp"):

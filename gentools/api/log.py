@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from typing import Optional
 
 from gentools import __version__
@@ -17,10 +16,10 @@ def to_json(record: dict) -> str:
     bad: list = []
     text = json.dumps(_finite(record, "", bad), sort_keys=False, default=str, allow_nan=False)
     if bad:
-        from gentools.errors import GentoolsWarning
+        from gentools.errors import warn
 
-        warnings.warn(f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}: not a finite number, written as "
-                      f"null (JSON has no NaN or Infinity)", GentoolsWarning, stacklevel=2)
+        warn(f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}: not a finite number, written as "
+             f"null (JSON has no NaN or Infinity)")
     return text
 
 

@@ -7,14 +7,13 @@ Evaluator read.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 from gentools import memory, presets
 from gentools.api._common import Result, bar
 from gentools.api.registry import FORCE, GEN, PRESET, SEED, Input, Option, register_metric
-from gentools.errors import GentoolsWarning, InputError, NumericalError, option
+from gentools.errors import InputError, NumericalError, option, warn
 from gentools.inputs import describe, load, open_pair, require_features
 
 REF = Input("ref", "Reference set")
@@ -183,8 +182,8 @@ def cmmd(gen, ref, *, sigma, scale, unbiased, normalise, force) -> Result:
     gen, ref = open_pair(gen, ref, "cmmd", force, min_rows=2)
     backbone = str(gen.provenance.get("backbone", ""))
     if not backbone.startswith("clip"):
-        warnings.warn(f"{gen.label} was not extracted with a CLIP backbone ({backbone or 'unknown'}): "
-                      f"this is MMD on these features, not CMMD as published", GentoolsWarning, stacklevel=3)
+        warn(f"{gen.label} was not extracted with a CLIP backbone ({backbone or 'unknown'}): "
+             f"this is MMD on these features, not CMMD as published")
     x, y = gen.array(), ref.array()
     if normalise:
         x, y = l2_normalise(x), l2_normalise(y)
@@ -213,6 +212,5 @@ def clipscore(gen) -> Result:
                          f"({item.label})")
     backbone = str(item.provenance.get("backbone", ""))
     if not backbone.startswith("clip"):
-        warnings.warn(f"{item.label} was not extracted with a CLIP backbone ({backbone or 'unknown'})",
-                      GentoolsWarning, stacklevel=3)
+        warn(f"{item.label} was not extracted with a CLIP backbone ({backbone or 'unknown'})")
     return Result({CLIP_SCORE: clip_score(item.array(), item.array("text_features"))}, [describe(item)], {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Optional
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from gentools import presets
 from gentools.api._common import Result
 from gentools.api.registry import FORCE, SEED, Input, Option, register_metric
-from gentools.errors import GentoolsWarning, InputError, option
+from gentools.errors import InputError, option, warn
 from gentools.inputs import check_compatible, describe, load, require_features
 from gentools.text import escape
 
@@ -122,9 +121,8 @@ def _images(item, rows: list[int], ids: list[str], images_root: Optional[str] = 
             raise InputError(f"cannot show row {row} '{ids[row]}' of {item.label}: {exc}",
                              hint="extract with --thumbnails SIZE to keep images inside the file") from None
     if refused:
-        warnings.warn(f"{len(refused)} tile(s) of {item.label} drawn blank: {refused[0]}; images are re-read only "
-                      f"from regular files under the input root (--images-root to name another)",
-                      GentoolsWarning, stacklevel=3)
+        warn(f"{len(refused)} tile(s) of {item.label} drawn blank: {refused[0]}; images are re-read only "
+             f"from regular files under the input root (--images-root to name another)")
     return out
 
 

@@ -1,9 +1,9 @@
 """Class-conditional evaluation: per-class metrics (``per_class=True``, ``--per-class``).
 
-Rows are grouped by their ``labels``; each class's generated rows are measured
-against the same class's reference rows, and the per-class values are printed
-as ``METRIC.LABEL`` followed by their unweighted mean under the metric's own
-name (``intra_fid`` for FID: Miyato & Koyama 2018, "cGANs with projection
+Rows are grouped by their ``labels``; the metric over all rows comes first
+under its own name, then each class's generated rows measured against the same
+class's reference rows as ``METRIC.LABEL``, then their unweighted mean as
+``intra_METRIC`` (``intra_fid``: Miyato & Koyama 2018, "cGANs with projection
 discriminator").
 """
 
@@ -59,20 +59,21 @@ def classes_in(gen, ref, min_rows: int = MIN_ROWS) -> tuple[list, dict, dict]:
 
 def by_class(metric: Callable, gen: InputLike, ref: InputLike, mean_names: Optional[dict] = None,
              min_rows: int = MIN_ROWS, **options) -> Result:
-    """``metric(gen_k, ref_k, **options)`` for every class k: ``NAME.k`` values, then each NAME's unweighted
-    mean over classes (renamed by ``mean_names``, e.g. ``{"fid": "intra_fid"}``)."""
+    """``metric(gen, ref, **options)`` over all rows (``NAME``), then ``metric(gen_k, ref_k, **options)`` for
+    every class k (``NAME.k``), then each NAME's unweighted mean over classes (``intra_NAME``, or as
+    ``mean_names`` names it)."""
     gen, ref = require_features([load(gen), load(ref)], option("per_class", True))
     check_compatible([gen, ref], options.get("force", False))
     classes, gen_rows, ref_rows = classes_in(gen, ref, min_rows)
     gen, ref = gen.loaded(), ref.loaded()  # each input read once, not once per class
-    values, per_name = {}, {}
+    values, per_name = dict(metric(gen, ref, **options)), {}
     for k in classes:
         result = metric(subset(gen, gen_rows[k], k), subset(ref, ref_rows[k], k), **options)
         for name, value in result.items():
             values[f"{name}.{k}"] = value
             per_name.setdefault(name, []).append(value)
     for name, series in per_name.items():
-        values[(mean_names or {}).get(name, name)] = float(np.mean(series))
+        values[(mean_names or {}).get(name, f"intra_{name}")] = float(np.mean(series))
     params = dict(getattr(result, "params", {}), per_class=True, classes=classes)
     return Result(values, [describe(gen), describe(ref)], params)
 

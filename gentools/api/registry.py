@@ -22,11 +22,10 @@ import functools
 import importlib
 import inspect
 import numbers
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
-from gentools.errors import SPELLING, GentoolsWarning, UsageError, option
+from gentools.errors import SPELLING, UsageError, option, warn
 
 # The modules whose functions carry registrations, imported on first use of the registry.
 MODULES = ("gentools.api.fid", "gentools.api.metrics", "gentools.api.diversity", "gentools.api.twosample",
@@ -154,7 +153,7 @@ class Metric:
         """The API function with the table's defaults, per-class dispatch and earlier keywords."""
         for old, new in self.renamed.items():
             if old in kwargs:
-                warnings.warn(f"gentools.{self.api_name}({old}=...) is now {new}=", GentoolsWarning, stacklevel=3)
+                warn(f"gentools.{self.api_name}({old}=...) is now {new}=")
                 kwargs[new] = kwargs.pop(old)
         per_class = kwargs.pop("per_class", False) if self.per_class_means is not None else False
         inputs = {i.name for i in self.inputs}

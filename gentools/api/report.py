@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-from gentools.errors import GentoolsWarning, InputError
+from gentools.errors import InputError, warn
 
 
 MAX_PANELS = 24  # a PNG of more panels is too tall to read, and matplotlib's layout time grows with them
@@ -35,8 +34,8 @@ def report(logs: Sequence[str], *, output: Optional[str] = None, x: Optional[str
     columns = sorted({k for row in table.values() for k in row}, key=_panel_order(printed))
     if output is not None:
         if len(series) > MAX_PANELS:
-            warnings.warn(f"{len(series)} metrics logged; the PNG draws the first {MAX_PANELS} (metrics first, "
-                          f"then the other values by name), the table has them all", GentoolsWarning, stacklevel=2)
+            warn(f"{len(series)} metrics logged; the PNG draws the first {MAX_PANELS} (metrics first, "
+                 f"then the other values by name), the table has them all")
         names = [c for c in columns if c in series][:MAX_PANELS]
         render.save_atomic(str(output), lambda p: render.metric_panels({n: series[n] for n in names}, x_name, p))
     return {"x": x_name, "columns": columns, "rows": [(xv, table[xv]) for xv in sorted(table)],
@@ -89,5 +88,5 @@ def _read_jsonl(path: Path) -> list[dict]:
     if bad:
         number, why = bad[0]
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        warnings.warn(f"skipped line {number}{more}: it {why} ({path})", GentoolsWarning, stacklevel=3)
+        warn(f"skipped line {number}{more}: it {why} ({path})")
     return records

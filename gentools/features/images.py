@@ -87,13 +87,10 @@ def inside_folder(path: str, root) -> bool:
     target, base = os.path.realpath(path), os.path.realpath(root)
     if target == base or target.startswith(base.rstrip(os.sep) + os.sep):
         return True
-    import warnings
-
-    from gentools.errors import GentoolsWarning
+    from gentools.errors import warn
     from gentools.text import escape
 
-    warnings.warn(f"{escape(path)}: a symbolic link out of {escape(str(root))}; not read", GentoolsWarning,
-                  stacklevel=4)
+    warn(f"{escape(path)}: a symbolic link out of {escape(str(root))}; not read")
     return False
 
 

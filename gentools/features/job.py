@@ -15,12 +15,11 @@ import contextlib
 import os
 import signal
 import threading
-import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
 from gentools import store
-from gentools.errors import GentoolsNotice, GentoolsWarning, InputError, Interrupted
+from gentools.errors import GentoolsNotice, InputError, Interrupted, warn
 from gentools.features.distributed import Ranks
 from gentools.features.pipeline import Rows
 
@@ -121,11 +120,10 @@ class ExtractionJob:
         if resume and os.path.exists(partial):
             try:
                 state = store.FeatureWriter.resume_state(self.dest, self.expected_ids, self.provenance)
-                warnings.warn(f"resuming {partial}: {state[0]} rows done, {len(self.expected_ids) - state[1]} "
-                              f"inputs left", GentoolsNotice, stacklevel=3)
+                warn(f"resuming {partial}: {state[0]} rows done, {len(self.expected_ids) - state[1]} "
+                     f"inputs left", GentoolsNotice)
             except store.CannotResume as exc:
-                warnings.warn(f"{partial}: cannot be continued ({exc}); starting again", GentoolsWarning,
-                              stacklevel=3)
+                warn(f"{partial}: cannot be continued ({exc}); starting again")
         self.writer.open(state)
         return state[1] if state else 0
 

@@ -30,7 +30,7 @@ from typing import Optional
 
 import torch
 
-from gentools.errors import GentoolsNotice, InputError
+from gentools.errors import GentoolsNotice, InputError, warn
 from gentools.features import pt2_archive
 from gentools.text import escape
 
@@ -170,6 +170,6 @@ def load_torchscript(path, device: torch.device, what: str = "model", notice: bo
         raise InputError(f"{escape(str(path))}: not a loadable TorchScript {what} "
                          f"({escape(str(exc).splitlines()[0][:160])})") from None
     if notice:
-        warnings.warn(f"{escape(str(path))}: TorchScript is deprecated by torch; export the {what} as .pt2 "
-                      f"({EXPORT_HINT})", GentoolsNotice, stacklevel=3)
+        warn(f"{escape(str(path))}: TorchScript is deprecated by torch; export the {what} as .pt2 "
+             f"({EXPORT_HINT})", GentoolsNotice)
     return module.eval()

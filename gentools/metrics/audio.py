@@ -13,12 +13,11 @@ eigendecomposition of ``cov1·cov2`` change the last digits.
 
 from __future__ import annotations
 
-import warnings
 from typing import Callable, Sequence
 
 import numpy as np
 
-from gentools.errors import GentoolsNotice
+from gentools.errors import GentoolsNotice, warn
 
 FAD_INFINITY_STEPS, FAD_INFINITY_MIN_N = 25, 500  # fadtk's score_inf(steps=25, min_n=500)
 KAD_SCALE = 100  # kadtk's SCALE_FACTOR (1000 before its 2025-02-27 release)
@@ -64,8 +63,7 @@ def fadtk_frechet_distance(mu1, cov1, mu2, cov2, eps: float = 1e-6) -> float:
     d, v = linalg.eig(cov1.dot(cov2))
     covmean = (v * complex_sqrt(d)) @ linalg.inv(v)
     if not np.isfinite(covmean).all():
-        warnings.warn(f"FAD: singular product; adding {eps} to the diagonal of both covariances", GentoolsNotice,
-                      stacklevel=2)
+        warn(f"FAD: singular product; adding {eps} to the diagonal of both covariances", GentoolsNotice)
         offset = np.eye(cov1.shape[0]) * eps
         covmean = linalg.sqrtm((cov1 + offset).dot(cov2 + offset))
     if np.iscomplexobj(covmean):

@@ -7,12 +7,11 @@ and torch-fidelity ``fid_statistics_to_metric``.
 
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import numpy as np
 
-from gentools.errors import GentoolsWarning
+from gentools.errors import GentoolsWarning, warn
 
 FID = "fid"
 FID_INFINITY = "fid_infinity"
@@ -36,8 +35,8 @@ def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
 def _check_eigenvalues(w: np.ndarray, what: str) -> None:
     top = max(float(np.abs(w).max()), np.finfo(float).tiny)
     if w.min() < -_NEGATIVE_EIG_TOL * top:
-        warnings.warn(f"{what} has negative eigenvalue {w.min():.3g} (largest {top:.3g}); "
-                      "it is not a valid covariance matrix", CovarianceWarning, stacklevel=3)
+        warn(f"{what} has negative eigenvalue {w.min():.3g} (largest {top:.3g}); "
+             "it is not a valid covariance matrix", CovarianceWarning)
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:

@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from gentools.errors import GentoolsWarning
+from gentools.errors import warn
 
 TATS_EPS = 1e-10
 
@@ -40,7 +40,7 @@ def sqrtm_route(mu_gen: np.ndarray, sigma_gen: np.ndarray, mu_real: np.ndarray, 
         warnings.simplefilter("always")
         s = scipy.linalg.sqrtm(np.dot(sigma_gen, sigma_real))
     for w in caught:  # SciPy's LinAlgWarning (an inaccurate root) as ours, once
-        warnings.warn(f"sqrtm(S_gen S_real): {w.message}", GentoolsWarning, stacklevel=2)
+        warn(f"sqrtm(S_gen S_real): {w.message}")
         break
     return float(np.real(m + np.trace(sigma_gen + sigma_real - s * 2)))
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from pathlib import Path
 from typing import Optional
 
-from gentools.errors import GentoolsNotice, InputError, UsageError
+from gentools.errors import GentoolsNotice, InputError, UsageError, warn
 from gentools.files import digest_of, sha256_of
 from gentools.refs import cache, catalogue
 from gentools.refs.download import DEADLINE, MAX_SIZE, check_url, download, mirrored
@@ -126,8 +125,8 @@ def _verified(entry, name: str, url: str, source: str, partial: Path, expected: 
     fmt = entry.format if entry else "file"
     _check_format(partial, fmt, f"{name} from {source}")
     if cache.trust(name, digest, url, size) and expected is None:
-        warnings.warn(f"{name}: no published sha256; recorded {digest} in {cache.refs_root() / cache.TRUST} (trust "
-                      f"on first use: a later pull or file that differs is refused)", GentoolsNotice, stacklevel=3)
+        warn(f"{name}: no published sha256; recorded {digest} in {cache.refs_root() / cache.TRUST} (trust "
+             f"on first use: a later pull or file that differs is refused)", GentoolsNotice)
     record = {"name": name, "url": url, "pulled_from": source, "sha256": digest, "size": size, "format": fmt,
               "preset": entry.preset if entry else "", "pulled": cache.now()}
     if entry is not None and entry.format != "dataset-archive":

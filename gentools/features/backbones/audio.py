@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +109,7 @@ def resolve_vggish_weights(option: str | None):
 def vggish(weights: str | None, device: torch.device, pcm16: bool = False):
     """The ``vggish`` backbone: 128-d frames, one per 0.96 s of 16 kHz audio (at least one: shorter audio is
     zero-padded to 1 s, as fadtk)."""
-    from gentools.errors import GentoolsWarning
+    from gentools.errors import warn
     from gentools.features.audio import Loading
     from gentools.features.backbones.base import Backbone, load_state_file
 
@@ -118,8 +117,8 @@ def vggish(weights: str | None, device: torch.device, pcm16: bool = False):
     model = VGGish()
     sha256 = load_state_file(model, path, "VGGish (torchvggish layout)")
     if not sha256.startswith(VGGISH_PREFIX):
-        warnings.warn(f"{path}: sha256 {sha256[:16]}… is not the published VGGish weights ({VGGISH_PREFIX}…); "
-                      f"numbers are not comparable with published ones", GentoolsWarning, stacklevel=2)
+        warn(f"{path}: sha256 {sha256[:16]}… is not the published VGGish weights ({VGGISH_PREFIX}…); "
+             f"numbers are not comparable with published ones")
     model = model.eval().to(device)
 
     def embed(waveform: np.ndarray) -> dict:

@@ -43,15 +43,15 @@ import secrets
 import stat
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
+from gentools.errors import warn
 from gentools.features.weights import sha256_of
-from gentools.store import atomic_path
 from gentools.files import cache_root, read_regular
+from gentools.store import atomic_path
 
 MAX_RECORD_BYTES = 1 << 20
 STALE_TEMPORARY_SECONDS = 3600  # a build's temporary package older than this was left by a killed build
@@ -191,7 +191,7 @@ def _safe_name(spec: str) -> str:
 def _notice(message: str) -> None:
     from gentools.errors import GentoolsNotice
 
-    warnings.warn(message, GentoolsNotice, stacklevel=4)
+    warn(message, GentoolsNotice)
 
 
 def key_path() -> Path:
@@ -222,8 +222,6 @@ def signing_key() -> bytes:
 def _trusted_cache(folder: Path) -> Optional[bytes]:
     """The signing key when compiled code may be run from ``folder`` (and its parent): each is the user's (or
     root's) and no other user can write it; else ``None`` after one warning (the network then runs eagerly)."""
-    from gentools.errors import GentoolsWarning
-
     try:
         for place in (folder, folder.parent):
             if not place.exists():
@@ -234,8 +232,7 @@ def _trusted_cache(folder: Path) -> Optional[bytes]:
                                       f"runs when loaded (chmod go-w it, or GENTOOLS_CACHE=DIR of your own)")
         return signing_key()
     except (OSError, ValueError) as exc:
-        warnings.warn(f"compiled networks are not run from this cache: {exc}; running the network eagerly",
-                      GentoolsWarning, stacklevel=4)
+        warn(f"compiled networks are not run from this cache: {exc}; running the network eagerly")
         return None
 
 
@@ -297,8 +294,6 @@ def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape
     write package and signed record atomically, and load it; ``None`` (after one warning) if compiling fails."""
     import importlib
 
-    from gentools.errors import GentoolsWarning
-
     inductor = importlib.import_module("torch._inductor")  # only a build needs it (1.9 s to import)
 
     try:
@@ -307,8 +302,8 @@ def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape
         handle, temporary = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".pt2", dir=entry.parent)
         os.close(handle)
     except OSError as exc:
-        warnings.warn(f"{entry.parent}: cannot write the compiled-network cache ({exc.strerror or exc}); running "
-                      f"the network eagerly (GENTOOLS_CACHE=DIR elsewhere, or off)", GentoolsWarning, stacklevel=3)
+        warn(f"{entry.parent}: cannot write the compiled-network cache ({exc.strerror or exc}); running "
+             f"the network eagerly (GENTOOLS_CACHE=DIR elsewhere, or off)")
         return None
     _notice(f"compiling the {fields.get('backbone', 'feature')} network for this CPU, once (a minute or two); "
             f"cached in {entry.parent}/")
@@ -332,8 +327,8 @@ def _build_entry(module: torch.nn.Module, entry: Path, fields: dict, input_shape
                 old.unlink(missing_ok=True)
         return Package(package)
     except Exception as exc:  # noqa: BLE001 - a missing compiler, an unexportable module, a full disk
-        warnings.warn(f"the network could not be compiled ({str(exc).strip().splitlines()[0][:200]}); running it "
-                      f"eagerly: same numbers, slower on CPU", GentoolsWarning, stacklevel=3)
+        warn(f"the network could not be compiled ({str(exc).strip().splitlines()[0][:200]}); running it "
+             f"eagerly: same numbers, slower on CPU")
         return None
     finally:
         Path(temporary).unlink(missing_ok=True)

@@ -39,9 +39,8 @@ def backbone(weights: str | None, resize: str, spatial: bool, device: torch.devi
     """The ``inception`` backbone: pool3 features, the 1008 logits ``pool3 · Wᵀ`` without the fc bias (as
     torch-fidelity, StyleGAN's ``no_output_bias=True`` and ADM's ``tf.matmul(input_batch, w)`` score IS),
     optional sFID spatial features."""
-    import warnings
 
-    from gentools.errors import GentoolsWarning
+    from gentools.errors import warn
     from gentools.features import resize as resizing
     from gentools.features import weights as weight_files
     from gentools.features.backbones import compiled
@@ -50,9 +49,8 @@ def backbone(weights: str | None, resize: str, spatial: bool, device: torch.devi
     path = weight_files.resolve_inception_weights(weights)
     sha256 = weight_files.sha256_of(path)
     if not weight_files.is_published(sha256):
-        warnings.warn(f"{path}: sha256 {sha256[:16]}… is not the published FID Inception weights "
-                      f"({weight_files.PUBLISHED_PREFIX}…); numbers are not comparable with published ones",
-                      GentoolsWarning, stacklevel=2)
+        warn(f"{path}: sha256 {sha256[:16]}… is not the published FID Inception weights "
+             f"({weight_files.PUBLISHED_PREFIX}…); numbers are not comparable with published ones")
 
     def network():
         from gentools.features.backbones import inception_net
