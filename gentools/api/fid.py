@@ -9,6 +9,7 @@ from gentools.api.registry import FORCE, PRESET, SEED, Input, Option, register_m
 from gentools.errors import InputError, UsageError, option, warn
 from gentools.inputs import check_compatible, describe, load, require_features
 from gentools.metrics import frechet
+from gentools.store import id_runs
 
 
 @register_metric(
@@ -62,6 +63,9 @@ def fid(gen, ref, *, spatial, bootstrap, infinity, per_file, mifid, preset, seed
     key = "sfid" if spatial else frechet.FID
     if per_file and (spatial or gen.kind != "features"):
         raise UsageError(f"{option('per_file', True)} needs GEN as features (an audio file's frames share its id)")
+    if per_file and all(stop - start < 2 for start, stop in id_runs(gen.ids or range(gen.n))):
+        raise InputError(f"{option('per_file', True)} needs files of several rows (an audio file's frames share "
+                         f"its id); every row here has an id of its own, one row per file ({gen.label})")
     if chosen.frechet_route == "fadtk":
         from gentools.api import audio
 

@@ -112,3 +112,20 @@ def test_a_missing_optional_package_is_one_line_with_workers(tmp_path):
         err = proc.stderr.decode()
         assert proc.returncode in (1, 2) and err.count("\n") == 1 and hint in err, err
         assert "Traceback" not in err and "worker" not in err, err
+
+
+def test_per_file_fid_on_one_row_per_file_is_refused(tmp_path):
+    """``fid --per-file`` on image features (one row per file) ran, and printed no per-file value."""
+    from gentools import store
+
+    rng = np.random.RandomState(0)
+    for name, runs in (("images", 1), ("audio", 3)):  # rows per id: 1 (images), 3 (an audio file's frames)
+        ids = [f"f{k // runs:03d}" for k in range(60)]
+        store.write_features(str(tmp_path / f"{name}.h5"), {"features": rng.randn(60, 4).astype(np.float32),
+                                                            "ids": ids}, {"backbone": "x", "complete": True, "count": 60})
+    proc = run_cli("fid", tmp_path / "images.h5", tmp_path / "audio.h5", "--per-file")
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.count("\n") == 1 and "one row per file" in err and "images.h5" in err, err
+    values = dict(line.split("\t") for line in run_cli("fid", tmp_path / "audio.h5", tmp_path / "images.h5",
+                                                       "--per-file", check=0).stdout.decode().splitlines())
+    assert len([k for k in values if k.startswith("fid.f")]) == 20 and "fid" in values
