@@ -555,10 +555,11 @@ def _timed(*args, env):
     return proc, time.perf_counter() - started
 
 
-@pytest.mark.parametrize("answer", ["endless", "declared", "trickle", "encoded", "ftp-redirect"])
+@pytest.mark.parametrize("answer", ["endless", "declared", "short", "trickle", "encoded", "ftp-redirect"])
 def test_hostile_download_answers_are_one_line_quickly_and_keep_nothing(server, cache, answer):
-    """An endless body, a Content-Length of 10^15, one byte a second, a gzip-encoded body and a redirect to ftp://
-    each end in one line within seconds, and nothing is kept or recorded."""
+    """An endless body, a Content-Length of 10^15, a Content-Length of half the body (its first half was kept and
+    trusted), one byte a second, a gzip-encoded body and a redirect to ftp:// each end in one line within seconds,
+    and nothing is kept or recorded."""
     path = f"/r/{answer}.npz"
     server.files[path] = adm_batch(8)
     extra = []
@@ -567,6 +568,8 @@ def test_hostile_download_answers_are_one_line_quickly_and_keep_nothing(server, 
         extra = ["--max-size", "4M"]
     elif answer == "declared":
         server.declared[path] = 10 ** 15
+    elif answer == "short":
+        server.declared[path] = len(server.files[path]) // 2
     elif answer == "trickle":
         server.trickle[path] = 1.0
         extra = ["--timeout", "3"]
@@ -577,12 +580,13 @@ def test_hostile_download_answers_are_one_line_quickly_and_keep_nothing(server, 
     proc, seconds = _timed("ref", "pull", f"{server.url}{path}", *extra, env=env_for(cache))
     err = one_error(proc)
     expected = {"endless": "runs past the 4194304 bytes", "declared": "declares 1000000000000000 bytes",
+                "short": f"sent more than the {len(server.files[path]) // 2} bytes its Content-Length declares",
                 "trickle": "not done within --timeout 3 s", "encoded": "gzip-encoded",
                 "ftp-redirect": "not http(s)"}[answer]
     assert expected in err and seconds < 10 + 2 * 3, (err, seconds)
     folder = cache / "refs" / answer
     assert not (folder / f"{answer}.npz").exists() and not (cache / "refs" / "refs.lock").exists()
-    if answer in ("endless", "declared"):
+    if answer in ("endless", "declared", "short"):
         assert not (folder / f"{answer}.npz.partial").exists()
 
 

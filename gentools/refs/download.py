@@ -9,6 +9,8 @@ A server is hostile until its bytes hash right, so a download is bounded and nev
 - **resume**: only with ``If-Range`` and the ETag (else Last-Modified) recorded when the partial file was
   started (``FILE.partial.validator``); a server whose file changed answers 200 and the file restarts from
   byte 0. A partial with no validator, or one the server answers 416 for, restarts from 0 too;
+- **length**: a body shorter than its Content-Length is an interrupted transfer (resumable); a body longer
+  than it is refused: http.client would stop at the declared length and keep a prefix of another file;
 - **redirects**: only to http(s); the final URL is returned, for the record.
 """
 
@@ -30,6 +32,7 @@ BLOCK = 1 << 20
 TIMEOUT = 60.0  # one read may wait this long
 DEADLINE = 6 * 3600.0  # the whole transfer (--timeout)
 MAX_SIZE = 16 << 30  # a URL's file when the catalogue gives no size (--max-size)
+PROBE = 1.0  # after the declared length, how long to wait for a byte the declaration left out
 
 
 def check_url(url: str) -> str:
@@ -97,7 +100,10 @@ def download(url: str, partial: Path, progress=None, timeout: float = DEADLINE, 
                              f"(--max-size) ({url})")
         if not resumed:
             validator_path.write_text(json.dumps(_validator_of(response)))
+        declared = response.length  # bytes still to come by Content-Length (None: until the connection ends)
+        response.length = None  # counted here instead, so a byte past the declared length is seen, not dropped
         done = have if resumed else 0
+        start = done
         with open(partial, "ab" if resumed else "wb") as out, _bar(progress, url, total) as tick:
             if tick and done:
                 tick(done)
@@ -105,8 +111,17 @@ def download(url: str, partial: Path, progress=None, timeout: float = DEADLINE, 
                 if time.monotonic() > deadline:
                     raise InputError(f"download stopped: not done within --timeout {timeout:g} s, after "
                                      f"{_size_of(partial, out)} bytes; run the same pull again to resume ({url})")
+                want = BLOCK if declared is None else min(BLOCK, declared - (done - start))
+                if want == 0:
+                    if _sends_more(response):
+                        out.close()
+                        partial.unlink(missing_ok=True)
+                        validator_path.unlink(missing_ok=True)
+                        raise InputError(f"download refused: the server sent more than the {declared} bytes its "
+                                         f"Content-Length declares; nothing kept ({url})")
+                    break
                 try:
-                    block = response.read1(BLOCK)
+                    block = response.read1(want)
                 except (http.client.HTTPException, OSError, socket.timeout) as exc:
                     raise InputError(f"download interrupted after {_size_of(partial, out)} of "
                                      f"{total or '?'} bytes ({type(exc).__name__}); run the same pull again to "
@@ -129,6 +144,19 @@ def download(url: str, partial: Path, progress=None, timeout: float = DEADLINE, 
                          f"({url})")
     validator_path.unlink(missing_ok=True)
     return final
+
+
+def _sends_more(response) -> bool:
+    """Whether a byte follows the declared body within ``PROBE`` seconds (the connection's end, or silence, is
+    the body ending where it said)."""
+    try:
+        response.fp.raw._sock.settimeout(PROBE)  # the socket under http.client's buffered reader
+    except (AttributeError, OSError):
+        return False
+    try:
+        return bool(response.fp.read1(1))  # a byte already buffered, or the next to arrive
+    except (OSError, socket.timeout, ValueError):
+        return False
 
 
 def _open(url: str, have: int, validator: Optional[dict], deadline: float):
