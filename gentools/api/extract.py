@@ -68,9 +68,9 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
       device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``; batch_size: images per forward pass.
     Reading:
       workers: decoding processes (default: the cores left, at most 8); skip_bad: skip undecodable images and
-        list them in the file; max_pixels: larger images are undecodable (default PIL's 89,478,485; archive
-        members larger than such an image could be are refused unread); thumbnails: keep SIZE x SIZE
-        thumbnails for ``nn_grid``.
+        list them in the file; max_pixels: larger images and video frames are undecodable (default PIL's
+        89,478,485; archive members larger than such an image could be are refused unread); thumbnails: keep
+        SIZE x SIZE thumbnails for ``nn_grid``.
     Annotations:
       labels: ``"folder"`` (ImageFolder classes) or an ``id<TAB>label`` file; classes: ``N`` generated classes,
         sample i of class ``i % N``, given to the generator as a second argument in the form class_input
@@ -124,7 +124,7 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
         elif clips is not None:
             net.loading = clips
             expected, make_batches, latent_dim = video_job(items, chosen, net, batch_size, workers, skip_bad,
-                                                           generator, latent_dim, seed, clips)
+                                                           generator, latent_dim, seed, clips, max_pixels)
         elif generator:
             expected, make_batches, latent_dim = generator_job(generator, chosen, latent_dim, seed, net,
                                                                batch_size, thumbnails, torch_device, classes,

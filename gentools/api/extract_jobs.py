@@ -40,12 +40,14 @@ def modality_of_job(backbone: str, in_memory: bool, thumbnails, max_pixels, capt
     from gentools.features.backbones import modality_of
 
     modality = modality_of(backbone)
+    if max_pixels is not None and max_pixels < 1:
+        raise UsageError(f"--max-pixels {max_pixels}: expected a positive number of pixels")
     if modality != "audio" and sample_rate is not None:
         raise UsageError(f"--sample-rate applies to audio backbones (vggish); {backbone} takes {modality}s")
     if modality == "image":
         return modality
     for name, value in (("thumbnails", thumbnails), ("max-pixels", max_pixels), ("captions", captions)):
-        if value:
+        if value and not (name == "max-pixels" and modality == "video"):  # a video's frames are images
             raise UsageError(f"--{name} applies to images; {backbone} takes {modality}")
     if modality == "video":
         if in_memory:
@@ -81,7 +83,7 @@ def clips_of_job(modality: str, parity, frames, subsample, clip_start: str, clip
     return Clips(int(frames), int(subsample), clip_start, int(clips_per_video), int(seed))
 
 
-def video_job(items, chosen, net, batch_size, workers, skip_bad, generator, latent_dim, seed, clips):
+def video_job(items, chosen, net, batch_size, workers, skip_bad, generator, latent_dim, seed, clips, max_pixels):
     """The ids of a video job's inputs (videos, or generated videos), ``make_batches(positions)`` and the latent
     size (generators)."""
     from gentools.features import pipeline
@@ -101,7 +103,7 @@ def video_job(items, chosen, net, batch_size, workers, skip_bad, generator, late
 
     def make_batches(positions):
         return pipeline.video_batches([items[p] for p in positions], net, clips, batch_size, n_workers, skip_bad,
-                                      positions=positions)
+                                      positions=positions, max_pixels=max_pixels)
 
     return [item.id for item in items], make_batches, latent_dim
 
@@ -148,9 +150,6 @@ def image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails, max
     from gentools.features.images import DEFAULT_MAX_PIXELS
 
     max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
-    if max_pixels < 1:
-        raise UsageError(f"--max-pixels {max_pixels}: expected a positive number of pixels")
-
     items = [items[i] for i in chosen]
     n_workers = pipeline.default_workers() if workers is None else workers
 

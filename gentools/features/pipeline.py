@@ -267,15 +267,18 @@ def clip_rows(backbone: Backbone, clips: list, starts: list, ids: list, position
 
 
 def video_batches(items: list[Item], backbone: Backbone, clips, batch_size: int = 8, workers: int = 0,
-                  skip_bad: bool = False, positions: Optional[list[int]] = None) -> Iterator[Rows]:
+                  skip_bad: bool = False, positions: Optional[list[int]] = None,
+                  max_pixels: Optional[int] = None) -> Iterator[Rows]:
     """Clip features of video ``items``, ``batch_size`` videos per :class:`Rows`, in input order: decoded and
     sampled in the workers (:class:`gentools.features.video.VideoDataset`), one row per clip, every clip of a
     video carrying its id. A video shorter than one clip is skipped and listed (StyleGAN-V discards them)."""
+    from gentools.features.images import DEFAULT_MAX_PIXELS
     from gentools.features.video import VideoDataset
 
     at = positions if positions is not None else range(len(items))
+    dataset = VideoDataset(items, clips, DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
     loader = torch.utils.data.DataLoader(
-        VideoDataset(items, clips), batch_size=batch_size, shuffle=False, num_workers=workers,
+        dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
         collate_fn=_as_list, worker_init_fn=_worker_init if workers else None,
         prefetch_factor=2 if workers else None, persistent_workers=False)
     for samples in loader:

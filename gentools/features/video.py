@@ -18,6 +18,7 @@ features (``clip_start``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -29,7 +30,7 @@ import numpy as np
 
 from gentools import memory
 from gentools.errors import InputError
-from gentools.features.images import IMAGE_EXTENSIONS, Item, inside_folder
+from gentools.features.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, Item, inside_folder
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".webm", ".avi", ".mkv", ".mov", ".gif", ".m4v"})
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -161,34 +162,42 @@ def av_module():
     return av
 
 
-def decode_video(source, limit: int | None = None) -> np.ndarray:
+def decode_video(source, limit: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The frames of a video file (path or file object) as uint8 ``[T, H, W, 3]``, the first ``limit`` only
-    when given; raises ``ValueError`` with the reason when it cannot be decoded or holds no frames."""
-    return np.stack(_decode(source, limit)[0])
+    when given; raises ``ValueError`` with the reason when it cannot be decoded, holds no frames, or its
+    frames are over ``max_pixels`` (``--max-pixels``)."""
+    return np.stack(_decode(source, limit, None, max_pixels)[0])
 
 
-def decode_frames(source, keep) -> tuple[dict, int]:
+def decode_frames(source, keep, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[dict, int]:
     """Only frames ``keep`` (indices) of a video, and how many frames it has: every frame is decoded, but no
     other is kept (``--clip-start random`` needs the count, and a few frames of a long video)."""
-    frames, count = _decode(source, None, set(keep))
+    frames, count = _decode(source, None, set(keep), max_pixels)
     return dict(zip(sorted(set(keep) & set(range(count))), frames)), count
 
 
-def _decode(source, limit: int | None = None, keep: set | None = None) -> tuple[list, int]:
-    """The kept frames (all, the first ``limit``, or those in ``keep``) and the number of frames decoded."""
+def _decode(source, limit: int | None = None, keep: set | None = None,
+            max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[list, int]:
+    """The kept frames (all, the first ``limit``, or those in ``keep``) and the number of frames decoded; the
+    frame size is checked from the container's header, against ``max_pixels`` and the memory budget, before
+    any frame is decoded."""
     from gentools.files import NotRegular, open_regular
 
     av = av_module()
     frames: list = []
     count = 0
     try:
-        if isinstance(source, (str, os.PathLike)):
-            source = open_regular(source)  # a FIFO or a device would block or never end
-        with av.open(source, mode="r") as container:
+        with contextlib.ExitStack() as opened:
+            if isinstance(source, (str, os.PathLike)):
+                source = opened.enter_context(open_regular(source))  # a FIFO or a device would block forever
+            container = opened.enter_context(av.open(source, mode="r"))
             if not container.streams.video:
                 raise ValueError("no video stream in the file")
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
+            if width * height > max_pixels:  # a GIF's screen is its header's
+                raise ValueError(f"its frames are {width}x{height}, {width * height} pixels, over the limit of "
+                                 f"{max_pixels} (--max-pixels N allows larger frames); refused before decoding")
             if width * height * 3 * 2 > min(MAX_DECODED_BYTES, memory.budget()):  # a GIF's screen is its header's
                 raise ValueError(f"its frames are {width}x{height}: one frame (and its copy) is over the memory "
                                  f"budget of {memory.size_text(min(MAX_DECODED_BYTES, memory.budget()))}")
@@ -262,10 +271,12 @@ def id_key(video_id: str) -> int:
 
 
 class VideoReader:
-    """Frame counts and frames of video items; keeps archives and arrays open (one per process)."""
+    """Frame counts and frames of video items; keeps archives and arrays open (one per process). A frame of
+    more than ``max_pixels`` is undecodable, from its header (``--max-pixels``)."""
 
-    def __init__(self):
+    def __init__(self, max_pixels: int = DEFAULT_MAX_PIXELS):
         self._open: dict = {}
+        self.max_pixels = max_pixels
 
     def _handle(self, item: Item):
         key = (item.kind, item.path, os.getpid())
@@ -307,39 +318,39 @@ class VideoReader:
                 starts, len(video)
         source = item.path if item.kind == "file" else io.BytesIO(self._member(item.member, item))
         if clips.start == "first":
-            video = decode_video(source, clips.per_video * clips.span)
+            video = decode_video(source, clips.per_video * clips.span, self.max_pixels)
             available = len(video)
             starts = clips.starts(available, item.id)
             if not starts:
                 return None, [], available
             return np.stack([video[clips.indices(s)] for s in starts]), starts, available
-        _, available = decode_frames(source, ())  # counted, none kept
+        _, available = decode_frames(source, (), self.max_pixels)  # counted, none kept
         starts = clips.starts(available, item.id)
         if not starts:
             return None, [], available
         if hasattr(source, "seek"):
             source.seek(0)
-        kept, _ = decode_frames(source, {int(i) for s in starts for i in clips.indices(s)})
+        kept, _ = decode_frames(source, {int(i) for s in starts for i in clips.indices(s)}, self.max_pixels)
         return np.stack([np.stack([kept[int(i)] for i in clips.indices(s)]) for s in starts]), starts, available
 
     def _frame(self, item: Item, name: str) -> np.ndarray:
         from gentools.features.images import decode
 
         if item.kind == "frames":
-            return decode(os.path.join(item.path, name))
-        return decode(io.BytesIO(self._member(name, item)))
+            return decode(os.path.join(item.path, name), self.max_pixels)
+        return decode(io.BytesIO(self._member(name, item)), self.max_pixels)
 
 
 class VideoDataset:
     """Map-style dataset of video items -> ``(index, clips uint8 [K, T, H, W, 3] or None, starts, available,
     error)``: decoded and sampled in the worker; decoding errors are returned, not raised."""
 
-    def __init__(self, items: list, clips: Clips):
+    def __init__(self, items: list, clips: Clips, max_pixels: int = DEFAULT_MAX_PIXELS):
         if any(item.kind in ("file", "zip") for item in items):
             av_module()  # here, not first in a DataLoader worker, whose error would carry its traceback
         self.items = items
         self.clips = clips
-        self.reader = VideoReader()
+        self.reader = VideoReader(max_pixels)
 
     def __len__(self) -> int:
         return len(self.items)

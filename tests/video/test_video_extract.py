@@ -281,3 +281,23 @@ def test_bad_video_inputs_are_one_line(videos, tmp_path):
     missing = one_line_error("extract", folder, "-b", "i3d", "-o", tmp_path / "w.h5",
                              env=cli_env(TORCH_HOME=str(tmp_path / "th"), GENTOOLS_I3D_URL="http://127.0.0.1:9/x"))
     assert "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1" in missing
+
+
+def test_frames_over_max_pixels_are_refused_from_the_header(videos, tmp_path):
+    """Issue 33, item 8: a video's frame size is checked against --max-pixels (an image option before) from the
+    container's header; a frame folder's frames as images are."""
+    _, _, detector, _ = videos
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_ffv1(folder / "big.mkv", moving_square(16, 1))  # 32 x 32 = 1024 pixels
+    write_ffv1(folder / "small.mkv", moving_square(16, 2, size=16))  # 256
+    write_frames(folder / "frames_big", moving_square(16, 3))
+    common = ["extract", folder, "-b", f"i3d:{detector}", "--workers", "0", "--max-pixels", "256"]
+    err = one_line_error(*common, "-o", tmp_path / "x.h5")
+    assert "big.mkv: cannot decode video (its frames are 32x32, 1024 pixels, over the limit of 256" in err, err
+    assert not (tmp_path / "x.h5").exists()
+    run_cli(*common, "--skip-bad", "-q", "-o", tmp_path / "y.h5", check=0)
+    features, ids, _, _, skipped = _features(tmp_path / "y.h5")
+    assert ids == ["small.mkv"] and sorted(skipped) == ["big.mkv", "frames_big"]
+    run_cli(*common[:-1], "1024", "-q", "-o", tmp_path / "z.h5", check=0)  # the control: at the limit, read
+    assert sorted(_features(tmp_path / "z.h5")[1]) == ["big.mkv", "frames_big", "small.mkv"]
