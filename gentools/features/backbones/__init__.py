@@ -84,13 +84,13 @@ register("pixels", "pixels[:SIZE][:gray]", (), _lazy("others", "pixels", lambda 
 register("vggish", "vggish (audio: torchvggish's VGGish as fadtk runs it, 128-d per 0.96 s)", (),
          _lazy("audio", "vggish", lambda f, spec, w, r, sp, d: f(w, d)), modality="audio")
 register("hf", "hf:MODEL[:LAYER] (audio: a transformers encoder, hidden_states[LAYER])", (),
-         _lazy("audio", "hf_audio", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
+         _lazy("hf_audio", "hf_audio", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 register("panns", "panns:cnn14 (audio: PANNs' Cnn14 frame-level embedding, 2048-d per 320 ms)", (),
          _lazy("audio", "panns", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 register("clap", "clap:laion-audio|laion-music (audio: LAION-CLAP's HTS-AT embedding, 512-d per second)", (),
          _lazy("clap", "clap", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 register("encodec", "encodec:24k (audio: EnCodec's encoder output, 128-d at 75 Hz)", (),
-         _lazy("audio", "encodec", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
+         _lazy("hf_audio", "encodec", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 
 register("i3d", "i3d[:PATH] (video: StyleGAN-V's i3d_torchscript.pt, 400-d per clip)", (),
          _lazy("video", "i3d_torchscript", lambda f, spec, w, r, sp, d: f(_after_colon(spec), w, d)), modality="video")
