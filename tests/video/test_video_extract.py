@@ -301,3 +301,20 @@ def test_frames_over_max_pixels_are_refused_from_the_header(videos, tmp_path):
     assert ids == ["small.mkv"] and sorted(skipped) == ["big.mkv", "frames_big"]
     run_cli(*common[:-1], "1024", "-q", "-o", tmp_path / "z.h5", check=0)  # the control: at the limit, read
     assert sorted(_features(tmp_path / "z.h5")[1]) == ["big.mkv", "frames_big", "small.mkv"]
+
+
+def test_a_folder_of_gifs_gives_one_row_per_gif(videos, tmp_path):
+    """Issue 33, item 8 (wrong FVD): a folder of 16 GIF videos gave 17 rows, the 17th a frame folder of the GIFs'
+    first frames with the folder's id. A .gif among video inputs is a video, never a frame."""
+    from PIL import Image
+
+    _, _, detector, _ = videos
+    folder = tmp_path / "gifs"
+    folder.mkdir()
+    for k in range(16):
+        frames = [Image.fromarray(f) for f in moving_square(4, 40 + k)]
+        frames[0].save(folder / f"{k:02d}.gif", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    run_cli("extract", folder, "-b", f"i3d:{detector}", "--workers", "0", "--frames", "4", "-q", "-o",
+            tmp_path / "g.h5", check=0)
+    features, ids, _, _, skipped = _features(tmp_path / "g.h5")
+    assert len(features) == 16 and ids == [f"{k:02d}.gif" for k in range(16)] and not skipped
