@@ -22,9 +22,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
+from gentools._version import __version__  # noqa: F401 (public, in __all__)
 from gentools.errors import GentoolsError, GentoolsWarning  # noqa: F401 (public, in __all__)
-
-__version__ = "0.1.0"
 
 _API = {
     "load": "gentools.inputs", "Features": "gentools.inputs", "Stats": "gentools.store",

@@ -1,13 +1,45 @@
-"""Files gentools keeps: the cache folder ``$GENTOOLS_CACHE`` (compiled networks, reference statistics), and
-the sha256 that names and checks them."""
+"""Files gentools writes and keeps: outputs written atomically (:func:`atomic_path`), the cache folder
+``$GENTOOLS_CACHE`` (compiled networks, reference statistics), the sha256 that names and checks them, and
+opening only regular files."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
+import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
+
+from gentools.errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str) -> Iterator[str]:
+    """Yield a temporary path beside ``dest``; on success fsync and rename it to ``dest``."""
+    folder = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(folder):
+        raise InputError(f"output folder does not exist ({folder})")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~umask())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def umask() -> int:
+    """The process's umask (read by setting it and putting it back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def cache_root() -> Optional[Path]:

@@ -12,7 +12,7 @@ PAD = 2
 
 def save_atomic(dest: str, write: Callable[[str], None]) -> None:
     """``write(tmp_path)`` through the store's atomic write (temp file, fsync, rename over ``dest``)."""
-    from gentools.store import atomic_path
+    from gentools.files import atomic_path
 
     with atomic_path(dest) as tmp:
         write(tmp)

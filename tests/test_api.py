@@ -112,7 +112,8 @@ def test_readme_python_api_example_runs(tmp_path, image_folder, inception_weight
 
 def test_interp_latents_are_extract_generator_latents(tmp_path):
     """One latent scheme: interp's seeded pair i is sample i of `extract --generator` with the same --seed."""
-    from gentools import generators, store
+    from gentools import store
+    from gentools.features import generators
 
     tiny_generator(tmp_path / "g.pt", latent_dim=5, size=4)
     result = gentools.interp(str(tmp_path / "g.pt"), save_latents=str(tmp_path / "z.h5"), pairs=3, steps=2, seed=11,

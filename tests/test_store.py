@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from gentools import store
+from gentools import files, store
 from gentools.errors import FormatError, InputError
 
 
@@ -48,7 +48,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     dest = tmp_path / "out.h5"
     dest.write_bytes(b"old")
     with pytest.raises(RuntimeError):
-        with store.atomic_path(str(dest)) as tmp:
+        with files.atomic_path(str(dest)) as tmp:
             open(tmp, "wb").write(b"half")
             raise RuntimeError("interrupted")
     assert dest.read_bytes() == b"old"

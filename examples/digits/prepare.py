@@ -169,7 +169,7 @@ def training_monitor(out: Path, classifier: Path):
     `gentools extract --generator ... --num-samples 500` (seed 2020), so the FID logged here equals the one the
     Makefile computes from the saved checkpoint."""
     import gentools
-    from gentools.generators import latents as generator_latents
+    from gentools.features.generators import latents as generator_latents
 
     log = out / "results" / "run.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)

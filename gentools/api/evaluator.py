@@ -147,7 +147,7 @@ class Evaluator:
         import torch
 
         from gentools.features.pipeline import uint8_features
-        from gentools.generators import to_uint8_images
+        from gentools.features.generators import to_uint8_images
         from gentools.text import label_texts
 
         if self.net.modality == "audio":

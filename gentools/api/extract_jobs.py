@@ -89,7 +89,7 @@ def video_job(items, chosen, net, batch_size, workers, skip_bad, generator, late
     from gentools.features import pipeline
 
     if generator:
-        from gentools import generators
+        from gentools.features import generators
 
         gen, latent_dim = loaded_generator(generator, net.device, latent_dim)
 
@@ -114,7 +114,7 @@ def audio_job(items, chosen, net, batch_size, workers, skip_bad, generator, late
     from gentools.features import pipeline
 
     if generator:
-        from gentools import generators
+        from gentools.features import generators
 
         gen, latent_dim = loaded_generator(generator, net.device, latent_dim)
 
@@ -162,7 +162,7 @@ def image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails, max
 
 def generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, device, classes=0,
                    class_input="index"):
-    from gentools import generators
+    from gentools.features import generators
     from gentools.features import pipeline
 
     gen, latent_dim = loaded_generator(spec, device, latent_dim)
@@ -177,7 +177,7 @@ def generator_job(spec, chosen, latent_dim, seed, net, batch_size, thumbnails, d
 
 def loaded_generator(spec: str, device, latent_dim):
     """The generator ``spec`` on ``device`` and its latent size (``--latent-dim``, else its ``latent_dim``)."""
-    from gentools import generators
+    from gentools.features import generators
 
     gen = generators.load_generator(spec, device)
     latent_dim = latent_dim or getattr(gen, "latent_dim", None)

@@ -9,9 +9,10 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from gentools import generators, memory, presets, render, store
+from gentools import memory, presets, render, store
 from gentools.api._common import Result
 from gentools.errors import InputError, UsageError, warn
+from gentools.features import generators
 from gentools.features.backbones.base import resolve_device
 from gentools.metrics import latent
 

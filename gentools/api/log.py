@@ -7,7 +7,7 @@ import math
 import os
 from typing import Optional
 
-from gentools import __version__
+from gentools._version import __version__
 
 
 def to_json(record: dict) -> str:

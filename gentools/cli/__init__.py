@@ -10,7 +10,7 @@ import traceback
 
 import typer
 
-from gentools import __version__
+from gentools._version import __version__
 from gentools.cli import _console
 
 app = typer.Typer(

@@ -133,7 +133,7 @@ def generator_batches(generator: Callable, indices: list, latent_dim: int, seed:
     generator is called ``G(z, c)``, sample i of class ``i % N`` (``class_input``: ``index`` gives int64
     ``[B]``, ``onehot`` a float ``[B, N]``), as StyleGAN's conditional generators take it."""
     from gentools.features.images import thumbnail
-    from gentools.generators import generator_id, to_uint8_images
+    from gentools.features.generators import generator_id, to_uint8_images
 
     for indices_here, at_here, z in _latent_batches(indices, latent_dim, seed, backbone.device, batch_size, positions):
         with torch.inference_mode():
@@ -152,7 +152,7 @@ def generator_batches(generator: Callable, indices: list, latent_dim: int, seed:
 def _latent_batches(indices: list, latent_dim: int, seed: int, device, batch_size: int, positions: Optional[list[int]]):
     """``(indices, positions, z)`` per batch of generated samples: sample i's latent is ``latents(seed, [i])``
     wherever it falls, so shards and resumes draw the same z; ``positions[i]`` defaults to ``i``."""
-    from gentools.generators import latents
+    from gentools.features.generators import latents
 
     at = positions if positions is not None else range(len(indices))
     for first in range(0, len(indices), batch_size):
@@ -230,7 +230,7 @@ def waveform_generator_batches(generator: Callable, indices: list, latent_dim: i
                                sample_rate: int, batch_size: int = 50, positions: Optional[list[int]] = None,
                                float16: bool = False) -> Iterator[Rows]:
     """Frames of the generated waveforms ``indices`` (sample i's latent as for images), one Rows per batch."""
-    from gentools.generators import generator_id
+    from gentools.features.generators import generator_id
 
     for indices_here, at_here, z in _latent_batches(indices, latent_dim, seed, backbone.device, batch_size, positions):
         with torch.inference_mode():
@@ -327,7 +327,7 @@ def generated_clip_rows(backbone: Backbone, videos, clips, ids: list, positions:
 def video_generator_batches(generator: Callable, indices: list, latent_dim: int, seed: int, backbone: Backbone,
                             clips, batch_size: int = 8, positions: Optional[list[int]] = None) -> Iterator[Rows]:
     """Clip features of the generated videos ``indices`` (sample i's latent as for images), one Rows per batch."""
-    from gentools.generators import generator_id
+    from gentools.features.generators import generator_id
 
     for indices_here, at_here, z in _latent_batches(indices, latent_dim, seed, backbone.device, batch_size, positions):
         with torch.inference_mode():

@@ -18,7 +18,6 @@ import contextlib
 import datetime
 import fcntl
 import json
-import os
 import re
 from pathlib import Path
 from typing import Iterator, Optional
@@ -101,7 +100,7 @@ def read_json(path: Path, what: str) -> Optional[dict]:
 
 
 def write_json(path: Path, value: dict) -> None:
-    from gentools.store import atomic_path
+    from gentools.files import atomic_path
 
     with atomic_path(str(path)) as tmp:
         with open(tmp, "w", encoding="utf-8") as handle:

@@ -161,7 +161,7 @@ def _sends_more(response) -> bool:
 
 def _open(url: str, have: int, validator: Optional[dict], deadline: float):
     """The response to a GET of ``url`` (from byte ``have``, If-Range ``validator``); ``None`` for a 416."""
-    from gentools import __version__
+    from gentools._version import __version__
 
     headers = {"User-Agent": f"gentools/{__version__}", "Accept-Encoding": "identity"}
     if have and validator:

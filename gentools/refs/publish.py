@@ -18,7 +18,7 @@ MANIFEST = "manifest.json"
 
 def write_manifest(folder: Path, name: str, files: dict, stats, preset: str) -> dict:
     """``manifest.json`` in ``folder`` for ``files`` (file name -> kind), hashed as they are now; returns it."""
-    from gentools import __version__
+    from gentools._version import __version__
 
     manifest = {"name": name, "n": stats.n, "dim": stats.dim, "preset": preset,
                 "provenance": {k: v for k, v in stats.provenance.items() if _plain(v)},

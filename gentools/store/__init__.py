@@ -25,12 +25,13 @@ from gentools.store.formats import (  # noqa: F401 - the store's public names
 from gentools.store.latents import LATENTS, read_latents, write_latents  # noqa: F401
 from gentools.store.partial import CannotResume, FeatureWriter, partial_path, rows_done  # noqa: F401
 from gentools.store.pickles import StatsSet  # noqa: F401
-from gentools.store.read import FeatureFile, Stats, open_input  # noqa: F401
+from gentools.store.model import FeatureFile, Stats  # noqa: F401
+from gentools.store.read import open_input  # noqa: F401
 from gentools.store.write import (  # noqa: F401
-    atomic_path, set_invocation, write_features, write_stats, write_stats_npz)
+    set_invocation, write_features, write_stats, write_stats_npz)
 
 __all__ = ["CLIP_KEYS", "FEATURES", "FORMAT_VERSION", "GUARDED_KEYS", "ROW_DATASETS", "STATS", "Source", "sniff", "source_label",
            "STORED_ROWS", "id_runs", "many_rows_per_input", "provenance_differences",
            "LATENTS", "read_latents", "write_latents", "CannotResume", "FeatureWriter", "partial_path", "rows_done", "StatsSet",
-           "FeatureFile", "Stats", "open_input", "atomic_path", "set_invocation", "write_features", "write_stats",
+           "FeatureFile", "Stats", "open_input", "set_invocation", "write_features", "write_stats",
            "write_stats_npz"]

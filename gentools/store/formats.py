@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Union
 
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store.pickles import is_pickle
 
 FORMAT_VERSION = 1
+PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")  # protocols 2-5
 FEATURES, STATS = "features", "stats"
 ROW_DATASETS = ("features", "logits", "spatial", "text_features", "ids", "labels", "thumbnails", "clip_start")
 STORED_ROWS = ("ids", "labels", "thumbnails", "clip_start")  # read as stored (raw), not as checked floats
 MANY_ROWS_PER_INPUT = ("audio", "video")  # modalities where one input gives a run of rows with its id
+
+
+def is_pickle(head: bytes) -> bool:
+    return head[:2] in PICKLE_MAGIC
 
 
 def row_dtype(name: str):
@@ -104,3 +109,46 @@ def provenance_differences(a: dict, b: dict, keys, ignore_missing: bool = False)
         if str("" if va is None else va) != str("" if vb is None else vb):
             out.append((key, va, vb))
     return out
+
+
+# Which entry serves which backbone (EDM2's metric_specs: 'fid' = Inception, 'fd_dinov2' = dinov2_vitl14).
+ENTRY_OF_BACKBONE = (("inception", "fid"), ("nvidia:inception", "fid"), ("dinov2:vitl14", "fd_dinov2"))
+
+
+# fadtk's stats files (``fadtk/stats/*.npz``, read by ``FrechetAudioDistance.load_stats``) key each model's
+# statistics by its ModelLoader name: ``data[f'{self.ml.name}.mu']``, ``data[f'{self.ml.name}.cov']``.
+# The names, from fadtk 1.1.0's model_loader.py: ``super().__init__("vggish", 128, 16000, min_len=1)``,
+# ``'encodec-emb' if variant == '24k'``, ``super().__init__(f"clap-laion-{type}", 512, 48000)``, and for
+# W2V2Model / HuBERTModel / WavLMModel
+# ``f"w2v2-{size}" + ("" if (layer == 12 and size == 'base') or (layer == 24 and size == 'large') else f"-{layer}")``
+# with ``huggingface_id = f"facebook/wav2vec2-{size}-960h"`` (``hubert-``: ``facebook/hubert-{size}-ls960``;
+# ``wavlm-``: ``patrickvonplaten/wavlm-libri-clean-100h-{size}``, base-plus' last layer 12). Whisper has none:
+# fadtk keeps decoder positions, ``hf:`` the encoder's hidden states.
+FADTK_MODEL_OF_BACKBONE = (("vggish", "vggish"), ("encodec:24k", "encodec-emb"),
+                           ("clap:laion-audio", "clap-laion-audio"), ("clap:laion-music", "clap-laion-music"))
+FADTK_HF_MODELS = (("facebook/wav2vec2-{size}-960h", "w2v2-{size}", ("base", "large")),
+                   ("facebook/hubert-{size}-ls960", "hubert-{size}", ("base", "large")),
+                   ("patrickvonplaten/wavlm-libri-clean-100h-{size}", "wavlm-{size}", ("base", "base-plus", "large")))
+
+
+def fadtk_model_of(backbone: str, layer: str = "") -> str | None:
+    """fadtk's model name for a gentools audio backbone and its ``layer`` provenance (``hidden_states[L]`` for
+    ``hf:``): the key prefix in fadtk's stats files; None where fadtk has no such model."""
+    if backbone in dict(FADTK_MODEL_OF_BACKBONE):
+        return dict(FADTK_MODEL_OF_BACKBONE)[backbone]
+    match = re.fullmatch(r"hidden_states\[(\d+)\]", layer)
+    for hub_id, name, sizes in FADTK_HF_MODELS:
+        for size in sizes:
+            if match and backbone == "hf:" + hub_id.format(size=size):
+                last = 24 if size == "large" else 12
+                number = int(match[1])
+                return name.format(size=size) + ("" if number == last else f"-{number}")
+    return None
+
+
+def entry_of(backbone: str) -> str | None:
+    """The EDM2 key of a backbone's statistics (``nvidia:inception...`` is NVIDIA's Inception detector file)."""
+    for prefix, entry in ENTRY_OF_BACKBONE:
+        if backbone == prefix or (prefix.startswith("nvidia:") and backbone.startswith(prefix)):
+            return entry
+    return None

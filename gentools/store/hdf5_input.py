@@ -4,8 +4,8 @@ The global heaps are checked for the loop libhdf5 would fall into, libhdf5's
 allocations are bounded while it parses attributes, every attribute is one
 typed value, and each dataset passes :func:`gentools.store.safety.dataset`
 (no external storage or links, no virtual datasets, no plugin filters, the
-declared bytes stored in the file) before :class:`~gentools.store.read.FeatureFile`
-or :class:`~gentools.store.read.Stats` reads it.
+declared bytes stored in the file) before :class:`~gentools.store.model.FeatureFile`
+or :class:`~gentools.store.model.Stats` reads it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from gentools import memory
 from gentools.errors import FormatError, InputError
 from gentools.store import safety
 from gentools.store.formats import FEATURES, FORMAT_VERSION, ROW_DATASETS, STATS, Source, _attr
-from gentools.store.read import FeatureFile, Stats, _make_stats
+from gentools.store.model import FeatureFile, Stats, make_stats
 
 # Provenance attributes read with a fixed type; any other type is refused rather than guessed at.
 ATTRIBUTE_TYPES = {"complete": bool, "count": int, "n": int, "spatial_n": int}
@@ -89,10 +89,10 @@ def _read_stats(handle, attrs: dict, label: str) -> Stats:
         if "spatial_mu" in names:
             if "spatial_sigma" not in names:
                 raise FormatError(f"stats file has 'spatial_mu' but no 'spatial_sigma' ({label})")
-            spatial = _make_stats(_stats_array(handle, "spatial_mu", label), _stats_array(handle, "spatial_sigma", label),
+            spatial = make_stats(_stats_array(handle, "spatial_mu", label), _stats_array(handle, "spatial_sigma", label),
                                   attrs.pop("spatial_n", None), label)
         n = attrs.pop("n", None)
-        return _make_stats(_stats_array(handle, "mu", label), _stats_array(handle, "sigma", label), n, label, spatial,
+        return make_stats(_stats_array(handle, "mu", label), _stats_array(handle, "sigma", label), n, label, spatial,
                            attrs)
     finally:
         handle.close()

@@ -10,7 +10,8 @@ from gentools.errors import FormatError, InputError
 from gentools.store import safety
 from gentools.store.formats import _attr, _read_head, sniff, source_label
 from gentools.text import escape
-from gentools.store.write import _write_attrs, atomic_path
+from gentools.files import atomic_path
+from gentools.store.write import _write_attrs
 
 LATENTS = "latents"
 

@@ -15,7 +15,8 @@ from gentools.files import NotRegular, kind_of_mode
 from gentools.store import safety
 from gentools.store.formats import (CLIP_KEYS, FEATURES, GUARDED_KEYS, ROW_DATASETS, TEXT_ROWS, _attr, id_runs,
                                     many_rows_per_input, provenance_differences, row_dtype)
-from gentools.store.write import _umask, _write_attrs, chunk_rows
+from gentools.files import umask
+from gentools.store.write import _write_attrs, chunk_rows
 
 
 def partial_path(dest: str) -> str:
@@ -220,7 +221,7 @@ class FeatureWriter:
         self.h5.flush()
         os.fsync(self.h5.id.get_vfd_handle())
         self.h5.close()
-        os.chmod(self.path, 0o666 & ~_umask())
+        os.chmod(self.path, 0o666 & ~umask())
         os.replace(self.path, self.dest)
 
     def abandon(self) -> None:

@@ -9,58 +9,15 @@ arrays only.
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from gentools.errors import FormatError, InputError
+from gentools.store.formats import entry_of, fadtk_model_of
+from gentools.store.model import make_stats
 from gentools.store.unpickle import PickleRefused, parse_pickle
-
-PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
-# Which entry serves which backbone (EDM2's metric_specs: 'fid' = Inception, 'fd_dinov2' = dinov2_vitl14).
-ENTRY_OF_BACKBONE = (("inception", "fid"), ("nvidia:inception", "fid"), ("dinov2:vitl14", "fd_dinov2"))
-
-
-# fadtk's stats files (``fadtk/stats/*.npz``, read by ``FrechetAudioDistance.load_stats``) key each model's
-# statistics by its ModelLoader name: ``data[f'{self.ml.name}.mu']``, ``data[f'{self.ml.name}.cov']``.
-# The names, from fadtk 1.1.0's model_loader.py: ``super().__init__("vggish", 128, 16000, min_len=1)``,
-# ``'encodec-emb' if variant == '24k'``, ``super().__init__(f"clap-laion-{type}", 512, 48000)``, and for
-# W2V2Model / HuBERTModel / WavLMModel
-# ``f"w2v2-{size}" + ("" if (layer == 12 and size == 'base') or (layer == 24 and size == 'large') else f"-{layer}")``
-# with ``huggingface_id = f"facebook/wav2vec2-{size}-960h"`` (``hubert-``: ``facebook/hubert-{size}-ls960``;
-# ``wavlm-``: ``patrickvonplaten/wavlm-libri-clean-100h-{size}``, base-plus' last layer 12). Whisper has none:
-# fadtk keeps decoder positions, ``hf:`` the encoder's hidden states.
-FADTK_MODEL_OF_BACKBONE = (("vggish", "vggish"), ("encodec:24k", "encodec-emb"),
-                           ("clap:laion-audio", "clap-laion-audio"), ("clap:laion-music", "clap-laion-music"))
-FADTK_HF_MODELS = (("facebook/wav2vec2-{size}-960h", "w2v2-{size}", ("base", "large")),
-                   ("facebook/hubert-{size}-ls960", "hubert-{size}", ("base", "large")),
-                   ("patrickvonplaten/wavlm-libri-clean-100h-{size}", "wavlm-{size}", ("base", "base-plus", "large")))
-
-
-def fadtk_model_of(backbone: str, layer: str = "") -> str | None:
-    """fadtk's model name for a gentools audio backbone and its ``layer`` provenance (``hidden_states[L]`` for
-    ``hf:``): the key prefix in fadtk's stats files; None where fadtk has no such model."""
-    if backbone in dict(FADTK_MODEL_OF_BACKBONE):
-        return dict(FADTK_MODEL_OF_BACKBONE)[backbone]
-    match = re.fullmatch(r"hidden_states\[(\d+)\]", layer)
-    for hub_id, name, sizes in FADTK_HF_MODELS:
-        for size in sizes:
-            if match and backbone == "hf:" + hub_id.format(size=size):
-                last = 24 if size == "large" else 12
-                number = int(match[1])
-                return name.format(size=size) + ("" if number == last else f"-{number}")
-    return None
-
-
-def entry_of(backbone: str) -> str | None:
-    """The EDM2 key of a backbone's statistics (``nvidia:inception...`` is NVIDIA's Inception detector file)."""
-    for prefix, entry in ENTRY_OF_BACKBONE:
-        if backbone == prefix or (prefix.startswith("nvidia:") and backbone.startswith(prefix)):
-            return entry
-    return None
-
 
 @dataclass
 class StatsSet:
@@ -91,12 +48,8 @@ class StatsSet:
                          f"({known}) ({self.label})")
 
 
-def is_pickle(head: bytes) -> bool:
-    return head[:2] in PICKLE_MAGIC
-
-
-def load_stats_pickle(data: bytes, label: str, make_stats) -> StatsSet:
-    """Parse an EDM2 statistics pickle; ``make_stats(mu, sigma, n, label)`` builds each entry."""
+def load_stats_pickle(data: bytes, label: str) -> StatsSet:
+    """Parse an EDM2 statistics pickle into a :class:`StatsSet` of checked :class:`Stats` entries."""
     try:
         obj = parse_pickle(data)
     except PickleRefused as exc:

@@ -8,6 +8,7 @@ import numpy as np
 
 from gentools.errors import FormatError
 from gentools.store.formats import Source
+from gentools.store.model import FeatureFile, Stats, make_stats
 
 
 def is_torch_archive(archive) -> bool:
@@ -34,7 +35,6 @@ def open_torch(source: Source, label: str) -> FeatureFile | Stats:
     (:func:`numpy_globals`) as the only globals allowed, so nothing in the file runs."""
     import torch
 
-    from gentools.store.read import FeatureFile, _make_stats
 
     try:
         with torch.serialization.safe_globals(numpy_globals()):
@@ -49,6 +49,6 @@ def open_torch(source: Source, label: str) -> FeatureFile | Stats:
         return FeatureFile(label, {"features": obj.numpy()}, {})
     if isinstance(obj, dict) and {"mu", "sigma"} <= set(obj):
         mu, sigma = (v.numpy() if isinstance(v, torch.Tensor) else v for v in (obj["mu"], obj["sigma"]))
-        return _make_stats(mu, sigma, None, label)
+        return make_stats(mu, sigma, None, label)
     raise FormatError(f"torch file holds a {type(obj).__name__}; expected torch-fidelity's {{'mu', 'sigma'}} "
                       f"statistics or a feature tensor ({label})")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from typing import Iterator
-
 import h5py
 import numpy as np
 
 from gentools.errors import InputError
-from gentools.store.formats import FEATURES, FORMAT_VERSION, STATS, row_dtype
+from gentools.files import atomic_path
+from gentools.store.formats import (FADTK_MODEL_OF_BACKBONE, FEATURES, FORMAT_VERSION, STATS, entry_of,
+                                    fadtk_model_of, row_dtype)
 
 # Recorded as each file's ``argv`` attribute; the command line sets it (the library never reads sys.argv).
 _INVOCATION = {"argv": "gentools (Python API)"}
@@ -27,35 +24,11 @@ def chunk_rows(row_bytes: int, cap: int) -> int:
     return max(1, min(cap, (1 << 20) // max(1, row_bytes)))
 
 
-@contextlib.contextmanager
-def atomic_path(dest: str) -> Iterator[str]:
-    """Yield a temporary path beside ``dest``; on success fsync and rename it to ``dest``."""
-    folder = os.path.dirname(os.path.abspath(dest))
-    if not os.path.isdir(folder):
-        raise InputError(f"output folder does not exist ({folder})")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
 def _write_attrs(h5, fmt: str, provenance: dict) -> None:
     """Format marker, provenance, and the write's own record (time, version, command line)."""
     import datetime
 
-    from gentools import __version__
+    from gentools._version import __version__
 
     h5.attrs["gentools_format"] = fmt
     h5.attrs["format_version"] = FORMAT_VERSION
@@ -143,8 +116,6 @@ def write_stats_as(dest: str, stats, fmt: str) -> None:
 def _write_edm2(dest: str, stats, label: str) -> None:
     import pickle
 
-    from gentools.store.pickles import entry_of
-
     backbone = str(stats.provenance.get("backbone", ""))
     key = entry_of(backbone)
     if key is None:
@@ -160,8 +131,6 @@ def _write_edm2(dest: str, stats, label: str) -> None:
 
 
 def _write_fadtk(dest: str, stats, label: str) -> None:
-    from gentools.store.pickles import FADTK_MODEL_OF_BACKBONE, fadtk_model_of
-
     backbone = str(stats.provenance.get("backbone", ""))
     model = fadtk_model_of(backbone, str(stats.provenance.get("layer", "")))
     if model is None:

@@ -192,7 +192,7 @@ def test_generator_waveforms_equal_the_same_waveforms_written_as_wav(sounds, tmp
     """``extract --generator G --sample-rate SR`` and ``Evaluator.update(waveforms, sample_rate)`` go through
     the resampling and framing of files: FAD equal to the WAV-file route to 1e-9."""
     import gentools
-    from gentools.generators import latents
+    from gentools.features.generators import latents
 
     root, folder, weights = sounds
     (tmp_path / "tones.py").write_text(WAVE_GENERATOR)

@@ -146,7 +146,7 @@ def test_fadtk_model_names_follow_its_model_loader(tmp_path):
     'base') or (layer == 24 and size == 'large') else f"-{layer}")`` with ``huggingface_id =
     f"facebook/hubert-{size}-ls960"``; ``'encodec-emb' if variant == '24k'``; ``super().__init__(f"clap-laion-{type}",
     512, 48000)``. fadtk has no PANNs model."""
-    from gentools.store.pickles import fadtk_model_of
+    from gentools.store.formats import fadtk_model_of
 
     assert fadtk_model_of("vggish") == "vggish" and fadtk_model_of("encodec:24k") == "encodec-emb"
     assert fadtk_model_of("hf:facebook/hubert-base-ls960", "hidden_states[12]") == "hubert-base"

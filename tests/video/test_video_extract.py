@@ -191,7 +191,7 @@ def test_generator_videos_equal_the_same_videos_written_losslessly(videos, tmp_p
     """``extract --generator`` quantises [-1, 1] floats as StyleGAN-V (``(img * 127.5 + 128).clamp(0, 255)
     .to(torch.uint8)``) and cuts clips as from files; the Evaluator's update(videos) gives the same FVD."""
     import gentools
-    from gentools.generators import latents
+    from gentools.features.generators import latents
 
     root, folder, detector, _ = videos
     module = tmp_path / "videogen.py"

@@ -50,8 +50,7 @@ import torch
 
 from gentools.errors import warn
 from gentools.features.weights import sha256_of
-from gentools.files import cache_root, read_regular
-from gentools.store import atomic_path
+from gentools.files import atomic_path, cache_root, read_regular
 
 MAX_RECORD_BYTES = 1 << 20
 STALE_TEMPORARY_SECONDS = 3600  # a build's temporary package older than this was left by a killed build
