@@ -10,11 +10,12 @@ number of rows.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from gentools.errors import InputError, ProvenanceError, warn
+from gentools import presets
+from gentools.errors import InputError, ProvenanceError, option, warn
 from gentools.refs import is_ref, open_ref
 from gentools.store import GUARDED_KEYS, FeatureFile, Stats, open_input, provenance_differences
 from gentools.store.pickles import StatsSet
@@ -78,6 +79,22 @@ def guard(a: dict, a_label: str, b: dict, b_label: str, force: bool, what: str =
             raise ProvenanceError(message, hint=f"numbers from mixed inputs are not comparable; {override} to "
                                                 f"compute anyway")
         warn(f"{message} ({override})")
+
+
+def check_preset(preset: Optional[str], items, force: bool, check_backbone: bool = True) -> None:
+    """``--preset P`` on inputs extracted otherwise: each setting P assumes (:meth:`Preset.extraction`) that an
+    input's provenance records otherwise stops with one line naming it and both values; ``force`` warns."""
+    if not preset:
+        return
+    chosen = presets.get(preset)
+    for item in items:
+        for key, assumed, found in chosen.mismatches(getattr(item, "provenance", {}) or {}, check_backbone):
+            message = (f"{option('preset', preset)} assumes features extracted with {key} '{assumed}'; "
+                       f"{item.label} has {key} '{found}'")
+            if not force:
+                raise ProvenanceError(message, hint=f"extract with --preset {preset}, or {option('force', True)} "
+                                                    f"to compute anyway")
+            warn(f"{message} ({option('force', True)})")
 
 
 def open_pair(gen: InputLike, ref: InputLike, command: str, force: bool = False, min_rows: int = 0,

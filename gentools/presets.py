@@ -70,6 +70,36 @@ class Preset:
     def settings(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("sources", "note")}
 
+    def extraction(self, backbone: str = "") -> dict:
+        """The extraction this preset assumes, as the provenance keys ``extract --preset`` writes: backbone and
+        resize; clip frames and subsample (video routes); for fadtk, sound (any backbone fadtk has a model for)
+        through the 16-bit round trip, frames stored as float16. ``backbone``: the features' own, which
+        decides whether resize applies (NVIDIA's detector resizes inside itself)."""
+        if self.frechet_route == "fadtk":
+            return {"modality": "audio", "pcm16": self.audio_pcm16, "frames_float16": self.frames_float16}
+        out = {"backbone": self.backbone}
+        if self.resize and backbone == self.backbone:
+            out["resize"] = self.resize
+        if self.frechet_route in ("sqrtm", "svd"):
+            out.update(frames=self.video_frames, subsample=self.video_subsample)
+        return out
+
+    def mismatches(self, provenance: dict, check_backbone: bool = True) -> list:
+        """``[(key, assumed, found)]`` for the settings of :meth:`extraction` that ``provenance`` records
+        otherwise (a key it does not record is not a mismatch: foreign files carry none). NVIDIA's Inception
+        detector file is the Inception of the ``inception`` presets."""
+        found_backbone = str(provenance.get("backbone", ""))
+        out = []
+        for key, assumed in self.extraction(found_backbone).items():
+            found = provenance.get(key, "image" if key == "modality" and provenance else None)  # absent: image
+            if found in (None, "") or (key == "backbone" and not check_backbone):
+                continue
+            if key == "backbone" and assumed == "inception" and found_backbone.startswith("nvidia:inception"):
+                continue
+            if str(found) != str(assumed):
+                out.append((key, assumed, found))
+        return out
+
 
 ADM = ("openai/guided-diffusion", "evaluations/evaluator.py")
 SG_FID = ("NVlabs/stylegan2-ada-pytorch", "metrics/frechet_inception_distance.py")

@@ -230,7 +230,7 @@ def test_a_wide_features_file_is_refused_by_the_memory_budget(tmp_path):
     path = _features(tmp_path / "wide.h5", rows=3, dim=25_000)
     proc, _, _ = measured("fid", path, path, "--max-memory", "8G", "-q", timeout=30)
     assert proc.returncode == 0 and abs(float(proc.stdout.split()[1])) < 1e-6, proc.stderr
-    for command, need in ((("fid", path, path, "--preset", "stylegan"), "needs 40 GB"),
+    for command, need in ((("fid", path, path, "--preset", "stylegan", "--force", "-q"), "needs 40 GB"),
                           (("stats", path, "-o", tmp_path / "s.h5"), "needs 15 GB")):
         proc, seconds, _ = measured(*command, "--max-memory", "8G", timeout=30)
         err = proc.stderr.decode()

@@ -31,7 +31,14 @@ def fadtk_moments(item) -> tuple[np.ndarray, np.ndarray]:
     over each file's float16 frames."""
     if item.kind != "features":
         return item.mu, item.sigma
-    return audio_metrics.fadtk_statistics([frames.astype(np.float16) for _, frames in file_runs(item)])
+    runs = file_runs(item)
+    short = [sid for sid, frames in runs if len(frames) < 2]
+    if short:  # fadtk's np.cov of one frame is NaN, and so is its FAD: a number nobody can use
+        raise InputError(f"{len(short)} file(s) of one frame (first: {short[0]!r}); fadtk's per-file covariance "
+                         f"(np.cov) of one frame is NaN, and so would be its FAD ({item.label})",
+                         hint="use sound files of at least two frames (VGGish: 1.92 s), or fid without --preset "
+                              "fadtk")
+    return audio_metrics.fadtk_statistics([frames.astype(np.float16) for _, frames in runs])
 
 
 def fadtk_fid(gen, ref, infinity: bool, seed: int, progress) -> dict:

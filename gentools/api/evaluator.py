@@ -45,8 +45,9 @@ class Evaluator:
         ev.log("run.jsonl", step=step, loss=loss.item())
 
     ``metrics``: a name, a list of names, or ``{name: {option: value}}`` with the options of the function of
-    the same name ({metrics}). ``pixel_range``: ``(-1, 1)`` (default) or ``(0, 1)`` for float images
-    (``ToTensor()``, sigmoid decoders). ``frames`` / ``subsample``: with a video backbone, the clip each video
+    the same name ({metrics}). ``pixel_range``: ``(-1, 1)`` (default) or ``(0, 1)`` for float images and
+    videos (``ToTensor()``, sigmoid decoders); with an audio backbone it is refused (waveforms are [-1, 1]).
+    With an audio backbone the preset's 16-bit round trip applies as in ``extract`` (``preset="fadtk"``). ``frames`` / ``subsample``: with a video backbone, the clip each video
     is cut to (default the preset's, 16 and 1), as ``extract --frames --subsample``. Unknown metrics or options,
     options of the wrong type, a metric the backbone or the reference cannot feed, and a subset larger than the
     reference raise a one-line
@@ -73,6 +74,9 @@ class Evaluator:
         self.reference = load(ref)
         self.preset = preset
         self.net = backbone_for(backbone, presets.get(preset), weights, resize, False, resolve_device(device or "auto"))
+        if self.net.modality == "audio" and self.pixel_range != PIXEL_RANGES[0]:
+            raise UsageError(f"Evaluator: {option('pixel_range', self.pixel_range)} applies to images and videos; "
+                             f"{self.net.name} takes waveforms, floats in [-1, 1]")
         if self.net.modality == "video":  # clips as extract cuts them by default: the preset's T and S, from frame 0
             from gentools.features.video import Clips
 
@@ -174,6 +178,8 @@ class Evaluator:
         self._add(uint8_features(self.net, to_uint8_images(images).cpu()), labels)
 
     def _update_videos(self, videos, labels, sample_rate) -> None:
+        import torch
+
         from gentools.features.pipeline import generated_clip_rows
 
         if sample_rate is not None:
@@ -183,6 +189,10 @@ class Evaluator:
         if count == 0:
             return
         ids = [f"video:{self._inputs + i}" for i in range(count)]
+        floating = videos.is_floating_point() if isinstance(videos, torch.Tensor) else \
+            np.asarray(videos).dtype.kind == "f"
+        if floating and self.pixel_range == (0, 1):
+            videos = videos * 2 - 1  # read as [-1, 1] from here, as images are
         rows = generated_clip_rows(self.net, videos, self.net.loading, ids, list(range(count)))
         self._add({"features": rows.arrays["features"]}, labels)
         self._inputs += count

@@ -117,7 +117,6 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
         torch_device = resolve_device(_rank_device(device, ranks))
         net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
         if audio:
-            net.loading = dataclasses.replace(net.loading, pcm16=parity.audio_pcm16)
             expected, make_batches = audio_job(items, chosen, net, batch_size, workers, skip_bad, generator,
                                                latent_dim, seed, sample_rate, parity.frames_float16)
             latent_dim = getattr(make_batches, "latent_dim", latent_dim)
@@ -167,13 +166,17 @@ def _run(new_job, ranks, output, provenance: dict, resume: bool, overwrite: bool
 
 
 def backbone_for(backbone, parity, weights, resize, spatial, device):
-    """The backbone ``extract`` runs: ``backbone`` (default the preset's), with the preset's resize for its family."""
+    """The backbone ``extract`` and the Evaluator run: ``backbone`` (default the preset's), with the preset's resize
+    for its family, and sound through the preset's 16-bit round trip (fadtk's)."""
     from gentools.features.backbones import load_backbone
 
     backbone = backbone or parity.backbone
     if backbone.split(":")[0] == parity.backbone.split(":")[0]:  # the preset's resize for its backbone family
         resize = resize or parity.resize
-    return load_backbone(backbone, weights, resize, spatial, device)
+    net = load_backbone(backbone, weights, resize, spatial, device)
+    if net.modality == "audio":
+        net.loading = dataclasses.replace(net.loading, pcm16=parity.audio_pcm16)
+    return net
 
 
 def _annotated(make_batches, expected: list, chosen: list, labels, classes: int, captions, net):

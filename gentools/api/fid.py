@@ -7,7 +7,7 @@ from gentools import memory, presets
 from gentools.api._common import Result, bar
 from gentools.api.registry import FORCE, PRESET, SEED, Input, Option, register_metric
 from gentools.errors import InputError, UsageError, option, warn
-from gentools.inputs import check_compatible, describe, load, require_features
+from gentools.inputs import check_compatible, check_preset, describe, load, require_features
 from gentools.metrics import frechet
 from gentools.store import id_runs
 
@@ -58,6 +58,7 @@ def fid(gen, ref, *, spatial, bootstrap, infinity, per_file, mifid, preset, seed
     seed = chosen.seed if seed is None else seed
     gen, ref = _pick_entries(load(gen, allow_sets=True), load(ref, allow_sets=True))
     check_compatible([_part(gen, spatial), _part(ref, spatial)], force)
+    check_preset(preset, [gen, ref], force)
     dim = gen.shapes()["spatial"][1] if spatial and gen.kind == "features" else _part(gen, spatial).dim
     name = "spatial" if spatial else "features"
     key = "sfid" if spatial else frechet.FID

@@ -14,7 +14,7 @@ from gentools import memory, presets
 from gentools.api._common import Result, bar
 from gentools.api.registry import FORCE, GEN, PRESET, SEED, Input, Option, register_metric
 from gentools.errors import InputError, NumericalError, option, warn
-from gentools.inputs import describe, load, open_pair, require_features
+from gentools.inputs import check_preset, describe, load, open_pair, require_features
 
 REF = Input("ref", "Reference set")
 PAIR = (GEN, REF)
@@ -45,12 +45,14 @@ def kid(gen, ref, *, subsets, subset_size, exact, preset, seed, force, progress)
     """Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD² with ``k(x, y) = (x·y/d + 1)³``,
     mean and std over ``subsets`` subsets of ``subset_size`` rows drawn as torch-fidelity draws them.
     Equal to torch-fidelity's ``kid_features_to_metric`` to 1e-9 relative. Returns ``kid_mean``, ``kid_std``
-    (``per_class``: ``kid_mean.LABEL``, ``kid_std.LABEL`` per class, then their means)."""
+    (``per_class``: the overall values, ``kid_mean.LABEL``, ``kid_std.LABEL`` per class, then their means
+    ``intra_kid_mean``, ``intra_kid_std``)."""
     from gentools.metrics.kid import kid as kid_metric
 
     chosen = presets.get(preset)
     seed = chosen.seed if seed is None else seed
     gen, ref = open_pair(gen, ref, "kid", force)
+    check_preset(preset, [gen, ref], force)
     if chosen.kid_clamp:
         subset_size = min(subset_size, gen.n, ref.n)  # clean-fid / StyleGAN: min(n_gen, n_ref, size)
     if subset_size > min(gen.n, ref.n):
@@ -81,14 +83,15 @@ def kid(gen, ref, *, subsets, subset_size, exact, preset, seed, force, progress)
     options=(Option("splits", None, "Number of splits.", type=int, min=1, default_text="10"),
              Option("shuffle", None, "Permute rows with --seed before splitting (torch-fidelity does; the original "
                     "OpenAI code does not).", type=bool, negative="--no-shuffle", default_text="shuffle"),
-             PRESET, SEED))
-def inception_score(gen, *, splits, shuffle, preset, seed) -> Result:
+             PRESET, SEED, FORCE))
+def inception_score(gen, *, splits, shuffle, preset, seed, force) -> Result:
     """Inception Score (Salimans et al. 2016): ``exp(E KL(p(y|x) || p(y)))`` over splits of the stored
     ``logits`` (a plain array is taken as logits). Equal to torch-fidelity's ``isc_features_to_metric``.
     Returns ``is_mean``, ``is_std``."""
     from gentools.metrics.inception_score import inception_score as is_metric
 
     (item,) = require_features([load(gen)], "is")
+    check_preset(preset, [item], force)
     if item.provenance.get("is_logits") == "biased":
         raise InputError(f"holds logits with the fc bias (an older gentools' --preset adm), which no evaluator "
                          f"scores: re-extract with this version ({item.label})")
@@ -130,7 +133,8 @@ def _prdc_reference(options: dict, reference, preset) -> None:
 def prdc(gen, ref, *, k, preset, chunk_mb, force, progress) -> Result:
     """Precision, recall, density, coverage (Naeem et al. 2020) and the P/R ``f_score``, with k-NN radii;
     equal to ``prdc.compute_prdc(real_features=ref, fake_features=gen, nearest_k=k)``. Chunked.
-    ``per_class``: each value per class (``precision.LABEL``, ...), then their means."""
+    ``per_class``: the overall values, each value per class (``precision.LABEL``, ...), then their means
+    (``intra_precision``, ...)."""
     from gentools.metrics.prdc import prdc as prdc_metric
 
     chosen = presets.get(preset)
@@ -139,6 +143,7 @@ def prdc(gen, ref, *, k, preset, chunk_mb, force, progress) -> Result:
     require_features([gen, ref], "prdc")
     _check_backbone(chosen.pr_backbone, preset, gen, ref)
     gen, ref = open_pair(gen, ref, "prdc", force)
+    check_preset(preset, [gen, ref], force, check_backbone=not chosen.pr_backbone)  # that one is checked above
     for item in (gen, ref):
         if item.n <= k:
             raise InputError(f"{option('k', k)} needs more than {k} rows, have {item.n} ({item.label})")

@@ -224,3 +224,38 @@ def test_generator_waveforms_equal_the_same_waveforms_written_as_wav(sounds, tmp
     scores = evaluator.compute()
     assert abs(scores["fid"] - by_files) <= 1e-9
     assert scores["kad"] == pytest.approx(gentools.kad(tmp_path / "files.h5", tmp_path / "ref.h5")["kad"], abs=1e-9)
+
+
+def test_evaluator_with_preset_fadtk_equals_extract_and_fid_with_it(sounds, tmp_path):
+    """Issue 34, silent wrong results 1 and 2: ``Evaluator(preset="fadtk")`` did not apply fadtk's 16-bit round
+    trip (only ``extract`` did), and ``pixel_range`` was accepted with an audio backbone, meaning nothing."""
+    import gentools
+
+    root, folder, weights = sounds
+    rng = np.random.RandomState(5)
+    waves = np.clip(0.2 * rng.randn(8, 2, 22050 * 3), -0.99, 0.99).astype(np.float32)  # not 16-bit values
+    for name, part in (("wavs", waves[:4]), ("refs", waves[4:] * 0.5)):  # 3 s: fadtk's per-file np.cov needs 2+
+        (tmp_path / name).mkdir()
+        for i, wave in enumerate(part):
+            soundfile.write(tmp_path / name / f"{i}.wav", wave.T, 22050, subtype="FLOAT")
+    waves, wavs = waves[:4], tmp_path / "wavs"
+    fadtk = ("-b", "vggish", "--weights", weights, "--preset", "fadtk", "-q")
+    run_cli("extract", wavs, *fadtk, "-o", tmp_path / "gen.h5", check=0)
+    run_cli("extract", tmp_path / "refs", *fadtk, "-o", tmp_path / "ref.h5", check=0)
+    run_cli("extract", folder, *fadtk, "-o", tmp_path / "short.h5", check=0)  # 0.3-3.1 s: one frame for most
+    err = one_line_error("fid", tmp_path / "gen.h5", tmp_path / "short.h5", "--preset", "fadtk")
+    assert "file(s) of one frame" in err and "np.cov" in err, err
+    by_commands = gentools.fid(tmp_path / "gen.h5", tmp_path / "ref.h5", preset="fadtk")["fid"]
+    evaluator = gentools.Evaluator(ref=str(tmp_path / "ref.h5"), metrics=["fid"], backbone="vggish",
+                                   weights=str(weights), device="cpu", preset="fadtk")
+    evaluator.update(waves, sample_rate=22050)
+    assert evaluator.compute()["fid"] == pytest.approx(by_commands, rel=1e-9)  # random VGGish: FAD ~1e-5
+    run_cli("extract", wavs, "-b", "vggish", "--weights", weights, "-q", "-o", tmp_path / "plain.h5", check=0)
+    with pytest.raises(gentools.GentoolsError, match="assumes features extracted with pcm16 'True'; .* 'False'"):
+        gentools.fid(tmp_path / "plain.h5", tmp_path / "ref.h5", preset="fadtk")
+    with pytest.warns(gentools.GentoolsWarning, match="pcm16"):  # without the round trip: another number
+        plain = gentools.fid(tmp_path / "plain.h5", tmp_path / "ref.h5", preset="fadtk", force=True)["fid"]
+    assert plain != pytest.approx(by_commands, rel=1e-6)
+    with pytest.raises(gentools.GentoolsError, match="pixel_range=\\(0, 1\\) applies to images and videos"):
+        gentools.Evaluator(ref=str(tmp_path / "ref.h5"), backbone="vggish", weights=str(weights), device="cpu",
+                           pixel_range=(0, 1))

@@ -63,11 +63,11 @@ def stylegan_v_fvd(gen: np.ndarray, real: np.ndarray, max_items: int = 2048) -> 
     return float(fid)
 
 
-def _video_features(path, rows: np.ndarray, backbone: str = "i3d") -> str:
+def _video_features(path, rows: np.ndarray, backbone: str = "i3d", frames: int = 16, subsample: int = 1) -> str:
     store.write_features(str(path), {"features": rows, "ids": [f"v{i}" for i in range(len(rows))],
                                      "clip_start": np.zeros(len(rows), np.int64)},
                          {"backbone": backbone, "layer": "x", "resize": "", "weights_sha256": "w", "modality": "video",
-                          "frames": 16, "subsample": 1, "count": len(rows)})
+                          "frames": frames, "subsample": subsample, "count": len(rows)})
     return str(path)
 
 
@@ -83,11 +83,14 @@ def _sets(n_gen: int, n_real: int, dim: int, seed: int = 0):
 def test_stylegan_v_preset_equals_its_feature_stats_and_sqrtm(tmp_path, n_gen, n_real, dim):
     """The first 2048 clips of each side (StyleGAN-V's max_items), ddof=0, sqrtm(S_gen S_real) with no eps."""
     gen, real = _sets(n_gen, n_real, dim)
-    g, r = _video_features(tmp_path / "g.h5", gen), _video_features(tmp_path / "r.h5", real)
     expected = stylegan_v_fvd(gen, real)
     for preset in ("stylegan-v", "fvd2048_16f", "fvd2048_128f_subsample8f"):
+        clips = (presets.get(preset).video_frames, presets.get(preset).video_subsample)  # as the preset extracts
+        g, r = (_video_features(tmp_path / f"{name}.h5", rows, "i3d", *clips)
+                for name, rows in (("g", gen), ("r", real)))
         got = cli_values("fid", g, r, "--preset", preset)["fid"]
         assert abs(got - expected) <= 1e-6 * max(1.0, abs(expected)), (preset, got, expected)
+    g, r = _video_features(tmp_path / "g.h5", gen), _video_features(tmp_path / "r.h5", real)
     if n_gen < 2048:
         proc = run_cli("fid", g, r, "--preset", "stylegan-v", check=0)
         assert f"has {n_gen} clips; --preset stylegan-v takes the first 2048" in proc.stderr.decode()

@@ -244,6 +244,10 @@ def test_generator_videos_equal_the_same_videos_written_losslessly(videos, tmp_p
     assert evaluator.n == 6
     from_files = gentools.fid(written, reference)["fid"]
     assert abs(evaluator.compute()["fid"] - from_files) <= 1e-9
+    # issue 34, silent wrong result 3: float videos were always read as [-1, 1]; in [0, 1] (k / 255) now too
+    unit = gentools.Evaluator(reference, metrics=["fid"], backbone=f"i3d:{detector}", frames=10, pixel_range=(0, 1))
+    unit.update(torch.from_numpy(quantised.transpose(0, 1, 4, 2, 3)).float() / 255)
+    assert abs(unit.compute()["fid"] - from_files) <= 1e-9
     with pytest.raises(gentools.GentoolsError, match="fewer than one clip"):
         evaluator.update(generated[:, :4])
 
