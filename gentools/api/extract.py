@@ -31,7 +31,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             labels: Optional[str] = None, classes: int = 0, class_input: str = "index",
             captions: Optional[str] = None, max_pixels: Optional[int] = None, sample_rate: Optional[int] = None,
             frames: Optional[int] = None, subsample: Optional[int] = None, clip_start: str = "first",
-            clips_per_video: int = 1, progress: Optional[Progress] = None) -> Optional[FeatureFile]:
+            clips_per_video: int = 1, compile: str = "auto",
+            progress: Optional[Progress] = None) -> Optional[FeatureFile]:
     """Features of images, or of a generator's samples, through a backbone: what ``gentools extract`` does.
 
     Every row's id and the provenance are recorded; rows follow the input order.
@@ -65,7 +66,9 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
       weights: a local weights file instead of the download; resize: the resize of the backbone's family
         (inception: ``tf``, ``pytorch-fid``, ``clean``; dinov2: ``pil``, ``torch``); spatial: also the
         ``spatial`` (sFID) features; preset: every default of another tool (``gentools presets``);
-      device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``; batch_size: images per forward pass.
+      device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``; batch_size: images per forward pass; compile (CPU):
+        ``auto`` builds the compiled package only for a job of 3,000 inputs or more (or loads it when
+        cached), ``always``, ``never`` (``gentools.features.backbones.compiled``).
     Reading:
       workers: decoding processes (default: the cores left, at most 8); skip_bad: skip undecodable images and
         list them in the file; max_pixels: larger images and video frames are undecodable (default PIL's
@@ -115,7 +118,10 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
         chosen = job.shard_positions(num_samples if generator else len(items), shard)
         ranks = Ranks(resolve_device(device))
         torch_device = resolve_device(_rank_device(device, ranks))
-        net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
+        from gentools.features.backbones import compiled
+
+        with compiled.policy(compile, len(chosen)):  # a compiled network repays itself only on large jobs
+            net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
         if audio:
             expected, make_batches = audio_job(items, chosen, net, batch_size, workers, skip_bad, generator,
                                                latent_dim, seed, sample_rate, parity.frames_float16)

@@ -49,6 +49,10 @@ ClipStartOpt = Annotated[str, typer.Option(
 ClipsPerVideoOpt = Annotated[int, typer.Option(
     "--clips-per-video", metavar="K", help="Video backbones: clips per video (first: consecutive; random: K "
                                            "seeded starts). Videos shorter than one clip are skipped and listed.")]
+CompileOpt = Annotated[str, typer.Option(
+    "--compile", metavar="auto|always|never", help="CPU: build the network into a compiled package (cached; ~20% "
+                                                   "faster) when the job repays the minute it takes: auto (3,000 "
+                                                   "inputs or more, or already cached), always, never.")]
 BackboneOpt = Annotated[Optional[str], typer.Option(
     "--backbone", "-b", help=f"{names_help()} [default: inception, or the --preset's].", show_default=False)]
 WeightsOpt = Annotated[Optional[str], typer.Option(
@@ -123,6 +127,7 @@ def extract(
     subsample: SubsampleOpt = None,
     clip_start: ClipStartOpt = "first",
     clips_per_video: ClipsPerVideoOpt = 1,
+    compile: CompileOpt = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Extract features from images, sound files or videos, or from a generator's samples, into one HDF5 features file.

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 import gentools
-from tests.conftest import cli_env
+from tests.conftest import cli_env, run_cli
 
 SHIM = r"""
 #include <stdio.h>
@@ -77,7 +77,7 @@ def _extract(tmp_path, image_folder, out: str, cache) -> tuple:
     env = cli_env(PYTHONPATH=str(tmp_path), GENTOOLS_CACHE=str(cache), XDG_CONFIG_HOME=str(tmp_path / "config"),
                   TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
     proc = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-m", "gentools", "extract", image_folder,
-                           "-b", "smallnet:make", "--workers", "0", "-o", tmp_path / out],
+                           "-b", "smallnet:make", "--workers", "0", "--compile", "always", "-o", tmp_path / out],
                           env=env, capture_output=True, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr.decode()
     with gentools.load(str(tmp_path / out)) as f:
@@ -235,3 +235,39 @@ def test_a_cache_others_can_write_or_a_key_others_can_read_is_not_run_from(monke
     ready, runtime, notices = _prepare(_tiny_net())
     assert runtime == "eager" and len(notices) == 1 and "other users can read it" in notices[0], notices
     assert ready(__import__("torch").zeros(2, 3, 4, 4)).shape == (2, 32)
+
+
+def test_auto_compiles_only_a_job_that_repays_it(tmp_path, image_folder):
+    """Issue 34, item 6: the first extract on a new machine spent 66 s compiling before its first image. auto
+    runs a small job eagerly with one notice, loads a package the cache holds, and compiles a large job
+    (here the threshold lowered to the job's size: a real 3,000-image job takes minutes)."""
+    from gentools.features.backbones import compiled
+
+    (tmp_path / "smallnet.py").write_text(PLUGIN)
+    cache = tmp_path / "cache"
+    env = cli_env(PYTHONPATH=str(tmp_path), GENTOOLS_CACHE=str(cache), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                  TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
+
+    def extract(out, *extra, **more):
+        code = ("import sys; from gentools.features.backbones import compiled; compiled.REPAYS_AT = "
+                f"{more.get('repays_at', compiled.REPAYS_AT)}; from gentools.cli import main; sys.argv[0] = "
+                "'gentools'; main()")
+        proc = subprocess.run([sys.executable, "-c", code, "extract", image_folder, "-b", "smallnet:make",
+                               "--workers", "0", "-o", tmp_path / out, *extra], env=env, capture_output=True,
+                              stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr.decode()
+        with gentools.load(str(tmp_path / out)) as f:
+            return f.n, f.provenance["runtime"], proc.stderr.decode()
+
+    n, runtime, err = extract("small.h5")
+    assert runtime == "eager" and not list(cache.glob("compiled/*.pt2"))
+    assert err.count("\n") == 1 and f"{n} inputs do not repay compiling it" in err and "--compile always" in err
+    assert extract("never.h5", "--compile", "never")[1:] == ("eager", "")
+    _, runtime, err = extract("large.h5", repays_at=n)  # a job as large as the threshold compiles
+    assert runtime == "aoti" and "compiling the smallnet:make network" in err
+    assert extract("cached.h5")[1:] == ("aoti", "")  # the small job now loads the cached package, silently
+    assert extract("never2.h5", "--compile", "never")[1] == "eager"
+    proc = run_cli("extract", image_folder, "-b", "smallnet:make", "--compile", "sometimes", "-o", tmp_path / "x.h5",
+                   env=env)
+    assert proc.returncode == 2 and proc.stderr.decode() == ("gentools: error: --compile sometimes: expected one of "
+                                                             "auto, always, never\n")
