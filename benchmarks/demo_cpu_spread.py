@@ -3,8 +3,8 @@
 The demo trains a classifier and two VAEs in float32; the trained weights, and so every number in its summary,
 depend on which vectorised kernels torch and oneDNN pick. This script runs the demo once per kernel setting
 (``ATEN_CPU_CAPABILITY`` = default / avx2 / avx512, ``ONEDNN_MAX_CPU_ISA``) and prints, for each summary field,
-the values and the relative spread (max - min) / max |value|. tests/test_demo.py compares the README's block
-with a run within the spread recorded in the README.
+the values and the relative spread (max - min) / max |value|. tests/test_demo.py compares docs/demo.md's block
+with a run within the spread recorded in docs/demo.md.
 
     python benchmarks/demo_cpu_spread.py [--out bench-out/spread] [--setting NAME=ENV ...]
 

@@ -26,8 +26,8 @@ InputLike = Union[str, os.PathLike, bytes, FeatureFile, Stats, StatsSet, np.ndar
 
 def load(source: InputLike, allow_incomplete: bool = False, allow_sets: bool = False):
     """A :class:`Features` or :class:`Stats` from a path (HDF5, ``.npy``, ``.npz``, EDM2 ``.pkl`` with
-    ``allow_sets``, torch-fidelity's cached ``.pt``), ``"ref:NAME"`` (a pulled reference; README: "Reference
-    statistics"), file bytes, an already loaded object, an array ``[N, D]`` (numpy or torch), or
+    ``allow_sets``, torch-fidelity's cached ``.pt``), ``"ref:NAME"`` (a pulled reference;
+    docs/references.md), file bytes, an already loaded object, an array ``[N, D]`` (numpy or torch), or
     statistics as ``(mu, sigma)`` or ``{"mu": ..., "sigma": ...}``."""
     if isinstance(source, (FeatureFile, Stats, StatsSet)):
         return source

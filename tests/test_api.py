@@ -11,7 +11,7 @@ import pytest
 import gentools
 from tests.conftest import parse_tsv, run_cli, tiny_generator
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PYTHON_API = Path(__file__).resolve().parents[1] / "docs" / "python-api.md"
 
 
 def _printed(*argv) -> dict:
@@ -96,17 +96,17 @@ def test_extract_api_equals_the_command_bit_for_bit(tmp_path, image_folder, ince
 
 
 def test_readme_python_api_example_runs(tmp_path, image_folder, inception_weights, monkeypatch):
-    """The README's 'Python API' block, run as written in a folder holding samples/, ref.h5 and the weights."""
+    """docs/python-api.md's first block, run as written in a folder holding samples/, ref.h5 and the weights."""
     import shutil
 
-    block = re.search(r"## Python API.*?```python\n(.*?)```", README.read_text(), re.S).group(1)
+    block = re.search(r"# Python API.*?```python\n(.*?)```", PYTHON_API.read_text(), re.S).group(1)
     shutil.copytree(image_folder, tmp_path / "samples")
     shutil.copy(inception_weights, tmp_path / "inception.pth")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GENTOOLS_WEIGHTS", str(inception_weights))
     run_cli("extract", tmp_path / "samples", "-o", tmp_path / "ref.h5", "--workers", "0", "-q", check=0)
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(block, "docs/python-api.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["result"]["fid"] == pytest.approx(0.0, abs=1e-3)
 
 

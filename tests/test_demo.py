@@ -40,10 +40,10 @@ def test_demo_runs_every_command(demo):
         assert Image.open(out / "results" / png).size[0] > 100
 
 
-# How far the demo's numbers move with the CPU's float32 kernels (README, "What `make demo` does"; measured with
+# How far the demo's numbers move with the CPU's float32 kernels (docs/demo.md; measured with
 # benchmarks/demo_cpu_spread.py under ATEN_CPU_CAPABILITY=default/avx2, ONEDNN_MAX_CPU_ISA=SSE41, plus an earlier
 # machine's run and issue 18's AVX-512 report): the model table moved at most 3.0% (vae recall), the per-class,
-# nn-grid and interp lines at most 3.2%. A fresh run must agree with the README within 1.5x that.
+# nn-grid and interp lines at most 3.2%. A fresh run must agree with docs/demo.md within 1.5x that.
 TABLE_SPREAD, LINES_SPREAD = 0.030, 0.032
 MARGIN = 1.5
 
@@ -60,11 +60,11 @@ def _numbers(line: str) -> list:
 
 
 def test_readme_shows_the_demo_output(demo):
-    """The README pastes `make demo`'s summary from one machine; a run on any CPU has the same lines and text,
+    """docs/demo.md pastes `make demo`'s summary from one machine; a run on any CPU has the same lines and text,
     every number within the measured kernel spread, and every column's ordering of the models exactly."""
     out, _ = demo
     summary = (out / "results" / "summary.txt").read_text().split("pictures:")[0].strip().splitlines()
-    readme = (DIGITS.parent.parent / "README.md").read_text()
+    readme = (DIGITS.parent.parent / "docs" / "demo.md").read_text()
     pasted = readme[readme.index("```\nmodel\t") + 4:].split("```")[0].strip().splitlines()
     assert len(pasted) == len(summary) and summary[0] == pasted[0]
     table_end = summary.index("")
@@ -146,7 +146,7 @@ def test_report_one_panel_per_metric(tmp_path, gaussian_pair):
 
 
 def test_report_columns_keep_each_metrics_printed_order(tmp_path, gaussian_pair):
-    """Issue 33, item 11: the columns were sorted by name (prdc.coverage first), against the README: metrics in
+    """Issue 33, item 11: the columns were sorted by name (prdc.coverage first), against docs/training.md: metrics in
     the registry's order, each metric's values as it prints them, then the loop's own values by name."""
     import gentools
 

@@ -325,8 +325,8 @@ def test_catalogue_entries_quote_their_source(cache):
     base_url = "https://www.cs.cmu.edu/~clean-fid/stats/"
     rel_path = (f"{name}_{mode}_{split}_{res}.npz").lower()
     assert e.url == f"{base_url}/{rel_path}" and e.n == 50000 and e.preset == "torch-fidelity"
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    for entry in entries:  # the README's catalogue table names every entry (clean-fid's by dataset and split)
+    readme = (Path(__file__).parent.parent / "docs" / "references.md").read_text()
+    for entry in entries:  # docs/references.md's catalogue table names every entry (clean-fid's by dataset and split)
         group = entry["name"] if not entry["name"].startswith("clean-fid/") else \
             f"`clean-fid/{entry['dataset']}-{entry['split']}-"
         assert group in readme, entry["name"]

@@ -158,7 +158,7 @@ def write_models(out: Path) -> None:
 
 
 def export(module: nn.Module, example: torch.Tensor, path: Path) -> None:
-    """``module`` as an exported program with a dynamic batch dimension (the README's recipe)."""
+    """``module`` as an exported program with a dynamic batch dimension (docs/extract.md's recipe)."""
     program = torch.export.export(module.eval(), (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
     torch.export.save(program, str(path))
 

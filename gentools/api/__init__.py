@@ -1,1 +1,1 @@
-"""The public API behind the commands: one function per command, same names and values (README: "Python API"); the metrics among them are registered in ``registry``."""
+"""The public API behind the commands: one function per command, same names and values (docs/python-api.md); the metrics among them are registered in ``registry``."""

@@ -36,7 +36,7 @@ PIXEL_RANGES = ((-1, 1), (0, 1))
 
 
 class Evaluator:
-    """Evaluate samples during training (README: "Evaluate during training")::
+    """Evaluate samples during training (docs/training.md)::
 
         ev = gentools.Evaluator("ref.h5", metrics={"fid": {}, "kid": {"subset_size": 1000}})
         ev.reset()

@@ -62,7 +62,7 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
       frames are skipped and listed in the file.
     Network:
       backbone: ``inception`` (default, or the preset's), ``pixels[:SIZE[:gray]]``, ``dinov2:...``, ``clip:...``,
-        ``nvidia:PATH``, ``ts:PATH``, ``torchvision:NAME``, ``module:function`` (README: Backbones).
+        ``nvidia:PATH``, ``ts:PATH``, ``torchvision:NAME``, ``module:function`` (docs/backbones.md).
       weights: a local weights file instead of the download; resize: the resize of the backbone's family
         (inception: ``tf``, ``pytorch-fid``, ``clean``; dinov2: ``pil``, ``torch``); spatial: also the
         ``spatial`` (sFID) features; preset: every default of another tool (``gentools presets``);

@@ -12,7 +12,7 @@ from gentools.errors import InputError, UsageError
 
 
 def wait_for_upstream(args: Sequence[str], no_stdin: bool) -> None:
-    """The pipe rule (README: "Conventions"): wait for a still-running upstream before opening inputs.
+    """The pipe rule (docs/conventions.md): wait for a still-running upstream before opening inputs.
 
     If stdin is a pipe that holds no data yet and whose writer is still open,
     read it to the end, so ``gentools extract ... -o f.h5 | gentools fid f.h5 r.h5``

@@ -1,4 +1,4 @@
-"""Options shared by every command, spelled once (README: "Conventions")."""
+"""Options shared by every command, spelled once (docs/conventions.md)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import Optional
 from gentools import presets
 from gentools.presets import Source
 
-# What each format holds (README: "Reference statistics").
+# What each format holds (docs/references.md).
 FORMATS = {
     "adm-npz": "guided-diffusion reference batch: mu, sigma, mu_s, sigma_s (sFID) and arr_0, 10,000 images",
     "edm2-pkl": "EDM2 statistics pickle: fid and fd_dinov2 {mu, sigma}, num_images (read without running it)",

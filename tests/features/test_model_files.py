@@ -261,17 +261,17 @@ def test_default_backbone_runs_with_future_warnings_as_errors(tmp_path, image_fo
 
 
 def test_readme_export_recipe_gives_files_gentools_takes(tmp_path, image_folder, monkeypatch):
-    """The README's three lines ("Exported models"), run as written, on a generator of 512-d latents and a
+    """docs/extract.md's three lines ("Exported models"), run as written, on a generator of 512-d latents and a
     feature network at 224x224."""
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = re.search(r"### Exported models.*?```python\n(.*?)```", readme, re.S).group(1)
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "extract.md").read_text()
+    block = re.search(r"## Exported models.*?```python\n(.*?)```", readme, re.S).group(1)
     generator = torch.nn.Sequential(torch.nn.Linear(512, 3 * 4 * 4), torch.nn.Tanh(), torch.nn.Unflatten(1, (3, 4, 4)))
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     monkeypatch.chdir(tmp_path)
-    exec(compile(block, "README.md", "exec"), {"torch": torch, "G": generator, "net": net})  # noqa: S102
+    exec(compile(block, "docs/extract.md", "exec"), {"torch": torch, "G": generator, "net": net})  # noqa: S102
     run_cli("extract", "--generator", tmp_path / "G.pt2", "--num-samples", "3", "-b", "pixels", "-q",
             "-o", tmp_path / "g.h5", check=0)
     assert _features(tmp_path / "g.h5")[1]["latent_dim"] == 512

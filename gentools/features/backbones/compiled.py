@@ -4,7 +4,7 @@
 batch 50): frozen TorchScript (deprecated), ``torch.compile``, an AOTInductor
 package (``torch._inductor.aoti_compile_and_package``) and eager channels-last.
 The package is the fastest whose set-up fits in a second once built, so it is
-the CPU default; the README has the table.
+the CPU default; docs/extract.md has the table.
 
 - **CPU**: the module (BatchNorm folded into the convolutions, channels-last)
   is exported with a dynamic batch dimension and compiled once into
