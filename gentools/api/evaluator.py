@@ -220,7 +220,7 @@ class Evaluator:
     def _add(self, rows: dict, labels) -> None:
         """Accumulate one batch's rows (statistics, and the rows the metrics read)."""
         features = rows["features"]
-        if "fid" in self.metrics:
+        if self._streams_stats():
             if self._stats is None:
                 memory.require_covariance(features.shape[1], "the Evaluator's FID statistics")
                 self._stats = FeatureStats(dim=features.shape[1])
@@ -232,16 +232,23 @@ class Evaluator:
             del self._rows["features"]  # more rows than dimensions: FID's d x d route needs only the stats
         self._labels += labels if labels is not None else [""] * len(features)
 
+    def _streams_stats(self) -> bool:
+        """Whether a metric registered with ``evaluator="stats"`` (FID) is chosen: the running mean and scatter
+        are kept for it, not the rows."""
+        return any(metric.evaluator == "stats" for metric, _ in self.metrics.values())
+
     def _needs_rows(self) -> bool:
-        """Whether a metric other than plain FID reads the rows (fadtk's FAD does: per-file statistics)."""
+        """Whether a metric reads the rows: a ``rows`` one, per class, or a ``stats`` one on another route than
+        the running statistics (fadtk's FAD: per-file statistics; the FVD routes: the first rows)."""
         return any(options.get("per_class") or metric.evaluator == "rows" and "features" in metric.datasets
-                   or metric.name == "fid" and presets.get(options.get("preset", self.preset)).frechet_route != "exact"
+                   or metric.evaluator == "stats"
+                   and presets.get(options.get("preset", self.preset)).frechet_route != "exact"
                    for metric, options in self.metrics.values())
 
     def _kept(self, dim: int) -> set:
         kept = set()
         rows = len(self._labels)
-        if self._needs_rows() or ("fid" in self.metrics and rows < dim and (rows == 0 or "features" in self._rows)):
+        if self._needs_rows() or (self._streams_stats() and rows < dim and (rows == 0 or "features" in self._rows)):
             kept.add("features")
         for metric, options in self.metrics.values():
             kept |= set(checks.datasets(metric, options)) - {"features"}
@@ -300,8 +307,8 @@ class Evaluator:
             options = dict(options)
             if "preset" in metric.keywords and self.preset and "preset" not in options:
                 options["preset"] = self.preset
-            plain_fid = name == "fid" and not options.get("per_class")
-            inputs = [_stats_of(stats, self.provenance) if plain_fid and not with_rows else gen]
+            streamed = metric.evaluator == "stats" and not options.get("per_class")
+            inputs = [_stats_of(stats, self.provenance) if streamed and not with_rows else gen]
             if len(metric.inputs) > 1 and not metric.inputs[1].optional:
                 inputs.append(self.reference)
             try:

@@ -47,7 +47,7 @@ def _root(
 def _register() -> None:
     """The file commands, then one command per registered metric (gentools.api.registry), then the rest."""
     from gentools.api.registry import metrics
-    from gentools.cli import _metrics, extract, info, interp, merge, presets, ref, report, stats
+    from gentools.cli import _metrics, extract, info, interp, merge, presets, ref, report, stats, weights
 
     app.command("extract")(extract.extract)
     app.command("stats")(stats.stats)
@@ -64,6 +64,7 @@ def _register() -> None:
     app.command("report")(report.report)
     app.command("presets")(presets.presets)
     app.add_typer(ref.app, name="ref")
+    app.add_typer(weights.app, name="weights")
 
 
 _register()

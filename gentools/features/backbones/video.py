@@ -146,6 +146,32 @@ def random_i3d400_state_dict(seed: int = 0) -> dict:
         return state
 
 
+def calibrated_i3d400_state_dict(seed: int = 0, clips: int = 8) -> dict:
+    """:func:`random_i3d400_state_dict` whose batch norms carry the statistics they measure on ``clips`` seeded
+    synthetic clips (coloured squares moving over smooth noise, 16 frames of 64x64): with drawn statistics,
+    20 layers of batch norm pass almost nothing and every FVD rounds to 0 (7e-12)."""
+    import numpy as np
+
+    model = InceptionI3d()
+    model.load_state_dict(random_i3d400_state_dict(seed))
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm3d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative: the statistics of everything it sees
+    rng = np.random.RandomState(seed)
+    videos = np.empty((clips, 16, 64, 64, 3), np.uint8)
+    for k in range(clips):
+        background = np.kron(rng.randint(0, 120, (8, 8, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+        colour, (x, y), (dx, dy) = rng.randint(120, 256, 3), rng.randint(0, 48, 2), rng.randint(-3, 4, 2)
+        for t in range(16):
+            frame = background.copy()
+            frame[(y + dy * t) % 48:(y + dy * t) % 48 + 16, (x + dx * t) % 48:(x + dx * t) % 48 + 16] = colour
+            videos[k, t] = frame
+    with torch.no_grad(), torch.random.fork_rng():
+        model.train()(tats_preprocess(torch.from_numpy(videos)))
+    return model.state_dict()
+
+
 def _file(path: str, weights: str | None, name: str, url: str, env: str) -> Path:
     """``--weights``, else ``PATH``, else the cached file, else a download of the published file; offline, a
     one-line error naming the URL."""
