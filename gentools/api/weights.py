@@ -1,11 +1,87 @@
-"""``gentools weights random``: seeded random weights in a backbone's published layout (the same keys and shapes),
-so a pipeline can be tested offline end to end. Their numbers rank inputs but compare with nothing published."""
+"""``gentools weights``: each backbone's published weights file (where it is published, its hash, whether it is
+here), ``weights pull`` to fetch one verified (a login node filling the cache for offline nodes), and ``weights
+random``: seeded random weights in a backbone's published layout (the same keys and shapes), so a pipeline can be
+tested offline end to end. Random weights rank inputs but compare with nothing published."""
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Optional
 
-from gentools.errors import UsageError
+from gentools.errors import InputError, UsageError
+
+
+@dataclass(frozen=True)
+class Published:
+    """A backbone's published weights file: ``file`` in torch hub's checkpoint folder, fetched from ``url``
+    (or ``$url_env``, a mirror), whose sha256 starts with ``sha256`` where its publisher gives one."""
+
+    backbone: str
+    file: str
+    url: str
+    sha256: str = ""
+    url_env: str = ""
+
+
+def published() -> dict:
+    """Every published weights file a backbone loads by default, by backbone name (read from the backbones)."""
+    from gentools.features import weights
+    from gentools.features.backbones import audio, clap, nvidia, video
+
+    rows = [Published("inception", weights.FILE_NAMES[0], weights.URL, weights.PUBLISHED_PREFIX, weights.URL_ENV),
+            Published("vggish", audio.VGGISH_FILE, audio.VGGISH_URL, audio.VGGISH_PREFIX),
+            Published("panns:cnn14", audio.PANNS_FILE, audio.PANNS_URL),
+            *(Published(f"clap:{kind}", name, clap.CLAP_URL + name) for kind, (name, _) in clap.CHECKPOINTS.items()),
+            Published("i3d", video.I3D_TORCHSCRIPT, video.I3D_TORCHSCRIPT_URL, url_env="GENTOOLS_I3D_URL"),
+            Published("i3d400", video.I3D400_FILE, video.I3D400_URL, url_env="GENTOOLS_I3D400_URL"),
+            Published("videomae", video.VIDEOMAE_FILE, video.VIDEOMAE_URL, url_env="GENTOOLS_VIDEOMAE_URL"),
+            *(Published(f"nvidia:{name}", name, nvidia.BASE_URL + name, url_env="GENTOOLS_NVIDIA_URL")
+              for name in nvidia.PUBLISHED)]
+    return {row.backbone: row for row in rows}
+
+
+def weights_list() -> list:
+    """One row per published file: backbone, file, sha256 (its published prefix, or ""), url, and ``path``
+    where it is looked for in torch hub's checkpoint folder, with ``here`` whether it is there."""
+    from gentools.features.weights import checkpoint_dir
+
+    folder = checkpoint_dir()
+    return [{"backbone": row.backbone, "file": row.file, "sha256": row.sha256 or "unpublished", "url": row.url,
+             "path": str(folder / row.file), "here": (folder / row.file).is_file()} for row in published().values()]
+
+
+def weights_pull(name: str, *, sha256: Optional[str] = None, mirror: Optional[str] = None, progress=None,
+                 max_size: Optional[int] = None, timeout: Optional[float] = None) -> dict:
+    """Fetch backbone ``name``'s published file into torch hub's checkpoint folder, where every backbone looks,
+    through ``FILE.partial`` (a rerun resumes it), bounded as ``ref pull`` is, and keep it only when its sha256
+    starts with the published prefix and equals ``sha256`` where given. ``mirror`` replaces the URL's origin.
+    Returns ``{"backbone", "path", "sha256", "already"}``."""
+    import os
+
+    from gentools.download import mirrored
+    from gentools.features import weights
+    from gentools.files import sha256_of
+
+    table = published()
+    if name not in table:
+        raise UsageError(f"weights pull {name}: expected one of {', '.join(table)}")
+    row = table[name]
+    wanted = (sha256 or "").strip().lower()
+    if wanted and (len(wanted) != 64 or any(c not in "0123456789abcdef" for c in wanted)):
+        raise UsageError(f"--sha256 {sha256[:80]}: expected 64 hex digits")
+    if wanted and not wanted.startswith(row.sha256):
+        raise UsageError(f"--sha256 {wanted} is not the published {row.sha256}… of {row.file}")
+    expected = wanted or row.sha256
+    dest = weights.checkpoint_dir() / row.file
+    if dest.is_file():
+        digest = sha256_of(dest)
+        if digest.startswith(expected):
+            return {"backbone": name, "path": str(dest), "sha256": digest, "already": True}
+        raise InputError(f"{dest}: already here with sha256 {digest[:16]}…, not {expected}…; move it away to pull "
+                         f"the published file")
+    url = mirrored(os.environ.get(row.url_env, row.url) if row.url_env else row.url, mirror)
+    weights.download(url, dest, expected, progress, max_size or weights.MAX_SIZE, timeout)
+    return {"backbone": name, "path": str(dest), "sha256": sha256_of(dest), "already": False}
 
 
 def _inception(seed: int) -> dict:

@@ -5,12 +5,16 @@ torch hub's checkpoint folder (``$TORCH_HOME/hub/checkpoints``, where
 pytorch-fid and torch-fidelity keep them); else download from pytorch-fid's
 release URL into that folder and check the hash. The published hash is the
 torch-hub convention: the file's sha256 starts with the 8 hex digits in its name.
+
+Every download of weights (:func:`download`) is bounded as ``ref pull``'s are (:mod:`gentools.download`: a
+size limit, a deadline, no encoded bodies, http(s) redirects only, resumed only with If-Range), and kept
+only when its hash is the published one.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -25,6 +29,7 @@ FILE_NAMES = (
 URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
        "pt_inception-2015-12-05-6726825d.pth")
 URL_ENV = "GENTOOLS_WEIGHTS_URL"  # a mirror (or file:// URL) to download from instead
+MAX_SIZE = 8 << 30  # the largest published file we fetch is VideoMAE-v2 ViT-g (4 GB)
 
 
 def checkpoint_dir() -> Path:
@@ -51,22 +56,35 @@ def resolve_inception_weights(option: str | None) -> Path:
     for name in FILE_NAMES:
         if (folder / name).is_file():
             return folder / name
-    return download(os.environ.get(URL_ENV, URL), folder / FILE_NAMES[0], PUBLISHED_PREFIX)
+    return download(os.environ.get(URL_ENV, URL), folder / FILE_NAMES[0], PUBLISHED_PREFIX,
+                    hint=", or set GENTOOLS_WEIGHTS")
 
 
-def download(url: str, dest: Path, sha256_prefix: str) -> Path:
-    """Fetch ``url`` to ``dest`` atomically; the file is kept only if its sha256 starts with ``sha256_prefix``."""
+def download(url: str, dest: Path, sha256_prefix: str, progress=None, max_size: int = MAX_SIZE,
+             timeout: float | None = None, hint: str = "") -> Path:
+    """Fetch ``url`` to ``dest`` through ``dest.partial`` (a rerun resumes an http(s) transfer), bounded by
+    ``max_size`` and ``timeout``; the file takes its name only if its sha256 starts with ``sha256_prefix``.
+    A ``file://`` URL is a mirror on this machine: copied, within the same size."""
+    from gentools.download import DEADLINE, check_url
+    from gentools.download import download as fetch
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    partial = dest.with_name(f"{dest.name}.partial")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
-            shutil.copyfileobj(response, out, 1 << 20)
-    except (OSError, ValueError) as exc:
-        partial.unlink(missing_ok=True)
+        if urllib.parse.urlsplit(url).scheme == "file":
+            with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+                while block := response.read(1 << 20):
+                    if out.tell() + len(block) > max_size:
+                        raise InputError(f"{url}: over the {max_size} bytes a weights file may have")
+                    out.write(block)
+        else:
+            fetch(check_url(url), partial, progress, DEADLINE if timeout is None else timeout, max_size)
+    except (OSError, ValueError, InputError) as exc:
+        if not isinstance(exc, InputError) or "resume" not in str(exc):  # an interrupted transfer is kept
+            partial.unlink(missing_ok=True)
         reason = getattr(exc, "reason", None) or exc
-        raise InputError(
-            f"no Inception weights here and the download failed ({reason}): put {FILE_NAMES[0]} "
-            f"(from {URL}) in {dest.parent}/, or pass --weights PATH, or set GENTOOLS_WEIGHTS") from exc
+        raise InputError(f"no {dest.name} here and the download failed ({reason}): put it (from {url}) in "
+                         f"{dest.parent}/, or pass --weights PATH{hint}") from exc
     digest = sha256_of(partial)
     if not digest.startswith(sha256_prefix):
         partial.unlink()

@@ -10,7 +10,7 @@ from typing import Optional
 from gentools.errors import GentoolsNotice, InputError, UsageError, warn
 from gentools.files import digest_of, sha256_of
 from gentools.refs import cache, catalogue
-from gentools.refs.download import DEADLINE, MAX_SIZE, check_url, download, mirrored
+from gentools.download import DEADLINE, MAX_SIZE, check_url, download, mirrored
 
 MIRROR_ENV = "GENTOOLS_REF_MIRROR"
 GZIP_MAGIC = b"\x1f\x8b"

@@ -77,3 +77,41 @@ def test_unpublished_hash_warns_and_is_recorded(tmp_path, inception_weights):
     assert "not comparable with published" in proc.stderr.decode()
     with store.open_input(str(tmp_path / "o.h5")) as f:
         assert f.provenance["weights_sha256"] == hashlib.sha256(inception_weights.read_bytes()).hexdigest()
+
+
+def test_weights_pull_from_a_loopback_server_checks_the_hash_and_resumes(tmp_path):
+    """Issue 34, item 3: ``gentools weights pull`` fetches a backbone's published file as ``ref pull`` does
+    (bounded, resumable with If-Range, kept only when it hashes right), so a login node can fill the cache of
+    its offline nodes; ``gentools weights`` then says it is here."""
+    import os
+
+    from tests.test_refs import Server
+
+    server = Server()
+    env = cli_env(TORCH_HOME=str(tmp_path / "torch"))
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    try:
+        inception = "/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+        server.files[inception] = os.urandom(50_000)  # not the published file: its sha256 is not 6726825d...
+        proc = run_cli("weights", "pull", "inception", "--mirror", server.url, env=env)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and err.count("\n") == 1 and "expected 6726825d…; not kept" in err, err
+        assert not list(folder.iterdir())  # nothing kept, no partial file
+
+        i3d400 = "/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt"
+        body = os.urandom(200_000)
+        server.files[i3d400] = body
+        server.drop.add(i3d400)  # the first answer is cut at half its bytes
+        pull = ("weights", "pull", "i3d400", "--mirror", server.url, "--sha256", hashlib.sha256(body).hexdigest())
+        proc = run_cli(*pull, env=env)
+        assert proc.returncode == 1 and "run the same pull again to resume" in proc.stderr.decode()
+        assert (folder / "i3d_pretrained_400.pt.partial").stat().st_size == len(body) // 2
+        assert run_cli(*pull, env=env, check=0).stdout.decode().strip() == str(folder / "i3d_pretrained_400.pt")
+        assert server.requests[-1] == (i3d400, f"bytes={len(body) // 2}-")  # resumed, not fetched again
+        assert (folder / "i3d_pretrained_400.pt").read_bytes() == body
+        listed = {line.split("\t")[0]: line.split("\t") for line in
+                  run_cli("weights", env=env, check=0).stdout.decode().splitlines()}
+        assert listed["i3d400"][3] == "yes" and listed["inception"][3] == "no"
+        assert "already here" in run_cli(*pull, env=env, check=0).stderr.decode()
+    finally:
+        server.close()
