@@ -56,9 +56,10 @@ CompileOpt = Annotated[str, typer.Option(
 BackboneOpt = Annotated[Optional[str], typer.Option(
     "--backbone", "-b", help=f"{names_help()} [default: inception, or the --preset's].", show_default=False)]
 WeightsOpt = Annotated[Optional[str], typer.Option(
-    "--weights", envvar="GENTOOLS_WEIGHTS", show_envvar=True,
-    help="Weights file (Inception: pt_inception-2015-12-05-6726825d.pth layout; tv: a state dict). "
-         "Default: $TORCH_HOME/hub/checkpoints, else download.", show_default=False)]
+    "--weights",
+    help="Weights file (Inception: pt_inception-2015-12-05-6726825d.pth layout; tv: a state dict). Default: "
+         "$GENTOOLS_WEIGHTS for the default Inception only, then $TORCH_HOME/hub/checkpoints (gentools weights), "
+         "else the published file, downloaded and verified.", show_default=False)]
 ResizeOpt = Annotated[Optional[str], typer.Option(
     "--resize", help="Inception input resize: tf (default; torch-fidelity), pytorch-fid, clean "
                      "(clean-fid), none. DINOv2: pil (default; dgm-eval), torch (EDM2).",

@@ -115,3 +115,16 @@ def test_weights_pull_from_a_loopback_server_checks_the_hash_and_resumes(tmp_pat
         assert "already here" in run_cli(*pull, env=env, check=0).stderr.decode()
     finally:
         server.close()
+
+
+def test_gentools_weights_serves_the_default_backbone_only(tmp_path, inception_weights):
+    """``--weights`` read $GENTOOLS_WEIGHTS for every backbone: an Inception file set for the default backbone
+    was loaded as VGGish's weights. Now only the Inception reads it; VGGish looks where its own file lives."""
+    import numpy as np
+    import soundfile
+
+    soundfile.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    env = cli_env(GENTOOLS_WEIGHTS=str(inception_weights), TORCH_HOME=str(tmp_path / "torch"))
+    proc = run_cli("extract", tmp_path / "a.wav", "-b", "vggish", "-o", tmp_path / "x.h5", env=env)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "VGGish weights not found" in err and str(inception_weights) not in err, err
