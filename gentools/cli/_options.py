@@ -25,6 +25,9 @@ Tag = Annotated[Optional[List[str]], typer.Option(
     "--tag", metavar="KEY=VALUE", help="Add KEY=VALUE to the JSON object's tags (repeatable), "
                                        "e.g. --tag step=10000.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing on stderr but errors.")]
+DownloadTimeout = Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1,
+                                                help="The whole download must end within this.")]
+DOWNLOAD_DEADLINE = 6 * 3600.0
 NoStdin = Annotated[bool, typer.Option(
     "--no-stdin", envvar="GENTOOLS_NO_STDIN",
     help="Do not wait for a still-running upstream command on a stdin pipe (the pipe rule).")]

@@ -9,7 +9,8 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import DEFAULT_SEED, Force, Json, NoStdin, PresetOption, Quiet, Seed
+from gentools.cli._options import (DEFAULT_SEED, DOWNLOAD_DEADLINE, DownloadTimeout, Force, Json, NoStdin,
+                                   PresetOption, Quiet, Seed)
 
 app = typer.Typer(name="ref", no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
                   help="Reference statistics: list the catalogue, pull a reference into the cache (verified), "
@@ -53,8 +54,7 @@ def pull(
                                                       "by hand, verified the same way.", show_default=False)] = None,
     max_size: Annotated[str, typer.Option("--max-size", metavar="SIZE", help="The most bytes a download may "
                                           "have when the catalogue gives no size (4G, 512M).")] = "16G",
-    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1,
-                                           help="The whole download must end within this.")] = 6 * 3600.0,
+    timeout: DownloadTimeout = DOWNLOAD_DEADLINE,
     quiet: Quiet = False,
 ) -> None:
     """Download a reference into the cache ($GENTOOLS_CACHE/refs): through a .partial file that a rerun resumes,

@@ -9,7 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from gentools.cli import _console
-from gentools.cli._options import DEFAULT_SEED, Json, Quiet, Seed
+from gentools.cli._options import DEFAULT_SEED, DOWNLOAD_DEADLINE, DownloadTimeout, Json, Quiet, Seed
 
 app = typer.Typer(name="weights", invoke_without_command=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -47,8 +47,7 @@ def pull(
                                                   "this mirror (the path is kept).", show_default=False)] = None,
     max_size: Annotated[str, typer.Option("--max-size", metavar="SIZE", help="The most bytes the file may "
                                           "have.")] = "8G",
-    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=1,
-                                           help="The whole download must end within this.")] = 6 * 3600.0,
+    timeout: DownloadTimeout = DOWNLOAD_DEADLINE,
     quiet: Quiet = False,
 ) -> None:
     """Download a backbone's published weights into torch hub's checkpoint folder ($TORCH_HOME/hub/checkpoints),
