@@ -190,7 +190,10 @@ def test_pr_float16_and_stylegan_backbone_guard(tmp_path, arrays):
     precision, recall = _stylegan_pr(ref, gen)
     # StyleGAN's mean is float32: equal counts, to float32 rounding (one sample weighs 1/300).
     assert ours["precision"] == pytest.approx(precision, abs=1e-6) and ours["recall"] == pytest.approx(recall, abs=1e-6)
-    adm = cli_values("prdc", tmp_path / "gen.h5", tmp_path / "ref.h5", "--preset", "adm")
+    # ADM's P&R is on Inception features: on these vgg16 rows --preset adm is refused (issue 34), --force runs it
+    assert "assumes features extracted with backbone 'inception'" in one_line_error(
+        "prdc", tmp_path / "gen.h5", tmp_path / "ref.h5", "--preset", "adm")
+    adm = cli_values("prdc", tmp_path / "gen.h5", tmp_path / "ref.h5", "--preset", "adm", "--force", "-q")
     assert adm == ours  # same k, comparison and float16 rounding
     exact = prdc(ref.astype(np.float16).astype(np.float32), gen.astype(np.float16).astype(np.float32), 3,
                  strict=False)
