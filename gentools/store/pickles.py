@@ -37,9 +37,9 @@ class StatsSet:
                  else entry_of(backbone))
         if entry in self.entries:
             chosen = self.entries[entry]
-            if self.tool == "fadtk":  # fadtk's name stands for this backbone and layer
+            if self.tool == "fadtk":  # fadtk's name stands for this backbone and layer, of sound
                 chosen.provenance = dict(chosen.provenance, backbone=backbone,
-                                         layer=other_provenance.get("layer", ""))
+                                         layer=other_provenance.get("layer", ""), modality="audio")
             return chosen
         known = ("vggish: vggish, encodec-emb: encodec:24k, w2v2-base: hf:facebook/wav2vec2-base-960h, ..."
                  if self.tool == "fadtk"
