@@ -47,7 +47,8 @@ class Evaluator:
     ``metrics``: a name, a list of names, or ``{name: {option: value}}`` with the options of the function of
     the same name ({metrics}). ``pixel_range``: ``(-1, 1)`` (default) or ``(0, 1)`` for float images and
     videos (``ToTensor()``, sigmoid decoders); with an audio backbone it is refused (waveforms are [-1, 1]).
-    With an audio backbone the preset's 16-bit round trip applies as in ``extract`` (``preset="fadtk"``). ``frames`` / ``subsample``: with a video backbone, the clip each video
+    With an audio backbone the preset's 16-bit round trip applies as in ``extract`` (``preset="fadtk"``).
+    ``frames`` / ``subsample``: with a video backbone, the clip each video
     is cut to (default the preset's, 16 and 1), as ``extract --frames --subsample``. Unknown metrics or options,
     options of the wrong type, a metric the backbone or the reference cannot feed, and a subset larger than the
     reference raise a one-line

@@ -41,7 +41,7 @@ def published() -> dict:
 
 
 def weights_list() -> list:
-    """One row per published file: backbone, file, sha256 (its published prefix, or ""), url, and ``path``
+    """One row per published file: backbone, file, sha256 (its published prefix, or "unpublished"), url, and ``path``
     where it is looked for in torch hub's checkpoint folder, with ``here`` whether it is there."""
     from gentools.features.weights import checkpoint_dir
 
@@ -61,14 +61,13 @@ def weights_pull(name: str, *, sha256: Optional[str] = None, mirror: Optional[st
     from gentools.download import mirrored
     from gentools.features import weights
     from gentools.files import sha256_of
+    from gentools.refs.cache import check_sha256
 
     table = published()
     if name not in table:
         raise UsageError(f"weights pull {name}: expected one of {', '.join(table)}")
     row = table[name]
-    wanted = (sha256 or "").strip().lower()
-    if wanted and (len(wanted) != 64 or any(c not in "0123456789abcdef" for c in wanted)):
-        raise UsageError(f"--sha256 {sha256[:80]}: expected 64 hex digits")
+    wanted = check_sha256(sha256) if sha256 else ""
     if wanted and not wanted.startswith(row.sha256):
         raise UsageError(f"--sha256 {wanted} is not the published {row.sha256}… of {row.file}")
     expected = wanted or row.sha256
@@ -80,8 +79,8 @@ def weights_pull(name: str, *, sha256: Optional[str] = None, mirror: Optional[st
         raise InputError(f"{dest}: already here with sha256 {digest[:16]}…, not {expected}…; move it away to pull "
                          f"the published file")
     url = mirrored(os.environ.get(row.url_env, row.url) if row.url_env else row.url, mirror)
-    weights.download(url, dest, expected, progress, max_size or weights.MAX_SIZE, timeout)
-    return {"backbone": name, "path": str(dest), "sha256": sha256_of(dest), "already": False}
+    digest = weights.fetch_verified(url, dest, expected, progress, max_size or weights.MAX_SIZE, timeout)
+    return {"backbone": name, "path": str(dest), "sha256": digest, "already": False}
 
 
 def _inception(seed: int) -> dict:

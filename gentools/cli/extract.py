@@ -31,7 +31,8 @@ CaptionsOpt = Annotated[Optional[str], typer.Option(
     show_default=False)]
 MaxPixelsOpt = Annotated[Optional[int], typer.Option(
     "--max-pixels", min=1, metavar="N", help="Larger images and video frames are undecodable (a decompression "
-                                             "bomb is refused from its header). Default: PIL's 89478485 (a 9459x9459 image).",
+                                             "bomb is refused from its header). Default: PIL's 89478485 (a "
+                                             "9459x9459 image).",
     show_default=False)]
 SampleRateOpt = Annotated[Optional[int], typer.Option(
     "--sample-rate", min=1, metavar="SR", help="With an audio backbone and --generator: the rate (Hz) of the "

@@ -65,6 +65,13 @@ def download(url: str, dest: Path, sha256_prefix: str, progress=None, max_size: 
     """Fetch ``url`` to ``dest`` through ``dest.partial`` (a rerun resumes an http(s) transfer), bounded by
     ``max_size`` and ``timeout``; the file takes its name only if its sha256 starts with ``sha256_prefix``.
     A ``file://`` URL is a mirror on this machine: copied, within the same size."""
+    fetch_verified(url, dest, sha256_prefix, progress, max_size, timeout, hint)
+    return dest
+
+
+def fetch_verified(url: str, dest: Path, sha256_prefix: str, progress=None, max_size: int = MAX_SIZE,
+                   timeout: float | None = None, hint: str = "") -> str:
+    """:func:`download`, returning the kept file's sha256 (computed once, to check it)."""
     from gentools.download import DEADLINE, check_url
     from gentools.download import download as fetch
 
@@ -72,16 +79,10 @@ def download(url: str, dest: Path, sha256_prefix: str, progress=None, max_size: 
     partial = dest.with_name(f"{dest.name}.partial")
     try:
         if urllib.parse.urlsplit(url).scheme == "file":
-            with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
-                while block := response.read(1 << 20):
-                    if out.tell() + len(block) > max_size:
-                        raise InputError(f"{url}: over the {max_size} bytes a weights file may have")
-                    out.write(block)
-        else:
+            _copy_local(url, partial, max_size)
+        else:  # the bounded transfer keeps an interrupted partial for the rerun and removes a refused one
             fetch(check_url(url), partial, progress, DEADLINE if timeout is None else timeout, max_size)
     except (OSError, ValueError, InputError) as exc:
-        if not isinstance(exc, InputError) or "resume" not in str(exc):  # an interrupted transfer is kept
-            partial.unlink(missing_ok=True)
         reason = getattr(exc, "reason", None) or exc
         raise InputError(f"no {dest.name} here and the download failed ({reason}): put it (from {url}) in "
                          f"{dest.parent}/, or pass --weights PATH{hint}") from exc
@@ -91,4 +92,17 @@ def download(url: str, dest: Path, sha256_prefix: str, progress=None, max_size: 
         raise InputError(f"{url}: downloaded file has sha256 {digest[:16]}…, expected {sha256_prefix}…; "
                          f"not kept (corrupt or wrong file)")
     os.replace(partial, dest)
-    return dest
+    return digest
+
+
+def _copy_local(url: str, partial: Path, max_size: int) -> None:
+    """A ``file://`` mirror copied to ``partial``, within ``max_size`` bytes; nothing is left when it fails."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+            while block := response.read(1 << 20):
+                if out.tell() + len(block) > max_size:
+                    raise InputError(f"{url}: over the {max_size} bytes a weights file may have")
+                out.write(block)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
