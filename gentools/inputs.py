@@ -3,7 +3,7 @@
 :func:`load` turns any of them into a :class:`Features` or :class:`Stats`
 (or, for an EDM2 ``.pkl``, a :class:`StatsSet` that ``fid`` resolves);
 :func:`open_pair` does what every two-set metric needs: load both, check the
-kind, the feature dimension, the provenance guard (guarded keys: ``store.GUARDED_KEYS``) and the minimum
+kind, the feature dimension, the provenance guard (guarded keys: ``store.GUARDED_KEYS`` and each input kind's) and the minimum
 number of rows.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from gentools import presets
+from gentools import kinds, presets
 from gentools.errors import InputError, ProvenanceError, option, warn
 from gentools.refs import is_ref, open_ref
 from gentools.store import GUARDED_KEYS, FeatureFile, Stats, open_input, provenance_differences
@@ -73,7 +73,8 @@ def guard(a: dict, a_label: str, b: dict, b_label: str, force: bool, what: str =
           override: str = "--force") -> None:
     """The provenance guard: guarded keys that differ stop with an error naming both values, or with
     ``force`` give a warning."""
-    for key, va, vb in provenance_differences(a, b, GUARDED_KEYS, ignore_missing=True):
+    keys = tuple(dict.fromkeys(GUARDED_KEYS + kinds.guarded_keys()))
+    for key, va, vb in provenance_differences(a, b, keys, ignore_missing=True):
         message = f"{what} differ in {key}: '{va}' ({a_label}) vs '{vb}' ({b_label})"
         if not force:
             raise ProvenanceError(message, hint=f"numbers from mixed inputs are not comparable; {override} to "

@@ -38,6 +38,11 @@ def set_budget(nbytes: Optional[int]) -> None:
     _SETTING["bytes"] = nbytes
 
 
+def budget_setting() -> Optional[int]:
+    """The budget given with :func:`set_budget` (None: none given)."""
+    return _SETTING["bytes"]
+
+
 def budget() -> int:
     """The memory budget in bytes."""
     if _SETTING["bytes"] is not None:

@@ -25,15 +25,62 @@ def cli_env(**extra) -> dict:
     return env
 
 
-def run_cli(*args, cwd=None, stdin_bytes: bytes | None = None, env=None, check=None) -> subprocess.CompletedProcess:
-    """Run ``gentools ARGS`` as a real subprocess; stdin is /dev/null unless bytes are given."""
-    proc = subprocess.run(
-        [str(BIN / "gentools"), *map(str, args)], cwd=cwd, env=env or cli_env(),
-        input=stdin_bytes, stdin=None if stdin_bytes is not None else subprocess.DEVNULL,
-        capture_output=True, timeout=300)
+def run_cli(*args, cwd=None, stdin_bytes: bytes | None = None, env=None, check=None,
+            process: bool = False) -> subprocess.CompletedProcess:
+    """Run ``gentools ARGS`` through its entry point (``gentools.cli.run``) in this process, with the given
+    environment, working folder and captured stdout/stderr; stdin reads as empty. ``process=True``, or bytes for
+    stdin, runs it as a real subprocess instead: for what only a process shows (exit codes through pipes,
+    signals, streaming stdin, a fresh interpreter's imports, its memory). An environment that changes what
+    libraries read once, when imported (``PYTHONPATH``, ``HOME``, the Hugging Face cache and offline switches),
+    needs a fresh interpreter too, and gets one."""
+    if process or stdin_bytes is not None or _read_at_import(env):
+        proc = subprocess.run(
+            [str(BIN / "gentools"), *map(str, args)], cwd=cwd, env=env or cli_env(),
+            input=stdin_bytes, stdin=None if stdin_bytes is not None else subprocess.DEVNULL,
+            capture_output=True, timeout=300)
+    else:
+        proc = _run_in_process([str(a) for a in args], cwd, env or cli_env())
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)
     return proc
+
+
+_READ_AT_IMPORT = ("PYTHON", "HOME", "HF_", "HUGGINGFACE", "TRANSFORMERS", "XDG_")
+
+
+def _read_at_import(env) -> bool:
+    changed = {k for k in set(env or {}) | set(os.environ) if (env or os.environ).get(k) != os.environ.get(k)}
+    return env is not None and any(k.startswith(_READ_AT_IMPORT) for k in changed)
+
+
+def _run_in_process(argv: list, cwd, env: dict) -> subprocess.CompletedProcess:
+    import io
+
+    from gentools.cli import run
+
+    env = dict(env, GENTOOLS_NO_STDIN="1")  # as with stdin from /dev/null: never wait on this worker's fd 0
+    saved_env, saved_cwd, saved_stdio = dict(os.environ), os.getcwd(), (sys.stdin, sys.stdout, sys.stderr)
+    out, err = io.BytesIO(), io.BytesIO()
+    sys.stdin = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            code = run(argv)
+        except SystemExit as exc:  # --version, --help: typer.Exit inside click
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return subprocess.CompletedProcess(["gentools", *argv], code, out.getvalue(), err.getvalue())
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.stdin, sys.stdout, sys.stderr = saved_stdio
 
 
 def sigterm_after_rows(args: list, out, rows: int) -> tuple[int, bytes]:

@@ -23,7 +23,7 @@ from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from gentools import memory, presets
+from gentools import kinds, memory, presets
 from gentools.api import evaluator_checks as checks
 from gentools.api.log import append_jsonl, envelope
 from gentools.errors import GentoolsError, InputError, MetricsError, UsageError, option, warn
@@ -31,7 +31,6 @@ from gentools.inputs import InputLike, describe, load
 from gentools.metrics.feature_stats import FeatureStats
 from gentools.store import FeatureFile, Stats
 
-ROUNDING = 1e-6  # floats may overshoot their range by this much (tanh/clamp rounding)
 PIXEL_RANGES = ((-1, 1), (0, 1))
 
 
@@ -74,23 +73,10 @@ class Evaluator:
         self.pixel_range = tuple(pixel_range)
         self.reference = load(ref)
         self.preset = preset
-        self.net = backbone_for(backbone, presets.get(preset), weights, resize, False, resolve_device(device or "auto"))
-        if self.net.modality == "audio" and self.pixel_range != PIXEL_RANGES[0]:
-            raise UsageError(f"Evaluator: {option('pixel_range', self.pixel_range)} applies to images and videos; "
-                             f"{self.net.name} takes waveforms, floats in [-1, 1]")
-        if self.net.modality == "video":  # clips as extract cuts them by default: the preset's T and S, from frame 0
-            from gentools.features.video import Clips
-
-            chosen = presets.get(preset)
-            clips = Clips(chosen.video_frames if frames is None else int(frames),
-                          chosen.video_subsample if subsample is None else int(subsample), "first", 1, chosen.seed)
-            if clips.frames < 1 or clips.subsample < 1:
-                raise UsageError(f"Evaluator: frames={clips.frames}, subsample={clips.subsample}: expected positive "
-                                 f"numbers")
-            self.net.loading = clips
-        elif frames is not None or subsample is not None:
-            raise UsageError(f"Evaluator: frames and subsample apply to video backbones; {self.net.name} takes "
-                             f"{self.net.modality}s")
+        parity = presets.get(preset)
+        self.net = backbone_for(backbone, parity, weights, resize, False, resolve_device(device or "auto"))
+        self.kind = kinds.of_net(self.net)
+        self._batches = self.kind.adapter(self.net, parity, self.pixel_range, frames, subsample)
         self.provenance = {**self.net.provenance(), "source": "evaluator", "preset": preset or ""}
         checks.reference_guard(self.provenance, self.reference, force)
         self._check_feeds()
@@ -131,14 +117,14 @@ class Evaluator:
         self._stats: Optional[FeatureStats] = None
         self._rows: dict = {}
         self._labels: list = []
-        self._ids: list = []  # audio: each frame's waveform, so per-file statistics see files
-        self._inputs = 0  # waveforms or videos seen (audio and video give many rows per input)
+        self._ids: list = []  # kinds of many rows per input (audio): each row's input, for per-file statistics
+        self._inputs = 0  # images, waveforms or videos seen
         self._started = time.perf_counter()
 
     @property
     def n(self) -> int:
         """Samples (images or waveforms) seen since :meth:`reset` on this rank."""
-        return self._inputs if self.net.modality in ("audio", "video") else len(self._labels)
+        return self._inputs
 
     def update(self, images, labels=None, sample_rate: Optional[int] = None) -> None:
         """Add a batch ``[B, 3, H, W]`` (or ``[B, 1, H, W]``, repeated to 3 channels), torch or numpy: uint8, or
@@ -149,73 +135,15 @@ class Evaluator:
         does), each cut to one clip as ``extract`` cuts files (the preset's frames and subsample, from frame 0).
         ``labels``: one per image, waveform or video (kept for per-class metrics). An empty batch adds nothing;
         bad input raises and changes nothing."""
-        import torch
-
-        from gentools.features.pipeline import uint8_features
-        from gentools.features.generators import to_uint8_images
-        from gentools.text import label_texts
-
-        if self.net.modality == "audio":
-            return self._update_waveforms(images, labels, sample_rate)
-        if self.net.modality == "video":
-            return self._update_videos(images, labels, sample_rate)
-        if sample_rate is not None:
-            raise UsageError(f"update(sample_rate=...) applies to audio backbones; {self.net.name} takes images")
-        if isinstance(images, np.ndarray):
-            images = torch.from_numpy(np.ascontiguousarray(images))
-        self._check_batch(images)
-        if labels is not None:
-            try:
-                labels = label_texts(labels)
-            except (ValueError, TypeError, UnicodeDecodeError) as exc:
-                raise InputError(f"update(labels=...): {exc}") from None
-            if len(labels) != len(images):
-                raise InputError(f"{len(labels)} labels for {len(images)} images")
-        if len(images) == 0:  # an empty share (a rank with nothing left to do) adds nothing
+        rows = self._batches.rows(images, sample_rate, self._inputs)  # checked before the labels, as before
+        count = rows.consumed()
+        labels = _labels_for(labels, count, self._batches.noun)
+        if count == 0:  # an empty share (a rank with nothing left to do) adds nothing
             return
-        images = images.detach()
-        if images.is_floating_point() and self.pixel_range == (0, 1):
-            images = images.float() * 2 - 1
-        self._add(uint8_features(self.net, to_uint8_images(images).cpu()), labels)
-
-    def _update_videos(self, videos, labels, sample_rate) -> None:
-        import torch
-
-        from gentools.features.pipeline import generated_clip_rows
-
-        if sample_rate is not None:
-            raise UsageError(f"update(sample_rate=...) applies to audio backbones; {self.net.name} takes videos")
-        count = len(videos)
-        labels = _labels_for(labels, count, "videos")
-        if count == 0:
-            return
-        ids = [f"video:{self._inputs + i}" for i in range(count)]
-        floating = videos.is_floating_point() if isinstance(videos, torch.Tensor) else \
-            np.asarray(videos).dtype.kind == "f"
-        if floating and self.pixel_range == (0, 1):
-            videos = videos * 2 - 1  # read as [-1, 1] from here, as images are
-        rows = generated_clip_rows(self.net, videos, self.net.loading, ids, list(range(count)))
-        self._add({"features": rows.arrays["features"]}, labels)
-        self._inputs += count
-
-    def _update_waveforms(self, waveforms, labels, sample_rate) -> None:
-        from gentools.features.pipeline import waveform_rows
-
-        if not sample_rate:
-            raise UsageError(f"update(waveforms, sample_rate=SR): {self.net.name} needs the waveforms' sample rate")
-        count = len(waveforms)
-        labels = _labels_for(labels, count, "waveforms")
-        if count == 0:
-            return
-        ids = [f"waveform:{self._inputs + i}" for i in range(count)]
-        float16 = presets.get(self.preset).frames_float16
-        rows = waveform_rows(self.net, waveforms, int(sample_rate), ids, list(range(count)), float16)
-        frame_labels = None
-        if labels is not None:
-            of_id = dict(zip(ids, labels))
-            frame_labels = [of_id[i] for i in rows.ids]
-        self._add(rows.arrays, frame_labels)
-        self._ids += rows.ids
+        row_labels = None if labels is None else [labels[p] for p in rows.positions]
+        self._add(rows.arrays, row_labels)
+        if self.kind.rows_per_input:
+            self._ids += rows.ids
         self._inputs += count
 
     def _add(self, rows: dict, labels) -> None:
@@ -254,35 +182,6 @@ class Evaluator:
         for metric, options in self.metrics.values():
             kept |= set(checks.datasets(metric, options)) - {"features"}
         return kept
-
-    def _check_batch(self, images) -> None:
-        """One-line errors for what ``update`` cannot take: not an array, rank/channels, range, NaN/Inf; one
-        warning when [-1, 1] floats all lie in [0, 1]."""
-        import torch
-
-        if not isinstance(images, torch.Tensor):
-            raise InputError(f"update() takes a torch tensor or numpy array [B, 3, H, W], got "
-                             f"{type(images).__name__}")
-        if images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise InputError(f"update() takes images [B, 3, H, W] (or [B, 1, H, W]), got shape "
-                             f"{list(images.shape)}")
-        if images.dtype == torch.uint8 or images.numel() == 0:
-            return
-        if not images.is_floating_point():
-            raise InputError(f"update() takes uint8 or float images, got {images.dtype}")
-        if not bool(torch.isfinite(images).all()):
-            raise InputError("update(): the images hold NaN or Inf values")
-        low, high = float(images.min()), float(images.max())
-        lo, hi = self.pixel_range
-        if low < lo - ROUNDING or high > hi + ROUNDING:
-            raise InputError(f"update(): float images must lie in [{lo}, {hi}] ({option('pixel_range', (lo, hi))}), "
-                             f"these span [{low:.4g}, {high:.4g}]",
-                             hint="pass uint8 images, scale them, or choose pixel_range=(0, 1) or (-1, 1)")
-        if self.pixel_range == (-1, 1) and low >= -ROUNDING and not self._warned_range:
-            self._warned_range = True
-            warn(f"update(): these float images lie in [{low:.3g}, {high:.3g}], which looks like [0, 1] "
-                 f"(ToTensor(), a sigmoid), but are read as [-1, 1]; pass pixel_range=(0, 1) to the "
-                 f"Evaluator if they are")
 
     def compute(self) -> dict:
         """Every chosen metric over all samples since :meth:`reset` (all ranks), named as the API names them.
@@ -350,12 +249,15 @@ class Evaluator:
 
 
 def _labels_for(labels, count: int, what: str):
-    """``update(labels=...)`` as texts, one per input (waveform or video), or None."""
+    """``update(labels=...)`` as texts, one per input, or None."""
     from gentools.text import label_texts
 
     if labels is None:
         return None
-    labels = label_texts(labels)
+    try:
+        labels = label_texts(labels)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InputError(f"update(labels=...): {exc}") from None
     if len(labels) != count:
         raise InputError(f"{len(labels)} labels for {count} {what}")
     return labels

@@ -46,15 +46,10 @@ def datasets(metric, options: dict) -> list:
 
 
 def probe(net) -> list:
-    """The datasets the backbone produces, from one blank image at its input size."""
-    import torch
+    """The datasets the backbone produces."""
+    from gentools import kinds
 
-    from gentools.features.pipeline import uint8_features
-
-    if net.modality in ("audio", "video"):
-        return ["features"]
-    size = net.input_size or 32
-    return list(uint8_features(net, torch.zeros((1, size, size, 3), dtype=torch.uint8)))
+    return kinds.of_net(net).probe(net)
 
 
 def reference_guard(provenance: dict, reference, force: bool) -> None:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import os
 import tempfile
 from typing import Any, Optional, Sequence, Union
 
-from gentools import presets
+from gentools import kinds, presets
 from gentools.api._common import Progress
-from gentools.api.extract_jobs import (audio_job, clips_of_job, generator_job, image_job, input_items,
-                                       modality_of_job, refuse_oversized, video_job)
 from gentools.errors import GentoolsError, GentoolsNotice, InputError, UsageError, warn
-from gentools.features.in_memory import as_items, is_in_memory
+from gentools.features.in_memory import is_in_memory
 from gentools.refs import is_ref, path_of
 from gentools.store import FeatureFile
 
@@ -87,14 +84,11 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
     """
     with contextlib.ExitStack() as stack:
         in_memory = is_in_memory(inputs)
-        if in_memory:  # images in memory: written once as .npy under a folder this call owns
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="gentools-"))
-            items, source = as_items(inputs, folder)
-            inputs = []
-        inputs = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
-        # ref:NAME is the cached file: an ADM reference batch's arr_0 images extract like any .npz of images.
-        inputs = [str(path_of(i)[0]) if is_ref(i) else i for i in inputs]
-        if generator and (inputs or image_paths or in_memory):
+        if not in_memory:
+            inputs = [os.fspath(inputs)] if isinstance(inputs, (str, os.PathLike)) else list(inputs or [])
+            # ref:NAME is the cached file: an ADM reference batch's arr_0 images extract like any .npz of images.
+            inputs = [str(path_of(i)[0]) if is_ref(i) else i for i in inputs]
+        if generator and (in_memory or inputs or image_paths):
             raise UsageError("give either INPUT... or --generator, not both")
         if generator and not num_samples:
             raise UsageError("--generator needs --num-samples N")
@@ -102,51 +96,37 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             raise UsageError(f"--class-input {class_input}: expected index or onehot")
         parity = presets.get(preset)
         seed = parity.seed if seed is None else seed
-        modality = modality_of_job(backbone or parity.backbone, in_memory, thumbnails, max_pixels, captions,
-                                   generator, sample_rate)
-        audio = modality == "audio"
-        clips = clips_of_job(modality, parity, frames, subsample, clip_start, clips_per_video, seed)
-        if not in_memory:
-            items, source = (None, f"generator:{generator}") if generator else input_items(inputs, image_paths,
-                                                                                           modality)
-        if items is not None and not skip_bad and modality == "image":
-            refuse_oversized(items, max_pixels)
+        request = kinds.Request(
+            backbone=backbone or parity.backbone, inputs=inputs, in_memory=in_memory,
+            listed=None if image_paths is None else list(image_paths), generator=generator, latent_dim=latent_dim,
+            seed=seed, batch_size=batch_size, workers=workers, skip_bad=skip_bad, thumbnails=thumbnails,
+            max_pixels=max_pixels, captions=captions, sample_rate=sample_rate, frames=frames, subsample=subsample,
+            clip_start=clip_start, clips_per_video=clips_per_video, classes=classes, class_input=class_input)
+        kind = kinds.of_backbone(request.backbone)
+        kind.check(request, parity)
+        settings = kind.settings(request, parity)
+        if in_memory:
+            request.workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gentools-"))
+        items, source = (None, f"generator:{generator}") if generator else kind.list(request)
         from gentools.features import job  # torch from here on: the inputs are checked first
         from gentools.features.distributed import Ranks
         from gentools.features.backbones.base import resolve_device
 
         chosen = job.shard_positions(num_samples if generator else len(items), shard)
         ranks = Ranks(resolve_device(device))
-        torch_device = resolve_device(_rank_device(device, ranks))
+        request.device = resolve_device(_rank_device(device, ranks))
         from gentools.features.backbones import compiled
 
         with compiled.policy(compile, len(chosen)):  # a compiled network repays itself only on large jobs
-            net = backbone_for(backbone, parity, weights, resize, spatial, torch_device)
-        if audio:
-            expected, make_batches = audio_job(items, chosen, net, batch_size, workers, skip_bad, generator,
-                                               latent_dim, seed, sample_rate, parity.frames_float16)
-            latent_dim = getattr(make_batches, "latent_dim", latent_dim)
-        elif clips is not None:
-            net.loading = clips
-            expected, make_batches, latent_dim = video_job(items, chosen, net, batch_size, workers, skip_bad,
-                                                           generator, latent_dim, seed, clips, max_pixels)
-        elif generator:
-            expected, make_batches, latent_dim = generator_job(generator, chosen, latent_dim, seed, net,
-                                                               batch_size, thumbnails, torch_device, classes,
-                                                               class_input)
-        else:
-            expected, make_batches = image_job(items, chosen, net, batch_size, workers, skip_bad, thumbnails,
-                                               max_pixels)
-        make_batches = _annotated(make_batches, expected, chosen, labels, classes if generator else 0, captions,
-                                  net)
-        provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or ""}
-        if audio:
-            provenance["frames_float16"] = bool(parity.frames_float16)
-            if generator:
-                provenance["generator_sample_rate"] = int(sample_rate)
+            net = backbone_for(backbone, parity, weights, resize, spatial, request.device)
+        work = kind.job(items, chosen, net, request, settings)
+        make_batches = _annotated(work.make_batches, work.ids, chosen, labels, classes if generator else 0,
+                                  captions, net)
+        provenance = {**net.provenance(), "source": source, "shard": shard or "", "preset": preset or "",
+                      **kind.provenance(request, parity)}
         if generator:
-            provenance.update(seed=seed, latent_dim=int(latent_dim))
-        new_job = functools.partial(job.ExtractionJob, expected_ids=expected, provenance=provenance,
+            provenance.update(seed=seed, latent_dim=int(work.latent_dim))
+        new_job = functools.partial(job.ExtractionJob, expected_ids=work.ids, provenance=provenance,
                                     make_batches=make_batches, ranks=ranks, flush_every=flush_every,
                                     progress=progress)
         return _run(new_job, ranks, output, provenance, resume, overwrite)
@@ -180,8 +160,7 @@ def backbone_for(backbone, parity, weights, resize, spatial, device):
     if backbone.split(":")[0] == parity.backbone.split(":")[0]:  # the preset's resize for its backbone family
         resize = resize or parity.resize
     net = load_backbone(backbone, weights, resize, spatial, device)
-    if net.modality == "audio":
-        net.loading = dataclasses.replace(net.loading, pcm16=parity.audio_pcm16)
+    kinds.of_net(net).prepare(net, parity)
     return net
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import sys
 import traceback
+import warnings
 
 import typer
 
@@ -115,22 +117,43 @@ def run(argv: list[str]) -> int:
 
     debug = os.environ.get("GENTOOLS_DEBUG", "") not in ("", "0") or "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    try:
-        argv = _take_max_memory(argv)
-    except GentoolsError as exc:
-        return _fail(str(exc), exc.exit_code)
-    _console.install_warning_printer()
-    if not debug:  # third-party log lines (open_clip, timm) would break the one-line error rule
-        logging.getLogger().addHandler(logging.NullHandler())
-    from gentools.errors import SPELLING
-    from gentools.store import set_invocation
+    with _put_back():
+        try:
+            argv = _take_max_memory(argv)
+        except GentoolsError as exc:
+            return _fail(str(exc), exc.exit_code)
+        _console.install_warning_printer()
+        if not debug:  # third-party log lines (open_clip, timm) would break the one-line error rule
+            logging.getLogger().addHandler(logging.NullHandler())
+        from gentools.errors import SPELLING
+        from gentools.store import set_invocation
 
-    set_invocation(shlex.join(["gentools", *argv]))
-    spelling = SPELLING.set("cli")  # messages name options as --flags
+        set_invocation(shlex.join(["gentools", *argv]))
+        spelling = SPELLING.set("cli")  # messages name options as --flags
+        try:
+            return _invoke(argv, debug)
+        finally:
+            SPELLING.reset(spelling)
+
+
+@contextlib.contextmanager
+def _put_back():
+    """What a run sets for its process (memory budget, -q, the recorded command line, the warning printer,
+    log handlers), put back afterwards, so that in-process callers (tests, the fuzz suite) see each run
+    start as a fresh process would."""
+    from gentools import memory
+    from gentools.store import invocation, set_invocation
+
+    budget, quiet, argv = memory.budget_setting(), _console.quiet(), invocation()
+    handlers = list(logging.getLogger().handlers)
     try:
-        return _invoke(argv, debug)
+        with warnings.catch_warnings():
+            yield
     finally:
-        SPELLING.reset(spelling)
+        logging.getLogger().handlers[:] = handlers
+        memory.set_budget(budget)
+        _console.set_quiet(quiet)
+        set_invocation(argv)
 
 
 def _invoke(argv: list[str], debug: bool) -> int:

@@ -15,6 +15,10 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def quiet() -> bool:
+    return _quiet
+
+
 def warn(message: str) -> None:
     from gentools.text import escape
 

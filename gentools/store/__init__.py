@@ -28,10 +28,10 @@ from gentools.store.pickles import StatsSet  # noqa: F401
 from gentools.store.model import FeatureFile, Stats  # noqa: F401
 from gentools.store.read import open_input  # noqa: F401
 from gentools.store.write import (  # noqa: F401
-    set_invocation, write_features, write_stats, write_stats_npz)
+    invocation, set_invocation, write_features, write_stats, write_stats_npz)
 
 __all__ = ["CLIP_KEYS", "FEATURES", "FORMAT_VERSION", "GUARDED_KEYS", "ROW_DATASETS", "STATS", "Source", "sniff", "source_label",
            "STORED_ROWS", "id_runs", "many_rows_per_input", "provenance_differences",
            "LATENTS", "read_latents", "write_latents", "CannotResume", "FeatureWriter", "partial_path", "rows_done", "StatsSet",
-           "FeatureFile", "Stats", "open_input", "set_invocation", "write_features", "write_stats",
+           "FeatureFile", "Stats", "open_input", "invocation", "set_invocation", "write_features", "write_stats",
            "write_stats_npz"]

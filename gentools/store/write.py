@@ -19,6 +19,11 @@ def set_invocation(argv: str) -> None:
     _INVOCATION["argv"] = argv
 
 
+def invocation() -> str:
+    """The command line that files written now record as ``argv``."""
+    return _INVOCATION["argv"]
+
+
 def chunk_rows(row_bytes: int, cap: int) -> int:
     """HDF5 chunk length of a row dataset: about 1 MiB per chunk, at most ``cap`` rows."""
     return max(1, min(cap, (1 << 20) // max(1, row_bytes)))
