@@ -131,13 +131,14 @@ def one_line_error(*argv, env=None) -> str:
 
 def offline_audio_error(tmp_path, backbone: str, rate: int) -> str:
     """The one-line error of ``extract -b BACKBONE`` on a silent WAV with no weights anywhere (empty HOME and torch
-    hub folder)."""
+    hub folder) and the download refused (a mirror on a closed port)."""
     import soundfile
 
     sound = tmp_path / "silent.wav"
     soundfile.write(sound, np.zeros(rate // 10, np.float32), rate)
     return one_line_error("extract", sound, "-b", backbone, "-o", tmp_path / "offline.h5",
-                          env=cli_env(HOME=str(tmp_path), TORCH_HOME=str(tmp_path / "th")))
+                          env=cli_env(HOME=str(tmp_path), TORCH_HOME=str(tmp_path / "th"),
+                                      GENTOOLS_WEIGHTS_MIRROR="http://127.0.0.1:9"))  # refused at once
 
 
 @pytest.fixture(scope="session")
@@ -175,12 +176,10 @@ def feature_files(tmp_path, gaussian_pair):
 @pytest.fixture(scope="session")
 def inception_weights(tmp_path_factory) -> Path:
     """A seeded random-init Inception state dict in the published layout (never the real weights)."""
-    import torch
-
-    from gentools.features.backbones.inception import random_state_dict
+    from gentools.api.weights import weights_random
 
     path = tmp_path_factory.mktemp("weights") / "random-inception.pth"
-    torch.save(random_state_dict(seed=0), path)
+    weights_random("inception", path, seed=0)  # `gentools weights random inception --seed 0`
     return path
 
 

@@ -81,7 +81,8 @@ def noisy() -> Chords:
 
 def weights(out: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from gentools.features.backbones.audio import VGGISH_FILE, random_vggish_state_dict
+    from gentools.api.weights import weights_random
+    from gentools.features.backbones.audio import VGGISH_FILE
     from gentools.features.weights import checkpoint_dir
 
     published = checkpoint_dir() / VGGISH_FILE
@@ -91,7 +92,7 @@ def weights(out: Path) -> None:
     else:
         print(f"{published} is not here: the demo uses seeded random VGGish weights (its numbers rank the "
               f"generators but compare with nothing published)", file=sys.stderr)
-        torch.save(random_vggish_state_dict(0), out / "vggish.pth")
+        weights_random("vggish", out / "vggish.pth", seed=0)  # as `gentools weights random vggish --seed 0`
 
 
 def plot(out: Path) -> None:

@@ -94,7 +94,8 @@ def frozen() -> Shapes:
 
 def weights(out: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from gentools.features.backbones.video import I3D400_FILE, random_i3d400_state_dict
+    from gentools.api.weights import weights_random
+    from gentools.features.backbones.video import I3D400_FILE
     from gentools.features.weights import checkpoint_dir
 
     published = checkpoint_dir() / I3D400_FILE
@@ -104,26 +105,7 @@ def weights(out: Path) -> None:
     else:
         print(f"{published} is not here: the demo uses seeded random I3D weights (its numbers rank the generators "
               f"but compare with nothing published)", file=sys.stderr)
-        torch.save(_calibrated(random_i3d400_state_dict(0), out), out / "i3d400.pt")
-
-
-def _calibrated(state: dict, out: Path) -> dict:
-    """Random weights pass almost nothing through 20 layers of batch norm with made-up statistics (every FVD
-    rounds to 0): measure each batch norm's mean and variance on 8 real clips instead, so the random features
-    keep the clips' spatial and temporal structure."""
-    from gentools.features.backbones.video import InceptionI3d, tats_preprocess
-    from gentools.features.video import decode_video
-
-    model = InceptionI3d()
-    model.load_state_dict(state)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm3d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative: the statistics of what it sees
-    clips = np.stack([decode_video(str(p)) for p in sorted((out / "real").glob("*.mkv"))[:8]])
-    with torch.no_grad():
-        model.train()(tats_preprocess(torch.from_numpy(clips)))
-    return model.state_dict()
+        weights_random("i3d400", out / "i3d400.pt", seed=0)  # as `gentools weights random i3d400 --seed 0`
 
 
 def plot(out: Path) -> None:

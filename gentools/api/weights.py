@@ -5,49 +5,33 @@ tested offline end to end. Random weights rank inputs but compare with nothing p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from gentools.errors import InputError, UsageError
 
 
-@dataclass(frozen=True)
-class Published:
-    """A backbone's published weights file: ``file`` in torch hub's checkpoint folder, fetched from ``url``
-    (or ``$url_env``, a mirror), whose sha256 starts with ``sha256`` where its publisher gives one."""
-
-    backbone: str
-    file: str
-    url: str
-    sha256: str = ""
-    url_env: str = ""
-
-
 def published() -> dict:
-    """Every published weights file a backbone loads by default, by backbone name (read from the backbones)."""
+    """Every published weights file a backbone loads by default, by backbone name (each backbone's
+    :class:`~gentools.features.weights.Published` row: where ``resolve`` looks and what it fetches)."""
     from gentools.features import weights
     from gentools.features.backbones import audio, clap, nvidia, video
 
-    rows = [Published("inception", weights.FILE_NAMES[0], weights.URL, weights.PUBLISHED_PREFIX, weights.URL_ENV),
-            Published("vggish", audio.VGGISH_FILE, audio.VGGISH_URL, audio.VGGISH_PREFIX),
-            Published("panns:cnn14", audio.PANNS_FILE, audio.PANNS_URL),
-            *(Published(f"clap:{kind}", name, clap.CLAP_URL + name) for kind, (name, _) in clap.CHECKPOINTS.items()),
-            Published("i3d", video.I3D_TORCHSCRIPT, video.I3D_TORCHSCRIPT_URL, url_env="GENTOOLS_I3D_URL"),
-            Published("i3d400", video.I3D400_FILE, video.I3D400_URL, url_env="GENTOOLS_I3D400_URL"),
-            Published("videomae", video.VIDEOMAE_FILE, video.VIDEOMAE_URL, url_env="GENTOOLS_VIDEOMAE_URL"),
-            *(Published(f"nvidia:{name}", name, nvidia.BASE_URL + name, url_env="GENTOOLS_NVIDIA_URL")
-              for name in nvidia.PUBLISHED)]
+    rows = [weights.INCEPTION, audio.VGGISH, audio.PANNS, *clap.PUBLISHED.values(), video.I3D, video.I3D400,
+            video.VIDEOMAE, *nvidia.PUBLISHED_ROWS.values()]
     return {row.backbone: row for row in rows}
 
 
 def weights_list() -> list:
-    """One row per published file: backbone, file, sha256 (its published prefix, or "unpublished"), url, and ``path``
-    where it is looked for in torch hub's checkpoint folder, with ``here`` whether it is there."""
-    from gentools.features.weights import checkpoint_dir
-
-    folder = checkpoint_dir()
-    return [{"backbone": row.backbone, "file": row.file, "sha256": row.sha256 or "unpublished", "url": row.url,
-             "path": str(folder / row.file), "here": (folder / row.file).is_file()} for row in published().values()]
+    """One row per published file: backbone, file, sha256 (its published prefix, or "unpublished"), url, and
+    ``path``: where it was found (torch hub's checkpoint folder, or a peer's folder), else where a download puts
+    it, with ``here`` whether it is there."""
+    rows = []
+    for row in published().values():
+        places = row.places()
+        found = next((place for place in places if place.is_file()), None)
+        rows.append({"backbone": row.backbone, "file": row.file, "sha256": row.sha256 or "unpublished",
+                     "url": row.url, "path": str(found or places[0]), "here": found is not None})
+    return rows
 
 
 def weights_pull(name: str, *, sha256: Optional[str] = None, mirror: Optional[str] = None, progress=None,
@@ -56,8 +40,6 @@ def weights_pull(name: str, *, sha256: Optional[str] = None, mirror: Optional[st
     through ``FILE.partial`` (a rerun resumes it), bounded as ``ref pull`` is, and keep it only when its sha256
     starts with the published prefix and equals ``sha256`` where given. ``mirror`` replaces the URL's origin.
     Returns ``{"backbone", "path", "sha256", "already"}``."""
-    import os
-
     from gentools.download import mirrored
     from gentools.features import weights
     from gentools.files import sha256_of
@@ -78,7 +60,7 @@ def weights_pull(name: str, *, sha256: Optional[str] = None, mirror: Optional[st
             return {"backbone": name, "path": str(dest), "sha256": digest, "already": True}
         raise InputError(f"{dest}: already here with sha256 {digest[:16]}…, not {expected}…; move it away to pull "
                          f"the published file")
-    url = mirrored(os.environ.get(row.url_env, row.url) if row.url_env else row.url, mirror)
+    url = mirrored(row.url, mirror) if mirror else row.source_url()
     digest = weights.fetch_verified(url, dest, expected, progress, max_size or weights.MAX_SIZE, timeout)
     return {"backbone": name, "path": str(dest), "sha256": digest, "already": False}
 

@@ -151,12 +151,12 @@ class AudioDataset:
     and padded in the worker; decoding errors are returned, not raised."""
 
     def __init__(self, items: list, loading: Loading):
-        from gentools.features.images import Reader
+        from gentools.features.items import MemberReader
 
         soundfile_module()  # here, not first in a DataLoader worker, whose error would carry its traceback
         self.items = items
         self.loading = loading
-        self.reader = Reader(max_bytes=MAX_MEMBER_BYTES)
+        self.reader = MemberReader(MAX_MEMBER_BYTES)
 
     def __len__(self) -> int:
         return len(self.items)

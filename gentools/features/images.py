@@ -12,36 +12,23 @@ from __future__ import annotations
 
 import glob
 import os
-import tarfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 import numpy as np
 
 from gentools.errors import InputError
+from gentools.features.items import (  # noqa: F401 - Item and the suffixes, where image code finds them
+    ARRAY_SUFFIXES, TAR_SUFFIXES, Item, MemberReader, npz_member, tar_entries, visible, walk,
+    zip_entries)
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                               ".ppm", ".pgm", ".pbm", ".pnm", ".jfif"})
-TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-ARRAY_SUFFIXES = (".npy", ".npz")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One image: ``kind`` is file, zip, tar or array; ``member`` the archive member or array row."""
-
-    id: str
-    kind: str
-    path: str
-    member: object = None
-    size: int = 0  # an archive member's uncompressed size, from the archive's directory
 
 
 def is_image_name(name: str) -> bool:
-    parts = name.replace("\\", "/").split("/")
-    return not any(p.startswith(".") for p in parts if p) and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+    return visible(name) and Path(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def list_inputs(args: Iterable[str], accept: Callable[[str], bool] = is_image_name,
@@ -79,54 +66,20 @@ def _list_one(arg: str, accept: Callable[[str], bool], what: str) -> tuple[list[
     raise InputError(f"{arg}: no such file or folder")
 
 
-def inside_folder(path: str, root) -> bool:
-    """Whether ``path``, listed from folder ``root``, is read there: a symbolic link is followed only to a file
-    inside ``root`` (one out of it is left out, with a warning: a folder's inputs are that folder's files)."""
-    if not os.path.islink(path):
-        return True
-    target, base = os.path.realpath(path), os.path.realpath(root)
-    if target == base or target.startswith(base.rstrip(os.sep) + os.sep):
-        return True
-    from gentools.errors import warn
-    from gentools.text import escape
-
-    warn(f"{escape(path)}: a symbolic link out of {escape(str(root))}; not read")
-    return False
-
-
 def _list_folder(root: Path, accept: Callable[[str], bool]) -> list[Item]:
-    items = []
-    for folder, dirs, files in os.walk(root, onerror=_raise_walk_error):  # followlinks=False: no symlink loops
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            full = os.path.join(folder, name)
-            if accept(name) and inside_folder(full, root):
-                items.append(Item(os.path.relpath(full, root), "file", full))
+    items = [Item(os.path.relpath(os.path.join(folder, name), root), "file", os.path.join(folder, name))
+             for folder, files in walk(root, accept) for name in files]
     items.sort(key=lambda item: item.id.split(os.sep))
     return items
 
 
-def _raise_walk_error(exc: OSError) -> None:
-    raise InputError(f"{exc.filename}: cannot list folder ({exc.strerror})")
-
-
 def _list_zip(path: Path, accept: Callable[[str], bool]) -> list[Item]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = sorted((i.filename, i.file_size) for i in archive.infolist()
-                             if i.filename and not i.is_dir() and accept(i.filename))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, IndexError, NotImplementedError, UnicodeError) as exc:
-        raise InputError(f"{path}: not a readable zip archive ({exc})") from None
-    return [Item(f"{path.name}:{name}", "zip", str(path), name, size) for name, size in members]
+    return [Item(f"{path.name}:{i.filename}", "zip", str(path), i.filename, i.file_size)
+            for i in zip_entries(path, accept)]
 
 
 def _list_tar(path: Path, accept: Callable[[str], bool]) -> list[Item]:
-    try:
-        with tarfile.open(path) as archive:
-            members = sorted((m.name, m.size) for m in archive.getmembers() if m.isfile() and accept(m.name))
-    except (tarfile.TarError, OSError, EOFError, ValueError, UnicodeError) as exc:
-        raise InputError(f"{path}: not a readable tar archive ({exc})") from None
-    return [Item(f"{path.name}:{name}", "tar", str(path), name, size) for name, size in members]
+    return [Item(f"{path.name}:{name}", "tar", str(path), name, size) for name, size in tar_entries(path, accept)]
 
 
 def oversized_members(items: list[Item], max_pixels: int) -> list[Item]:
@@ -149,7 +102,7 @@ def open_image_array(path: str) -> np.ndarray:
         if path.lower().endswith(".npy"):
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         else:
-            array = _npz_member(path)
+            array = npz_member(path)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(f"{path}: cannot read the image array ({exc})") from exc
     if array.dtype != np.uint8:
@@ -157,33 +110,6 @@ def open_image_array(path: str) -> np.ndarray:
     if array.ndim not in (3, 4) or len(array) == 0:
         raise InputError(f"{path}: image arrays must be [N, H, W(, C)] with N > 0, this one is {list(array.shape)}")
     return array
-
-
-def _npz_member(path: str) -> np.ndarray:
-    with zipfile.ZipFile(path) as archive:
-        names = [n for n in archive.namelist() if n.endswith(".npy")]
-        name = "arr_0.npy" if "arr_0.npy" in names else (names[0] if len(names) == 1 else None)
-        if name is None:
-            raise ValueError(f"expected arr_0 or a single array, found {[n[:-4] for n in names]}")
-        info = archive.getinfo(name)
-        if info.compress_type == zipfile.ZIP_STORED:
-            with archive.open(name) as member:
-                version = np.lib.format.read_magic(member)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, fortran, dtype = read_header(member)
-                header_len = member.tell()
-            with open(path, "rb") as raw:  # data offset = local header + member's npy header
-                raw.seek(info.header_offset + 26)
-                name_len, extra_len = np.frombuffer(raw.read(4), dtype="<u2")
-            offset = info.header_offset + 30 + int(name_len) + int(extra_len) + header_len
-            return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
-                             order="F" if fortran else "C")
-    from gentools import memory
-
-    memory.require(info.file_size, f"the compressed image array '{name}'", path)  # must be read whole
-    with np.load(path, allow_pickle=False) as data:
-        return data[name[:-4]]
 
 
 def array_row_to_rgb(row: np.ndarray) -> np.ndarray:
@@ -206,55 +132,25 @@ def max_member_bytes(max_pixels: int) -> int:
     return 4 * max_pixels + (1 << 20)
 
 
-class Reader:
+class Reader(MemberReader):
     """Decodes items to ``(H, W, 3)`` uint8 RGB; keeps archives and arrays open (one per process).
 
     Images over ``max_pixels`` are refused from their header, and archive members larger than
     :func:`max_member_bytes` from the archive's directory, before anything is read."""
 
     def __init__(self, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: Optional[int] = None):
-        self._open: dict = {}
+        super().__init__(max_member_bytes(max_pixels) if max_bytes is None else max_bytes, open_image_array)
         self.max_pixels = max_pixels
-        self.max_bytes = max_member_bytes(max_pixels) if max_bytes is None else max_bytes
-
-    def _handle(self, item: Item):
-        key = (item.kind, item.path, os.getpid())
-        if key not in self._open:
-            opener = {"zip": zipfile.ZipFile, "tar": tarfile.open, "array": open_image_array}[item.kind]
-            self._open[key] = opener(item.path)
-        return self._open[key]
 
     def read(self, item: Item) -> np.ndarray:
         """The image, or raises ``ValueError`` with the reason it cannot be decoded."""
         if item.kind == "array":
-            return array_row_to_rgb(np.asarray(self._handle(item)[item.member]))
+            return array_row_to_rgb(np.asarray(self.handle(item)[item.member]))
         if item.kind == "file":
             return decode(item.path, self.max_pixels)
         import io
 
         return decode(io.BytesIO(self.member(item)), self.max_pixels)
-
-    def member(self, item: Item) -> bytes:
-        """An archive member's bytes, once its declared size is checked; a corrupt archive as ``ValueError``."""
-        import struct
-        import zlib
-
-        try:
-            archive = self._handle(item)
-            info = archive.getinfo(item.member) if item.kind == "zip" else archive.getmember(item.member)
-            size = info.file_size if item.kind == "zip" else info.size
-            if size > self.max_bytes:
-                raise ValueError(f"archive member of {size} bytes, more than the {self.max_bytes} an input may "
-                                 f"need; refused before reading it")
-            if item.kind == "zip":
-                return archive.read(info)
-            member = archive.extractfile(info)
-            return member.read() if member is not None else b""
-        except KeyError:
-            raise ValueError("no such member in the archive") from None
-        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, IndexError, struct.error, zlib.error,
-                NotImplementedError, RuntimeError, UnicodeError) as exc:
-            raise ValueError(f"corrupt archive: {exc or type(exc).__name__}") from None
 
 
 def decode(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

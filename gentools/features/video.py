@@ -30,28 +30,24 @@ import numpy as np
 
 from gentools import memory
 from gentools.errors import InputError
-from gentools.features.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, Item, inside_folder
+from gentools.features.images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
+from gentools.features.items import ARRAY_SUFFIXES, Item, MemberReader, npz_member, visible, walk, zip_entries
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".webm", ".avi", ".mkv", ".mov", ".gif", ".m4v"})
-ARRAY_SUFFIXES = (".npy", ".npz")
 MAX_DECODED_BYTES = 1 << 33  # 8 GiB of decoded frames per video: beyond it the video is refused, not allocated
 MAX_MEMBER_BYTES = 1 << 32  # an archive member larger than 4 GiB is refused unread
 AV_HINT = "video files need PyAV: pip install 'gentools[video]'"
 CLIP_STARTS = ("first", "random")
 
 
-def _visible(name: str) -> bool:
-    return not any(p.startswith(".") for p in name.replace("\\", "/").split("/") if p)
-
-
 def is_video_name(name: str) -> bool:
-    return _visible(name) and Path(name).suffix.lower() in VIDEO_EXTENSIONS
+    return visible(name) and Path(name).suffix.lower() in VIDEO_EXTENSIONS
 
 
 def _is_frame_name(name: str) -> bool:
     """A frame of a frame folder: an image name, but not ``.gif``: among video inputs a GIF is a video (its
     frames are its animation), never a frame, so a folder of GIFs is that many videos, not one more."""
-    return _visible(name) and Path(name).suffix.lower() in IMAGE_EXTENSIONS - VIDEO_EXTENSIONS
+    return visible(name) and Path(name).suffix.lower() in IMAGE_EXTENSIONS - VIDEO_EXTENSIONS
 
 
 # ----------------------------------------------------------------------------------------------------- listing
@@ -83,36 +79,25 @@ def list_videos(args: list[str]) -> tuple[list[Item], str]:
 
 def _list_folder(root: Path) -> list[Item]:
     items = []
-    for folder, dirs, files in os.walk(root, onerror=_walk_error):  # followlinks=False: no symlink loops
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files = [f for f in files if inside_folder(os.path.join(folder, f), root)]
-        frames = tuple(sorted(f for f in files if _is_frame_name(f)))
+    for folder, files in walk(root):
+        frames = tuple(f for f in files if _is_frame_name(f))
         if frames:
             rel = os.path.relpath(folder, root)
             items.append(Item(root.name if rel == "." else rel, "frames", folder, frames))
-        for name in sorted(files):
+        for name in files:
             full = os.path.join(folder, name)
             if is_video_name(name):
                 items.append(Item(os.path.relpath(full, root), "file", full))
-            elif name.lower().endswith(ARRAY_SUFFIXES) and _visible(name):
+            elif name.lower().endswith(ARRAY_SUFFIXES) and visible(name):
                 count = len(open_video_array(full))
                 items += [Item(f"{os.path.relpath(full, root)}[{i}]", "array", full, i) for i in range(count)]
     items.sort(key=lambda item: item.id.split(os.sep))
     return items
 
 
-def _walk_error(exc: OSError) -> None:
-    raise InputError(f"{exc.filename}: cannot list folder ({exc.strerror})")
-
-
 def _list_zip(path: Path) -> list[Item]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = [i for i in archive.infolist() if i.filename and not i.is_dir() and _visible(i.filename)]
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, IndexError, NotImplementedError, UnicodeError) as exc:
-        raise InputError(f"{path}: not a readable zip archive ({exc})") from None
     items, folders = [], {}
-    for info in sorted(infos, key=lambda i: i.filename):
+    for info in zip_entries(path, visible):
         name = info.filename
         if is_video_name(name):
             items.append(Item(f"{path.name}:{name}", "zip", str(path), name, info.file_size))
@@ -127,11 +112,9 @@ def _list_zip(path: Path) -> list[Item]:
 def open_video_array(path: str) -> np.ndarray:
     """A uint8 video array ``[N, T, H, W, C]`` (C of 1, 3 or 4) from .npy (memory-mapped) or .npz (``arr_0`` or
     its only array)."""
-    from gentools.features.images import _npz_member
-
     try:
         array = (np.load(path, mmap_mode="r", allow_pickle=False) if path.lower().endswith(".npy")
-                 else _npz_member(path))
+                 else npz_member(path))
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise InputError(f"{path}: cannot read the video array ({str(exc)[:160]})") from None
     if array.dtype != np.uint8:
@@ -270,29 +253,13 @@ def id_key(video_id: str) -> int:
     return int.from_bytes(hashlib.sha256(video_id.encode("utf-8", "surrogateescape")).digest()[:8], "little")
 
 
-class VideoReader:
+class VideoReader(MemberReader):
     """Frame counts and frames of video items; keeps archives and arrays open (one per process). A frame of
     more than ``max_pixels`` is undecodable, from its header (``--max-pixels``)."""
 
     def __init__(self, max_pixels: int = DEFAULT_MAX_PIXELS):
-        self._open: dict = {}
+        super().__init__(MAX_MEMBER_BYTES, open_video_array)
         self.max_pixels = max_pixels
-
-    def _handle(self, item: Item):
-        key = (item.kind, item.path, os.getpid())
-        if key not in self._open:
-            self._open[key] = open_video_array(item.path) if item.kind == "array" else zipfile.ZipFile(item.path)
-        return self._open[key]
-
-    def _member(self, name: str, item: Item) -> bytes:
-        archive = self._handle(item)
-        try:
-            info = archive.getinfo(name)
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise ValueError(f"archive member of {info.file_size} bytes; refused before reading it")
-            return archive.read(info)
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-            raise ValueError(f"corrupt archive: {exc or type(exc).__name__}") from None
 
     def clips(self, item: Item, clips: Clips) -> tuple[np.ndarray | None, list[int], int]:
         """``(uint8 [K, T, H, W, 3] or None, starts, frames available)``: None when the video is shorter than a
@@ -310,13 +277,13 @@ class VideoReader:
                 raise ValueError(f"frame folder with mixed sizes ({', '.join(sizes)})")
             return np.stack([np.stack([frames[int(i)] for i in clips.indices(s)]) for s in starts]), starts, len(names)
         if item.kind == "array":
-            video = self._handle(item)[item.member]
+            video = self.handle(item)[item.member]
             starts = clips.starts(len(video), item.id)
             if not starts:
                 return None, [], len(video)
             return np.stack([np.stack([_rgb(np.asarray(video[i])) for i in clips.indices(s)]) for s in starts]), \
                 starts, len(video)
-        source = item.path if item.kind == "file" else io.BytesIO(self._member(item.member, item))
+        source = item.path if item.kind == "file" else io.BytesIO(self.member(item))
         if clips.start == "first":
             video = decode_video(source, clips.per_video * clips.span, self.max_pixels)
             available = len(video)
@@ -338,7 +305,7 @@ class VideoReader:
 
         if item.kind == "frames":
             return decode(os.path.join(item.path, name), self.max_pixels)
-        return decode(io.BytesIO(self._member(name, item)), self.max_pixels)
+        return decode(io.BytesIO(self.member(item, name)), self.max_pixels)
 
 
 class VideoDataset:

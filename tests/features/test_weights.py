@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 
 import pytest
@@ -53,7 +54,10 @@ def test_download_is_used_when_nothing_is_cached(torch_home, monkeypatch, tmp_pa
     monkeypatch.setenv(weights.URL_ENV, inception_weights.as_uri())
     with pytest.raises(InputError, match="sha256"):  # random weights: not the published hash
         weights.resolve_inception_weights(None)
-    monkeypatch.setattr(weights, "PUBLISHED_PREFIX", hashlib.sha256(inception_weights.read_bytes()).hexdigest()[:8])
+    import dataclasses
+
+    prefix = hashlib.sha256(inception_weights.read_bytes()).hexdigest()[:8]
+    monkeypatch.setattr(weights, "INCEPTION", dataclasses.replace(weights.INCEPTION, sha256=prefix))
     assert weights.resolve_inception_weights(None) == torch_home / weights.FILE_NAMES[0]
 
 
@@ -124,7 +128,55 @@ def test_gentools_weights_serves_the_default_backbone_only(tmp_path, inception_w
     import soundfile
 
     soundfile.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
-    env = cli_env(GENTOOLS_WEIGHTS=str(inception_weights), TORCH_HOME=str(tmp_path / "torch"))
+    env = cli_env(GENTOOLS_WEIGHTS=str(inception_weights), TORCH_HOME=str(tmp_path / "torch"),
+                  GENTOOLS_WEIGHTS_MIRROR="http://127.0.0.1:9")  # nothing listens on port 9: offline at once
     proc = run_cli("extract", tmp_path / "a.wav", "-b", "vggish", "-o", tmp_path / "x.h5", env=env)
     err = proc.stderr.decode()
-    assert proc.returncode == 1 and "VGGish weights not found" in err and str(inception_weights) not in err, err
+    assert proc.returncode == 1 and "no vggish-10086976.pth here and it cannot be fetched" in err, err
+    assert str(inception_weights) not in err, err
+
+
+def test_every_backbone_resolves_its_weights_in_one_order_and_downloads_the_published_file(tmp_path):
+    """Issue 34, item 3: vggish, panns and clap never downloaded; now every backbone resolves --weights, its
+    variable, the caches, then the published URL (here a loopback mirror, $GENTOOLS_WEIGHTS_MIRROR) with its
+    sha256. VGGish's published prefix refuses a wrong file and keeps nothing; CLAP's checkpoint (no published
+    hash) is fetched into torch hub's folder, used, and found there the next time without a request."""
+    import numpy as np
+    import soundfile
+    import torch
+
+    from gentools.features.backbones.audio import random_vggish_state_dict
+    from gentools.features.backbones.clap import ClapAudio
+    from tests.test_refs import Server
+
+    soundfile.write(tmp_path / "a.wav", np.random.default_rng(0).uniform(-0.5, 0.5, 48000).astype(np.float32), 48000)
+    server = Server()
+    env = cli_env(TORCH_HOME=str(tmp_path / "torch"), GENTOOLS_WEIGHTS_MIRROR=server.url)
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    try:
+        vggish = "/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"
+        buffer = io.BytesIO()
+        torch.save(random_vggish_state_dict(0), buffer)
+        server.files[vggish] = buffer.getvalue()
+        proc = run_cli("extract", tmp_path / "a.wav", "-b", "vggish", "-o", tmp_path / "v.h5", "-q", env=env)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and err.count("\n") == 1 and "expected 10086976…" in err, err
+        assert server.requests[-1][0] == vggish and not (folder / "vggish-10086976.pth").exists()
+
+        clap = "/lukewys/laion_clap/resolve/main/630k-audioset-best.pt"
+        buffer = io.BytesIO()
+        torch.manual_seed(0)
+        torch.save({"state_dict": {f"module.{k}": v for k, v in ClapAudio("tiny").state_dict().items()}}, buffer)
+        server.files[clap] = buffer.getvalue()
+        run_cli("extract", tmp_path / "a.wav", "-b", "clap:laion-audio", "-o", tmp_path / "c.h5", "-q", env=env,
+                check=0)
+        assert (folder / "630k-audioset-best.pt").read_bytes() == server.files[clap]
+        asked = len(server.requests)
+        run_cli("extract", tmp_path / "a.wav", "-b", "clap:laion-audio", "-o", tmp_path / "c2.h5", "-q", env=env,
+                check=0)
+        assert len(server.requests) == asked  # found in the cache: no second request
+        listed = {line.split("\t")[0]: line.split("\t") for line in
+                  run_cli("weights", env=env, check=0).stdout.decode().splitlines()}
+        assert listed["clap:laion-audio"][3] == "yes" and listed["vggish"][3] == "no"
+    finally:
+        server.close()

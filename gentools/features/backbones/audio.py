@@ -18,12 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from gentools.errors import InputError, UsageError
+from gentools.errors import UsageError
+from gentools.features.weights import Published
 
 VGGISH_RATE = 16000
 VGGISH_FILE = "vggish-10086976.pth"
 VGGISH_URL = f"https://github.com/harritaylor/torchvggish/releases/download/v0.1/{VGGISH_FILE}"
 VGGISH_PREFIX = "10086976"  # torch hub's convention: the published file's sha256 starts with it
+VGGISH = Published("vggish", VGGISH_FILE, VGGISH_URL, VGGISH_PREFIX)
 
 # torchvggish's vggish_params.py
 _WINDOW_SECONDS, _HOP_SECONDS, _MEL_BINS, _MEL_LOW, _MEL_HIGH, _LOG_OFFSET = 0.025, 0.010, 64, 125.0, 7500.0, 0.01
@@ -93,15 +95,11 @@ def log_mel_examples(waveform: np.ndarray, rate: int = VGGISH_RATE) -> np.ndarra
 
 
 def resolve_vggish_weights(option: str | None):
-    """``--weights PATH``, else torch hub's checkpoint folder (where torchvggish caches the file)."""
-    from gentools.features.weights import checkpoint_dir
+    """``--weights PATH``, else torch hub's checkpoint folder (where torchvggish caches the file), else the
+    published file, downloaded and checked (:func:`gentools.features.weights.resolve`)."""
+    from gentools.features.weights import resolve
 
-    if option:
-        return Path(option).expanduser()
-    cached = checkpoint_dir() / VGGISH_FILE
-    if cached.is_file():
-        return cached
-    raise InputError(f"{cached}: VGGish weights not found; download {VGGISH_URL} there, or pass --weights PATH")
+    return resolve(VGGISH, option)
 
 
 def vggish(weights: str | None, device: torch.device, pcm16: bool = False):
@@ -139,6 +137,7 @@ def random_vggish_state_dict(seed: int = 0) -> dict:
 PANNS_RATE = 32000
 PANNS_FILE = "Cnn14_mAP=0.431.pth"
 PANNS_URL = "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth"
+PANNS = Published("panns:cnn14", PANNS_FILE, PANNS_URL, elsewhere=lambda: _panns_data())
 
 
 class _ConvBlock(nn.Module):
@@ -224,16 +223,15 @@ class PannsCnn14(nn.Module):
 
 
 def resolve_panns_weights(option: str | None) -> Path:
-    """``--weights PATH``, else panns_inference's ``~/panns_data/Cnn14_mAP=0.431.pth``, else torch hub's folder."""
-    from gentools.features.weights import checkpoint_dir
+    """``--weights PATH``, else torch hub's folder, else panns_inference's ``~/panns_data/Cnn14_mAP=0.431.pth``,
+    else the Zenodo file, downloaded (:func:`gentools.features.weights.resolve`)."""
+    from gentools.features.weights import resolve
 
-    if option:
-        return Path(option).expanduser()
-    for cached in (Path.home() / "panns_data" / PANNS_FILE, checkpoint_dir() / PANNS_FILE):
-        if cached.is_file():
-            return cached
-    raise InputError(f"{Path.home() / 'panns_data' / PANNS_FILE}: PANNs Cnn14 weights not found; download {PANNS_URL} "
-                     f"there, or pass --weights PATH")
+    return resolve(PANNS, option)
+
+
+def _panns_data() -> list:
+    return [Path.home() / "panns_data" / PANNS_FILE]
 
 
 def panns(spec: str, weights: str | None, device: torch.device, pcm16: bool = False):

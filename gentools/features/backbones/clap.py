@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from gentools.errors import InputError, UsageError
+from gentools.features.weights import Published
 from gentools.features.backbones.audio import LogMel, Spectrogram, log_mel
 
 CLAP_RATE = 48000
@@ -276,24 +277,27 @@ def _fixed_buffers(model: nn.Module) -> dict:
 
 
 def resolve_clap_weights(kind: str, option: str | None) -> Path:
-    """``--weights PATH``, else fadtk's checkpoint folder, else laion_clap's package folder, else torch hub's."""
+    """``--weights PATH``, else torch hub's folder, else fadtk's and laion_clap's checkpoint folders, else the
+    published checkpoint, downloaded (:func:`gentools.features.weights.resolve`)."""
+    from gentools.features.weights import resolve
+
+    return resolve(PUBLISHED[kind], option)
+
+
+def _peer_folders(name: str) -> list:
+    """fadtk's ``.model-checkpoints`` and laion_clap's package folder, where installed."""
     import importlib.util
 
-    from gentools.features.weights import checkpoint_dir
-
-    if option:
-        return Path(option).expanduser()
-    name = CHECKPOINTS[kind][0]
-    places = [checkpoint_dir() / name]
+    places = []
     for package, folder in (("fadtk", ".model-checkpoints"), ("laion_clap", "")):
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.submodule_search_locations:
-            places.insert(0, Path(list(spec.submodule_search_locations)[0]) / folder / name)
-    for place in places:
-        if place.is_file():
-            return place
-    raise InputError(f"{places[-1]}: LAION-CLAP weights not found; download {CLAP_URL}{name} there, or pass "
-                     f"--weights PATH")
+            places.append(Path(list(spec.submodule_search_locations)[0]) / folder / name)
+    return places
+
+
+PUBLISHED = {kind: Published(f"clap:{kind}", name, CLAP_URL + name, elsewhere=lambda name=name: _peer_folders(name))
+             for kind, (name, _) in CHECKPOINTS.items()}
 
 
 def clap(spec: str, weights: str | None, device: torch.device, pcm16: bool = False):

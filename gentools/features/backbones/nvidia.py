@@ -29,17 +29,21 @@ import numpy as np
 import torch
 
 from gentools.errors import InputError
+from gentools.features.weights import Published
 from gentools.features.backbones.base import Backbone
 from gentools.features.model_files import load_torchscript
 
 BASE_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/"
 PUBLISHED = ("inception-2015-12-05.pt", "vgg16.pt")
+PUBLISHED_ROWS = {name: Published(f"nvidia:{name}", name, BASE_URL + name) for name in PUBLISHED}
 LOG_TINY = float(np.log(np.finfo(np.float32).tiny))
 
 
 def resolve(path: str, weights: str | None) -> Path:
-    """The detector file, by the order in the module docstring."""
-    from gentools.features.weights import checkpoint_dir, download
+    """The detector file, by the order in the module docstring; NVIDIA's published files through
+    :func:`gentools.features.weights.resolve` (``$GENTOOLS_NVIDIA_URL``: a mirror of ``BASE_URL``)."""
+    from gentools.features.weights import checkpoint_dir
+    from gentools.features.weights import resolve as resolve_published
 
     for candidate in (weights, path):
         if candidate and Path(candidate).expanduser().is_file():
@@ -47,17 +51,14 @@ def resolve(path: str, weights: str | None) -> Path:
     if weights:
         raise InputError(f"{weights}: detector file not found (--weights)")
     name = Path(path).name
+    if name in PUBLISHED_ROWS:
+        mirror = os.environ.get("GENTOOLS_NVIDIA_URL")
+        return resolve_published(PUBLISHED_ROWS[name], None, mirror + name if mirror else None)
     cached = checkpoint_dir() / name
     if cached.is_file():
         return cached
-    if name not in PUBLISHED:
-        raise InputError(f"{path}: no such detector file, and not one of NVIDIA's published ones "
-                         f"({', '.join(PUBLISHED)}) that could be fetched")
-    try:
-        return download(os.environ.get("GENTOOLS_NVIDIA_URL", BASE_URL) + name, cached, "")
-    except InputError:
-        raise InputError(f"no {name} here and it cannot be fetched: put it (from {BASE_URL}{name}) in "
-                         f"{cached.parent}/, or pass --weights PATH") from None
+    raise InputError(f"{path}: no such detector file, and not one of NVIDIA's published ones "
+                     f"({', '.join(PUBLISHED)}) that could be fetched")
 
 
 def detector(path: str, weights: str | None, device: torch.device) -> Backbone:

@@ -14,7 +14,6 @@ frame ``F.interpolate(..., (224, 224), mode='bilinear', align_corners=False)`` o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -22,11 +21,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from gentools.errors import InputError
+from gentools.features.weights import Published
 
 I3D_TORCHSCRIPT = "i3d_torchscript.pt"
 I3D_TORCHSCRIPT_URL = "https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt?dl=1"
 I3D400_FILE = "i3d_pretrained_400.pt"
 I3D400_URL = "https://github.com/songweige/TATS/raw/main/tats/fvd/i3d_pretrained_400.pt"
+I3D = Published("i3d", I3D_TORCHSCRIPT, I3D_TORCHSCRIPT_URL, url_env="GENTOOLS_I3D_URL")
+I3D400 = Published("i3d400", I3D400_FILE, I3D400_URL, url_env="GENTOOLS_I3D400_URL")
 I3D_KWARGS = {"rescale": True, "resize": True, "return_features": True}  # StyleGAN-V's detector_kwargs
 
 
@@ -172,24 +174,12 @@ def calibrated_i3d400_state_dict(seed: int = 0, clips: int = 8) -> dict:
     return model.state_dict()
 
 
-def _file(path: str, weights: str | None, name: str, url: str, env: str) -> Path:
-    """``--weights``, else ``PATH``, else the cached file, else a download of the published file; offline, a
-    one-line error naming the URL."""
-    from gentools.features.weights import checkpoint_dir, download
+def _file(path: str, weights: str | None, row: Published) -> Path:
+    """``--weights``, else ``PATH`` (``i3d:PATH``), else :func:`gentools.features.weights.resolve`: the cached
+    file, else a download of the published file; offline, a one-line error naming the URL."""
+    from gentools.features.weights import resolve
 
-    for candidate in (weights, path):
-        if candidate and Path(candidate).expanduser().is_file():
-            return Path(candidate).expanduser()
-    if weights or path:
-        raise InputError(f"{weights or path}: {name} not found")
-    cached = checkpoint_dir() / name
-    if cached.is_file():
-        return cached
-    try:
-        return download(os.environ.get(env, url), cached, "")
-    except InputError:
-        raise InputError(f"no {name} here and it cannot be fetched: download {url} into {cached.parent}/, or pass "
-                         f"--weights PATH") from None
+    return resolve(row, weights or path or None)
 
 
 def i3d_torchscript(path: str, weights: str | None, device: torch.device):
@@ -198,7 +188,7 @@ def i3d_torchscript(path: str, weights: str | None, device: torch.device):
     from gentools.features.model_files import load_torchscript
     from gentools.features.weights import sha256_of
 
-    file = _file(path, weights, I3D_TORCHSCRIPT, I3D_TORCHSCRIPT_URL, "GENTOOLS_I3D_URL")
+    file = _file(path, weights, I3D)
     net = load_torchscript(file, device, "I3D detector")
     try:
         arguments = {a.name for a in net.forward.schema.arguments}
@@ -218,7 +208,7 @@ def i3d_torchscript(path: str, weights: str | None, device: torch.device):
 
 def i3d400(weights: str | None, device: torch.device):
     """The ``i3d400`` backbone (module docstring): TATS's I3D, 400 logits per clip averaged over time."""
-    file = _file("", weights, I3D400_FILE, I3D400_URL, "GENTOOLS_I3D400_URL")
+    file = _file("", weights, I3D400)
     return _state_dict_backbone(InceptionI3d(), file, "I3D (TATS's i3d_pretrained_400.pt layout)", tats_preprocess,
                                 device, name="i3d400", layer="logits, mean over time", normalisation="2x/255 - 1")
 
@@ -240,6 +230,7 @@ def _state_dict_backbone(model: nn.Module, file: Path, what: str, preprocess, de
 VIDEOMAE_FILE = "vit_g_hybrid_pt_1200e_ssv2_ft.pth"
 VIDEOMAE_URL = ("https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/"
                 "vit_g_hybrid_pt_1200e_ssv2_ft.pth")
+VIDEOMAE = Published("videomae", VIDEOMAE_FILE, VIDEOMAE_URL, url_env="GENTOOLS_VIDEOMAE_URL")
 # content-debiased-fvd's load_videomae_model: vit_giant_patch14_224(img_size=224, num_classes=174, all_frames=16,
 # tubelet_size=2, use_mean_pooling=True): patch 14, 1408 wide, 40 blocks of 16 heads, mlp 48/11, LayerNorm eps 1e-6
 VIT_G = {"dim": 1408, "depth": 40, "heads": 16, "mlp_ratio": 48 / 11, "classes": 174}
@@ -349,7 +340,7 @@ def cdfvd_preprocess(clips: torch.Tensor) -> torch.Tensor:
 
 def videomae(path: str, weights: str | None, device: torch.device):
     """The ``videomae[:PATH]`` backbone: content-debiased-fvd's VideoMAE-v2 ViT-g features (1408-d per clip)."""
-    file = _file(path, weights, VIDEOMAE_FILE, VIDEOMAE_URL, "GENTOOLS_VIDEOMAE_URL")
+    file = _file(path, weights, VIDEOMAE)
     return _state_dict_backbone(VideoMAEv2(**VIT_G), file, "VideoMAE-v2 ViT-g (content-debiased-fvd's layout)",
                                 cdfvd_preprocess, device, name="videomae",
                                 layer="forward_features (fc_norm of the token mean, 1408-d)",
