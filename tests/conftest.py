@@ -108,6 +108,26 @@ def run_shell(script: str, cwd) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
 
 
+@pytest.fixture(scope="session")
+def forkserver(tmp_path_factory):
+    """The example recipes' ``gentools``, forked from a warm server (tests/forkserver.py): ``{"gentools": path of
+    the command, "env": cli_env() with it first on PATH}``."""
+    folder = tmp_path_factory.mktemp("forkserver")
+    socket_path = folder / "s"
+    shim = folder / "bin" / "gentools"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).parent / "forkserver_client.py"}" "$@"\n')
+    shim.chmod(0o755)
+    server = subprocess.Popen([sys.executable, "-m", "tests.forkserver", str(socket_path)], env=cli_env(),
+                              cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    assert server.stdout.readline().strip() == b"ready"
+    env = cli_env(GENTOOLS_FORKSERVER=str(socket_path))
+    env["PATH"] = f"{shim.parent}{os.pathsep}{env['PATH']}"
+    yield {"gentools": shim, "env": env}
+    server.kill()
+    server.wait()
+
+
 def parse_tsv(stdout: bytes) -> dict:
     out = {}
     for line in stdout.decode().splitlines():
@@ -257,3 +277,15 @@ def script_module(module, path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         torch.jit.script(module).save(str(path))
+
+
+# The files that take longest, first: with `--dist loadfile` each goes whole to one worker, so one started
+# last would run alone at the end while the other core idles.
+LONGEST_FIRST = ("tests/test_demo.py", "tests/video/test_video_demo.py", "tests/audio/test_audio_demo.py",
+                 "tests/features/test_compiled.py", "tests/video/test_fvd.py", "tests/audio/test_audio_extract.py",
+                 "tests/cli/test_resume.py", "tests/cli/test_extract.py", "tests/video/test_video_extract.py")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import BIN, cli_env, run_cli
+from tests.conftest import run_cli
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, forkserver):
     out = tmp_path_factory.mktemp("demo")
     proc = subprocess.run(["make", "-s", "-C", str(DIGITS), f"OUT={out}", f"PYTHON={sys.executable}",
-                           f"GENTOOLS={BIN / 'gentools'}"], env=cli_env(), capture_output=True, timeout=900,
+                           f"GENTOOLS={forkserver['gentools']}"], env=forkserver["env"], capture_output=True,
+                          timeout=900,
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     values: dict = {}
@@ -167,11 +168,11 @@ def test_report_columns_keep_each_metrics_printed_order(tmp_path, gaussian_pair)
     assert printed[1][:4] == ["prdc.precision", "prdc.recall", "prdc.density", "prdc.coverage"]
 
 
-def test_pipes_script_and_makefile_eval(demo, tmp_path):
+def test_pipes_script_and_makefile_eval(demo, tmp_path, forkserver):
     import shutil
 
     out, _ = demo
-    proc = subprocess.run(["bash", str(DIGITS.parent / "pipes.sh"), str(out)], env=cli_env(), capture_output=True,
+    proc = subprocess.run(["bash", str(DIGITS.parent / "pipes.sh"), str(out)], env=forkserver["env"], capture_output=True,
                           timeout=600, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     text = proc.stdout.decode()
@@ -180,8 +181,9 @@ def test_pipes_script_and_makefile_eval(demo, tmp_path):
     for step, source in ((100, "noise"), (200, "valid")):
         shutil.copytree(out / "data" / source, tmp_path / "samples" / f"step_{step}")
     shutil.copytree(out / "data" / "test", tmp_path / "real")
-    proc = subprocess.run(["make", "-s", "-f", str(DIGITS.parent / "Makefile.eval"), f"GENTOOLS={BIN / 'gentools'}",
-                           "EXTRACT_FLAGS=-b pixels:8:gray --workers 0", "KID_FLAGS=--subset-size 200"], cwd=tmp_path, env=cli_env(),
+    proc = subprocess.run(["make", "-s", "-f", str(DIGITS.parent / "Makefile.eval"), f"GENTOOLS={forkserver['gentools']}",
+                           "EXTRACT_FLAGS=-b pixels:8:gray --workers 0", "KID_FLAGS=--subset-size 200"], cwd=tmp_path,
+                          env=forkserver["env"],
                           capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     fid = {step: float((tmp_path / "samples" / f"step_{step}.fid.tsv").read_text().split("\t")[1])

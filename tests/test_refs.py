@@ -97,6 +97,9 @@ class Server:
                     time.sleep(server.delay)
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # a client hanging up mid-answer is what these tests do; socketserver would print its traceback to the
+        # stderr of the process, which an in-process command's captured stderr is
+        self.httpd.handle_error = lambda request, address: None
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -7,15 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import BIN, cli_env
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
 
 
-def test_audio_demo_ranks_close_before_noisy(tmp_path):
+def test_audio_demo_ranks_close_before_noisy(tmp_path, forkserver):
     out = tmp_path / "out"
-    proc = subprocess.run(["make", "-C", str(AUDIO), f"OUT={out}", f"GENTOOLS={BIN / 'gentools'}",
-                           f"PYTHON={sys.executable}", "N=24"], env=cli_env(), capture_output=True, timeout=600)
+    proc = subprocess.run(["make", "-C", str(AUDIO), f"OUT={out}", f"GENTOOLS={forkserver['gentools']}",
+                           f"PYTHON={sys.executable}", "N=24"], env=forkserver["env"], capture_output=True, timeout=600)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     scores = {n: json.loads((out / "results" / f"{n}.json").read_text()) for n in ("close", "noisy")}
     fad = {n: s["fid"]["values"]["fid"] for n, s in scores.items()}

@@ -164,11 +164,11 @@ def test_torchrun_two_ranks_equal_one_process(job, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist.h5"]  # no rank left a file behind
 
 
-def test_cluster_makefile_shards_merges_and_scores(tmp_path, image_folder):
+def test_cluster_makefile_shards_merges_and_scores(tmp_path, image_folder, forkserver):
     makefile = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "cluster", "Makefile")
     proc = subprocess.run(["make", "-s", "-f", makefile, f"GEN={image_folder}/", f"REF={image_folder}/sub/",
                            "SHARDS=3", "EXTRACT=gentools extract -b pixels:4 --workers 0 -q", f"OUT={tmp_path}/out"],
-                          env=cli_env(), capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+                          env=forkserver["env"], capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr.decode()
     whole = tmp_path / "whole.h5"
     run_cli("extract", image_folder, "-b", "pixels:4", "--workers", "0", "-o", whole, check=0)

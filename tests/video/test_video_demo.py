@@ -7,15 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import BIN, cli_env
 
 VIDEO = Path(__file__).resolve().parents[2] / "examples" / "video"
 
 
-def test_video_demo_ranks_smooth_before_jittery_and_frozen(tmp_path):
+def test_video_demo_ranks_smooth_before_jittery_and_frozen(tmp_path, forkserver):
     out = tmp_path / "out"
-    proc = subprocess.run(["make", "-C", str(VIDEO), f"OUT={out}", f"GENTOOLS={BIN / 'gentools'}",
-                           f"PYTHON={sys.executable}", "N=8", "REAL=8"], env=cli_env(), capture_output=True,
+    proc = subprocess.run(["make", "-C", str(VIDEO), f"OUT={out}", f"GENTOOLS={forkserver['gentools']}",
+                           f"PYTHON={sys.executable}", "N=8", "REAL=8"], env=forkserver["env"], capture_output=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     scores = {n: json.loads((out / "results" / f"{n}.json").read_text()) for n in ("smooth", "jittery", "frozen")}
