@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import gentools
 from tests.conftest import cli_env, run_cli
@@ -72,10 +73,20 @@ def make():
 '''
 
 
+INDUCTOR: dict = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _shared_inductor_cache(tmp_path_factory):
+    """torch's own compile cache (TORCHINDUCTOR_CACHE_DIR), shared by the tests of this file: what they test is
+    gentools' cache and policy; inductor's C++ kernels for the one small network are built once, not per test."""
+    INDUCTOR["dir"] = tmp_path_factory.mktemp("inductor")
+
+
 def _extract(tmp_path, image_folder, out: str, cache) -> tuple:
     """``python -W error::FutureWarning -m gentools extract`` with the plugin; (features, provenance, stderr)."""
     env = cli_env(PYTHONPATH=str(tmp_path), GENTOOLS_CACHE=str(cache), XDG_CONFIG_HOME=str(tmp_path / "config"),
-                  TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
+                  TORCHINDUCTOR_CACHE_DIR=str(INDUCTOR["dir"]))
     proc = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-m", "gentools", "extract", image_folder,
                            "-b", "smallnet:make", "--workers", "0", "--compile", "always", "-o", tmp_path / out],
                           env=env, capture_output=True, stdin=subprocess.DEVNULL)
@@ -246,7 +257,7 @@ def test_auto_compiles_only_a_job_that_repays_it(tmp_path, image_folder):
     (tmp_path / "smallnet.py").write_text(PLUGIN)
     cache = tmp_path / "cache"
     env = cli_env(PYTHONPATH=str(tmp_path), GENTOOLS_CACHE=str(cache), XDG_CONFIG_HOME=str(tmp_path / "config"),
-                  TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
+                  TORCHINDUCTOR_CACHE_DIR=str(INDUCTOR["dir"]))
 
     def extract(out, *extra, **more):
         code = ("import sys; from gentools.features.backbones import compiled; compiled.REPAYS_AT = "
