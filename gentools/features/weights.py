@@ -55,7 +55,7 @@ class Published:
         """Where a download fetches it: ``$url_env``, else the published URL on ``$GENTOOLS_WEIGHTS_MIRROR``."""
         from gentools.download import mirrored
 
-        return os.environ.get(self.url_env, "") if self.url_env and os.environ.get(self.url_env) else \
+        return (os.environ.get(self.url_env) if self.url_env else None) or \
             mirrored(self.url, os.environ.get(MIRROR_ENV))
 
     def places(self) -> list:

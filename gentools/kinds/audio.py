@@ -89,8 +89,6 @@ class Waveforms:
     def __init__(self, net, float16: bool):
         self.net, self.float16 = net, float16
 
-    def count(self, waveforms) -> int:
-        return len(waveforms)
 
     def rows(self, waveforms, sample_rate, start: int):
         from gentools.features.pipeline import Rows, waveform_rows

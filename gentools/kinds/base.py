@@ -7,10 +7,6 @@ from typing import Callable, Optional
 
 from gentools.errors import UsageError
 
-# extract's options that belong to some kinds only, with the kinds' words for the usage error
-KIND_OPTIONS = ("thumbnails", "max_pixels", "captions", "sample_rate", "clips")
-
-
 @dataclass
 class Request:
     """What ``extract`` was asked for, as a kind reads it (``None``: not given)."""
@@ -68,7 +64,7 @@ class InputKind:
 
     name = ""  # the modality its backbones register with
     noun = "inputs"  # what one input is called in messages, plural
-    takes: frozenset = frozenset()  # the names of KIND_OPTIONS it accepts
+    takes: frozenset = frozenset()  # the kind-specific options it accepts (names of Request.given())
     guarded_keys: tuple = ()  # provenance keys that must agree between GEN and REF
     in_memory = False  # extract takes this kind's data in memory
     rows_per_input = False  # one input gives many rows (the Evaluator keeps each row's input id)

@@ -78,8 +78,6 @@ class ImageBatches:
         self.kind, self.net, self.pixel_range = kind, net, tuple(pixel_range)
         self.warned_range = False
 
-    def count(self, images) -> int:
-        return len(images)
 
     def rows(self, images, sample_rate, start: int):
         import numpy as np

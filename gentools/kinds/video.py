@@ -84,8 +84,6 @@ class Videos:
     def __init__(self, kind: VideoKind, net, pixel_range: tuple):
         self.kind, self.net, self.pixel_range = kind, net, pixel_range
 
-    def count(self, videos) -> int:
-        return len(videos)
 
     def rows(self, videos, sample_rate, start: int):
         import numpy as np
