@@ -135,7 +135,7 @@ class Evaluator:
         does), each cut to one clip as ``extract`` cuts files (the preset's frames and subsample, from frame 0).
         ``labels``: one per image, waveform or video (kept for per-class metrics). An empty batch adds nothing;
         bad input raises and changes nothing."""
-        rows = self._batches.rows(images, sample_rate, self._inputs)  # checked before the labels, as before
+        rows = self._batches.rows(images, sample_rate, self._inputs)  # the batch is checked, then run
         count = rows.consumed()
         labels = _labels_for(labels, count, self._batches.noun)
         if count == 0:  # an empty share (a rank with nothing left to do) adds nothing

@@ -137,7 +137,7 @@ def random_vggish_state_dict(seed: int = 0) -> dict:
 PANNS_RATE = 32000
 PANNS_FILE = "Cnn14_mAP=0.431.pth"
 PANNS_URL = "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth"
-PANNS = Published("panns:cnn14", PANNS_FILE, PANNS_URL, elsewhere=lambda: _panns_data())
+PANNS = Published("panns:cnn14", PANNS_FILE, PANNS_URL, elsewhere=lambda: [Path.home() / "panns_data" / PANNS_FILE])
 
 
 class _ConvBlock(nn.Module):
@@ -228,10 +228,6 @@ def resolve_panns_weights(option: str | None) -> Path:
     from gentools.features.weights import resolve
 
     return resolve(PANNS, option)
-
-
-def _panns_data() -> list:
-    return [Path.home() / "panns_data" / PANNS_FILE]
 
 
 def panns(spec: str, weights: str | None, device: torch.device, pcm16: bool = False):
