@@ -1,15 +1,19 @@
 # make demo : the whole toolkit on sklearn's digits, offline (examples/digits), with a summary table.
-# make test : create .venv if missing, install gentools with its test extra, run pytest.
+# make test : create .venv if missing, install gentools with its test extra, run pytest (without the slow tests).
+# make test-all : the same with every test (CI).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # --dist loadfile: one worker per test file, so module-scoped fixtures (the demo run, ~100 s) are built once
 PYTEST_ARGS ?= -n 2 --dist loadfile
+# make test leaves out the tests marked slow (the examples from scratch, the compiled-network builds: about 380 s
+# of CPU); make test-all runs every test, and is what CI runs
+SLOW   ?= -m "not slow"
 
 DEMO_OUT ?= out
 
-.PHONY: test install bench clean demo
+.PHONY: test test-all install bench clean demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +25,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) $(SLOW)
+
+test-all:
+	$(MAKE) --no-print-directory test SLOW=
 
 demo: $(STAMP)
 	@PATH="$(abspath $(BIN)):$$PATH" $(MAKE) --no-print-directory -s -C examples/digits OUT=$(DEMO_OUT) \

@@ -7,6 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+# Under pytest-xdist each worker gets its share of the cores: torch's default (one thread per core) in every
+# worker and in every command a test starts oversubscribes them, and OpenMP threads spinning at barriers for a
+# descheduled sibling cost more than the second thread gains.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
 import numpy as np
 import pytest
 

@@ -14,6 +14,9 @@ from PIL import Image
 from tests.conftest import run_cli
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits"
+# The demo is `make demo` from scratch: data, three trained models, 64 commands (about 130 s of CPU). It and the
+# pipes.sh and Makefile.eval recipes that read its output run in `make test-all` (and CI), not `make test`.
+SLOW = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +35,7 @@ def demo(tmp_path_factory, forkserver):
     return out, values
 
 
+@SLOW
 def test_demo_runs_every_command(demo):
     out, values = demo
     commands = {json.loads(line)["command"] for line in (out / "results" / "metrics.jsonl").read_text().splitlines()}
@@ -60,6 +64,7 @@ def _numbers(line: str) -> list:
     return [fields[0]] + out
 
 
+@SLOW
 def test_readme_shows_the_demo_output(demo):
     """docs/demo.md pastes `make demo`'s summary from one machine; a run on any CPU has the same lines and text,
     every number within the measured kernel spread, and every column's ordering of the models exactly."""
@@ -87,6 +92,7 @@ def test_readme_shows_the_demo_output(demo):
         assert order(rows) == order(pasted_rows), summary[0].split("\t")[column]
 
 
+@SLOW
 def test_demo_numbers_make_sense(demo):
     _, v = demo
     fid = {m: v[m]["fid.fid"] for m in ("train", "vae", "vae2", "noise")}
@@ -105,6 +111,7 @@ def test_demo_numbers_make_sense(demo):
     assert v["vae"]["fid.intra_fid"] == pytest.approx(np.mean(per_class), rel=1e-12)
 
 
+@SLOW
 def test_demo_tracks_training(demo):
     """trend.tsv: the checkpoints' fid/kid/prdc (gentools fid --append) and prepare.py's training log
     (gentools.log every 20 steps, gentools.Evaluator at each checkpoint) against step."""
@@ -168,6 +175,7 @@ def test_report_columns_keep_each_metrics_printed_order(tmp_path, gaussian_pair)
     assert printed[1][:4] == ["prdc.precision", "prdc.recall", "prdc.density", "prdc.coverage"]
 
 
+@SLOW
 def test_pipes_script_and_makefile_eval(demo, tmp_path, forkserver):
     import shutil
 

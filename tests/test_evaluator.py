@@ -59,7 +59,9 @@ def test_evaluator_in_batches_of_37_equals_extract_and_the_commands(folders):
 
 def test_evaluator_features_equal_extract_inception_bit_for_bit(image_folder, inception_weights, tmp_path):
     out = tmp_path / "f.h5"
-    run_cli("extract", image_folder, "--weights", inception_weights, "--workers", "0", "-o", out, "-q", check=0)
+    # the batches the Evaluator is given below: one thread's kernels are chosen per batch shape
+    run_cli("extract", image_folder, "--weights", inception_weights, "--workers", "0", "--batch-size", "13", "-o", out,
+            "-q", check=0)
     with gentools.load(str(out)) as written:
         ids, features = written.ids, written.array()
         ev = gentools.Evaluator(written, metrics={"kid": {"subset_size": 20}}, weights=str(inception_weights),

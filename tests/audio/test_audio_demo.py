@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 AUDIO = Path(__file__).resolve().parents[2] / "examples" / "audio"
 
 
+@pytest.mark.slow  # the whole example from scratch: `make test-all` and CI
 def test_audio_demo_ranks_close_before_noisy(tmp_path, forkserver):
     out = tmp_path / "out"
     proc = subprocess.run(["make", "-C", str(AUDIO), f"OUT={out}", f"GENTOOLS={forkserver['gentools']}",

@@ -74,6 +74,9 @@ def make():
 
 
 INDUCTOR: dict = {}
+# The tests that build a package (about 25 s of AOTInductor each on 2 cores, three builds) run in `make test-all`
+# and CI, not `make test`; the cache's refusals below need no build and run in both.
+BUILDS = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -102,6 +105,7 @@ def _entry(cache):
     return records[0], packages[0]
 
 
+@BUILDS
 def test_built_once_loaded_after_rebuilt_when_forged_cut_or_stale(tmp_path, image_folder, monkeypatch):
     """Built once, loaded warm; then issue 33's attack: whoever can write the cache swaps the package's .so for a
     shim and recomputes the record's sha256 and size. The record's HMAC (its key in the user's config folder)
@@ -248,6 +252,7 @@ def test_a_cache_others_can_write_or_a_key_others_can_read_is_not_run_from(monke
     assert ready(__import__("torch").zeros(2, 3, 4, 4)).shape == (2, 32)
 
 
+@BUILDS
 def test_auto_compiles_only_a_job_that_repays_it(tmp_path, image_folder):
     """Issue 34, item 6: the first extract on a new machine spent 66 s compiling before its first image. auto
     runs a small job eagerly with one notice, loads a package the cache holds, and compiles a large job

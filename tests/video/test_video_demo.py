@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 VIDEO = Path(__file__).resolve().parents[2] / "examples" / "video"
 
 
+@pytest.mark.slow  # the whole example from scratch: `make test-all` and CI
 def test_video_demo_ranks_smooth_before_jittery_and_frozen(tmp_path, forkserver):
     out = tmp_path / "out"
     proc = subprocess.run(["make", "-C", str(VIDEO), f"OUT={out}", f"GENTOOLS={forkserver['gentools']}",
