@@ -68,7 +68,7 @@ def _printed(argv) -> dict:
     return values
 
 
-CASES = [(name, False) for name in registry.metrics()] + \
+CASES = [(name, False) for name, m in registry.metrics().items() if not m.paired] + \
         [(name, True) for name, m in registry.metrics().items() if m.per_class_means is not None]
 
 

@@ -4,7 +4,9 @@ The model is stylegan2-ada's ``metrics/metric_main.py`` (``@register_metric``
 over one short function per metric). A registration states the metric's name,
 its inputs (one set or two, whether stats will do, which datasets of the rows
 it reads), its options with their defaults and help, whether ``per_class``
-applies and how the Evaluator can keep its state. From it come:
+applies and how the Evaluator can keep its state. A ``paired`` registration
+(``gentools.api.paired``) reads items, not features: each generated item is
+scored against the reference with its id. From it come:
 
 - the API function ``gentools.NAME`` (its keyword defaults are the table's);
 - the command ``gentools NAME`` (``gentools.cli._metrics`` builds its signature, help and ``--json``
@@ -29,7 +31,7 @@ from gentools.errors import SPELLING, UsageError, option, warn
 
 # The modules whose functions carry registrations, imported on first use of the registry.
 MODULES = ("gentools.api.fid", "gentools.api.metrics", "gentools.api.diversity", "gentools.api.twosample",
-           "gentools.api.kde", "gentools.api.nn_grid", "gentools.api.audio")
+           "gentools.api.kde", "gentools.api.nn_grid", "gentools.api.audio", "gentools.api.paired")
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class Metric:
     aliases: tuple = ()
     check_reference: Optional[Callable] = None
     renamed: dict = field(default_factory=dict)  # an earlier keyword -> today's
+    paired: bool = False  # GEN and REF are items scored pair by pair (matched by id), not feature sets
 
     @property
     def api_name(self) -> str:
@@ -181,7 +184,8 @@ _REGISTRY: dict = {}
 def register_metric(name: str, *, inputs: Sequence[Input], options: Sequence[Option], metavar: str, summary: str,
                     datasets: Sequence[str] = ("features",), per_class_means: Optional[dict] = None,
                     evaluator: str = "", progress: bool = False, aliases: Sequence[str] = (),
-                    check_reference: Optional[Callable] = None, renamed: Optional[dict] = None):
+                    check_reference: Optional[Callable] = None, renamed: Optional[dict] = None,
+                    paired: bool = False):
     """Register the API function below it as metric ``name``.
 
     The function declares its inputs as positional parameters and every option
@@ -202,7 +206,8 @@ def register_metric(name: str, *, inputs: Sequence[Input], options: Sequence[Opt
             raise TypeError(f"{function.__name__}: positional parameters {positional} differ from the inputs")
         function.__kwdefaults__ = {**{o.name: o.default for o in options}, **({"progress": None} if progress else {})}
         metric = Metric(name, function, tuple(inputs), tuple(options), metavar, summary, tuple(datasets),
-                        per_class_means, evaluator, progress, tuple(aliases), check_reference, dict(renamed or {}))
+                        per_class_means, evaluator, progress, tuple(aliases), check_reference, dict(renamed or {}),
+                        paired)
 
         @functools.wraps(function)
         def api(*args, **kwargs):

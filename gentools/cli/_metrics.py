@@ -63,7 +63,7 @@ def _inputs_help(positional) -> str:
 
 
 def _option_param(opt) -> inspect.Parameter:
-    if opt.name in SHARED:
+    if opt.name in SHARED and not opt.choices:  # a metric's own choices (ssim's window conventions)
         return _param(opt.name, SHARED[opt.name], opt.default)
     kind = opt.kind
     help_text = opt.help + (f" [default: {opt.default_text}]" if opt.default_text else "")

@@ -1,0 +1,124 @@
+"""Paired image metrics, one value per pair: SSIM, MS-SSIM, PSNR, batched in float64 torch (CPU or CUDA).
+
+Each function takes two ``(N, C, H, W)`` tensors of the same shape and the data range ``L`` (the span of the
+values: 255 for uint8), and returns ``(N,)`` float64 values; channels are averaged.
+
+SSIM (Wang, Bovik, Sheikh & Simoncelli 2004, eq. 13), over local windows ``w``::
+
+    SSIM(x, y) = mean_w ((2 μx μy + C1)(2 σxy + C2)) / ((μx² + μy² + C1)(σx² + σy² + C2)),
+    C1 = (K1 L)², C2 = (K2 L)²
+
+The window and the border rule are the convention's (:data:`CONVENTIONS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang, Simoncelli & Bovik 2003, Table 1
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How an implementation windows SSIM. ``gaussian``: σ (0: a uniform ``size`` x ``size`` window);
+    ``sample_covariance``: σ scaled by n/(n−1) over the window's n points; ``border``: ``"valid"`` (only
+    windows inside the image) or ``"reflect"`` (the image reflect-padded by half a window, every pixel a
+    centre; variances clamped at 0)."""
+
+    size: int
+    gaussian: float
+    sample_covariance: bool
+    border: str
+    k1: float = 0.01
+    k2: float = 0.03
+
+
+CONVENTIONS = {
+    # Wang et al. 2004; skimage structural_similarity(gaussian_weights=True, sigma=1.5,
+    # use_sample_covariance=False); pytorch_msssim.ssim
+    "wang": Convention(11, 1.5, False, "valid"),
+    # skimage.metrics.structural_similarity's defaults: win_size=7 uniform, use_sample_covariance=True
+    "skimage": Convention(7, 0.0, True, "valid"),
+    # torchmetrics structural_similarity_index_measure: gaussian 11 / 1.5, F.pad(mode="reflect"), whole-map mean
+    "torchmetrics": Convention(11, 1.5, False, "reflect"),
+}
+
+
+def window(convention: Convention, dtype=torch.float64, device=None) -> torch.Tensor:
+    """The 1-d window, summing to 1: ``exp(−t²/2σ²)`` at ``t = −r..r`` (``r = size // 2``), or uniform."""
+    if not convention.gaussian:
+        return torch.full((convention.size,), 1.0 / convention.size, dtype=dtype, device=device)
+    t = torch.arange(convention.size, dtype=dtype, device=device) - convention.size // 2
+    g = torch.exp(-(t ** 2) / (2 * convention.gaussian ** 2))
+    return g / g.sum()
+
+
+def _filter(stack: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Separable 'valid' filtering of every channel of ``stack`` with ``taps`` (rows, then columns)."""
+    channels = stack.shape[1]
+    kernel = taps.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
+    out = F.conv2d(stack, kernel, groups=channels)
+    return F.conv2d(out, kernel.transpose(2, 3), groups=channels)
+
+
+def ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: Convention
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The SSIM map and the contrast-structure map ``(2 σxy + C2) / (σx² + σy² + C2)``, ``(N, C, h, w)``."""
+    if convention.border == "reflect":
+        pad = convention.size // 2
+        x, y = (F.pad(v, (pad, pad, pad, pad), mode="reflect") for v in (x, y))
+    channels = x.shape[1]
+    taps = window(convention, x.dtype, x.device)
+    moments = _filter(torch.cat([x, y, x * x, y * y, x * y], dim=1), taps)
+    mx, my, xx, yy, xy = moments.split(channels, dim=1)
+    scale = 1.0
+    if convention.sample_covariance:
+        points = convention.size ** 2
+        scale = points / (points - 1)
+    vx, vy, cxy = scale * (xx - mx * mx), scale * (yy - my * my), scale * (xy - mx * my)
+    if convention.border == "reflect":
+        vx, vy = vx.clamp(min=0), vy.clamp(min=0)
+    c1, c2 = (convention.k1 * data_range) ** 2, (convention.k2 * data_range) ** 2
+    cs = (2 * cxy + c2) / (vx + vy + c2)
+    return (2 * mx * my + c1) / (mx * mx + my * my + c1) * cs, cs
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: str = "wang") -> torch.Tensor:
+    """SSIM per pair (module docstring): the map's mean over positions and channels, ``(N,)``."""
+    value, _ = ssim_maps(x.double(), y.double(), data_range, CONVENTIONS[convention])
+    return value.flatten(1).mean(1)
+
+
+def ms_ssim_min_side(convention: str = "wang") -> int:
+    """The smallest side MS-SSIM takes: over (size − 1)·2⁴ px, so the fifth scale still holds a window."""
+    return (CONVENTIONS[convention].size - 1) * 2 ** 4 + 1
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: str = "wang") -> torch.Tensor:
+    """MS-SSIM per pair (Wang, Simoncelli & Bovik 2003) as pytorch-msssim computes it: at each of 5 scales the
+    per-channel mean of the contrast-structure map (relu'd), at the last the SSIM (relu'd), combined as
+    ``∏ value_s ^ weight_s`` per channel, then the mean over channels; between scales a 2x2 average pool
+    (padding odd sides by one, the pad counted as zeros)."""
+    chosen = CONVENTIONS[convention]
+    x, y = x.double(), y.double()
+    weights = torch.tensor(MS_SSIM_WEIGHTS, dtype=x.dtype, device=x.device)
+    levels = []
+    for level in range(len(MS_SSIM_WEIGHTS)):
+        value, cs = ssim_maps(x, y, data_range, chosen)
+        if level < len(MS_SSIM_WEIGHTS) - 1:
+            levels.append(torch.relu(cs.flatten(2).mean(2)))
+            padding = [side % 2 for side in x.shape[2:]]
+            x, y = (F.avg_pool2d(v, kernel_size=2, padding=padding) for v in (x, y))
+    levels.append(torch.relu(value.flatten(2).mean(2)))
+    per_channel = torch.prod(torch.stack(levels) ** weights.view(-1, 1, 1), dim=0)
+    return per_channel.mean(1)
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    """PSNR per pair: ``10 log10(L² / MSE)``, the MSE over every value of the pair (skimage's
+    ``peak_signal_noise_ratio``); ``inf`` for identical images."""
+    mse = ((x.double() - y.double()) ** 2).flatten(1).mean(1)
+    return 10 * torch.log10(data_range ** 2 / mse)
