@@ -57,11 +57,18 @@ def window(convention: Convention, dtype=torch.float64, device=None) -> torch.Te
 
 
 def _filter(stack: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
-    """Separable 'valid' filtering of every channel of ``stack`` with ``taps`` (rows, then columns)."""
-    channels = stack.shape[1]
-    kernel = taps.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
-    out = F.conv2d(stack, kernel, groups=channels)
-    return F.conv2d(out, kernel.transpose(2, 3), groups=channels)
+    """Separable 'valid' filtering of every channel of ``stack`` with ``taps`` (rows, then columns), as a sum of
+    shifted copies: float64 has no fast depthwise convolution on CPU (3.4x slower here)."""
+    return _pass(_pass(stack, taps, 3), taps, 2)
+
+
+def _pass(values: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
+    weights = taps.tolist()
+    n = values.shape[dim] - len(weights) + 1
+    out = values.narrow(dim, 0, n) * weights[0]
+    for k, weight in enumerate(weights[1:], 1):
+        out.add_(values.narrow(dim, k, n), alpha=weight)
+    return out
 
 
 def ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: Convention
@@ -70,20 +77,21 @@ def ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: C
     if convention.border == "reflect":
         pad = convention.size // 2
         x, y = (F.pad(v, (pad, pad, pad, pad), mode="reflect") for v in (x, y))
-    channels = x.shape[1]
     taps = window(convention, x.dtype, x.device)
-    moments = _filter(torch.cat([x, y, x * x, y * y, x * y], dim=1), taps)
-    mx, my, xx, yy, xy = moments.split(channels, dim=1)
+    mx, my = _filter(x, taps), _filter(y, taps)
+    xx, yy, xy = _filter(x * x, taps), _filter(y * y, taps), _filter(x * y, taps)
     scale = 1.0
     if convention.sample_covariance:
         points = convention.size ** 2
         scale = points / (points - 1)
-    vx, vy, cxy = scale * (xx - mx * mx), scale * (yy - my * my), scale * (xy - mx * my)
+    mxy, mx2, my2 = mx * my, mx.square_(), my.square_()  # in place: these maps are the memory of a batch
+    vx, vy, cxy = xx.sub_(mx2).mul_(scale), yy.sub_(my2).mul_(scale), xy.sub_(mxy).mul_(scale)
     if convention.border == "reflect":
-        vx, vy = vx.clamp(min=0), vy.clamp(min=0)
+        vx, vy = vx.clamp_(min=0), vy.clamp_(min=0)
     c1, c2 = (convention.k1 * data_range) ** 2, (convention.k2 * data_range) ** 2
-    cs = (2 * cxy + c2) / (vx + vy + c2)
-    return (2 * mx * my + c1) / (mx * mx + my * my + c1) * cs, cs
+    cs = cxy.mul_(2).add_(c2).div_(vx.add_(vy).add_(c2))
+    luminance = mxy.mul_(2).add_(c1).div_(mx2.add_(my2).add_(c1))
+    return luminance.mul_(cs), cs
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: str = "wang") -> torch.Tensor:
