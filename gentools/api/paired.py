@@ -194,9 +194,11 @@ def data_range_of(dtype: np.dtype, given: Optional[float], metric: str) -> float
 
 
 def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatched, batch_size, device,
-                per_item, bootstrap, seed, params: dict, summary=None) -> Result:
-    """Read and match both sets, ``score(x, y, data_range) -> (n,)`` on batches of pairs of one shape (float64
-    ``(n, C, H, W)`` tensors), write ``per_item``, and return the mean, the counts and the bootstrap interval."""
+                per_item, bootstrap, seed, params: dict, summary=None, span_of=None, checked=None) -> Result:
+    """Read and match both sets, ``score(x, y, span) -> (n,)`` on batches of pairs of one shape (float64
+    ``(n, C, H, W)`` tensors), write ``per_item``, and return the mean, the counts and the bootstrap interval.
+    ``span``: :func:`data_range_of` the inputs' type, or ``span_of(dtype)``; ``checked()`` runs once every pair is
+    scored, before anything is written."""
     import torch
 
     a, b = _side(gen, "gen"), _side(ref, "ref")
@@ -205,7 +207,7 @@ def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatc
     if a.dtype != b.dtype:
         raise UsageError(f"{metric}: {a.label} holds {a.dtype.name} values and {b.label} {b.dtype.name}: give both "
                          f"sets in one type")
-    span = data_range_of(a.dtype, data_range, metric)
+    span = span_of(a.dtype) if span_of is not None else data_range_of(a.dtype, data_range, metric)
     torch_device = torch.device(device)
     values = np.full(len(matched), np.nan)
     reasons = [""] * len(matched)
@@ -231,6 +233,8 @@ def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatc
     for group in groups.values():
         _flush(group, values, score, span, torch_device)
     scored = ~np.isnan(values)
+    if checked is not None:
+        checked()
     if per_item is not None:
         _write_per_item(per_item, metric, [(a.ids[i], b.ids[j]) for i, j in matched], values, reasons)
     result = (summary or _mean)(metric, values[scored])
@@ -244,8 +248,9 @@ def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatc
              f"(first: {escape(a.ids[matched[int(np.flatnonzero(~scored)[0])][0]])}: "
              f"{reasons[int(np.flatnonzero(~scored)[0])]})")
     inputs = [{"path": s.source, "kind": "paired", "n": len(s.ids)} for s in (a, b)]
-    return Result(result, inputs, dict(params, data_range=span, pairs=len(matched),
-                                       bootstrap=bootstrap, seed=seed if bootstrap else None))
+    settings = dict(params, **({"data_range": span} if span_of is None else {}))
+    return Result(result, inputs, dict(settings, pairs=len(matched), bootstrap=bootstrap,
+                                       seed=seed if bootstrap else None))
 
 
 def _shape(image: np.ndarray) -> str:
@@ -384,3 +389,64 @@ def psnr(gen, ref, *, data_range, pairs, allow_unmatched, per_item, bootstrap, s
     return score_pairs("psnr", gen, ref, paired.psnr, data_range=data_range, pairs=pairs,
                        allow_unmatched=allow_unmatched, batch_size=batch_size, device=device, per_item=per_item,
                        bootstrap=bootstrap, seed=seed, params={}, summary=_psnr_summary)
+
+
+def _pixel_range(text: Optional[str], dtype: np.dtype) -> tuple:
+    """LPIPS' input range: 8-bit images are [0, 255]; floats must declare theirs, "0,1" or "-1,1"."""
+    if np.dtype(dtype) == np.uint8:
+        if text not in (None, "0,255"):
+            raise UsageError(f"lpips: {option('pixel_range', text)} on 8-bit images, whose range is 0,255")
+        return (0.0, 255.0)
+    if text is None:
+        raise UsageError("lpips: float inputs need pixel_range (0,1 or -1,1); LPIPS takes [-1, 1] and nothing in "
+                         "the lpips package checks it")
+    return {"0,1": (0.0, 1.0), "-1,1": (-1.0, 1.0)}[text]
+
+
+@register_metric(
+    "lpips", inputs=PAIRED, metavar="GEN REF", paired=True,
+    options=(Option("net", "alex", "The trunk: alex, vgg (vgg16) or squeeze (squeezenet1_1), as lpips.LPIPS(net=).",
+                    type=str, choices=("alex", "vgg", "squeeze")),
+             Option("weights", None, "The trunk's torchvision weights file (default: the caches, then the "
+                    "published file, verified).", type=str, metavar="FILE"),
+             Option("lin_weights", None, "The lin layers' file, lpips' weights/v0.1/NET.pth (default: an installed "
+                    "lpips package, the caches, then the published file).", type=str, metavar="FILE"),
+             Option("pixel_range", None, "The range of float inputs: 0,1 or -1,1 (8-bit images are 0,255). Values "
+                    "outside it, and [0, 1] data declared -1,1, are refused.", type=str,
+                    choices=("0,255", "0,1", "-1,1"), default_text="0,255 for uint8"),
+             *(o for o in SHARED if o.name != "data_range")),
+    summary="LPIPS v0.1 (Zhang et al. 2018) of each generated image against its own reference, matched by id: "
+            "lpips.LPIPS(net=...) with the same trunk and lin weights; the mean over pairs.\n\n"
+            "Example: gentools lpips recon/ originals/ --net alex --per-item lpips.tsv")
+def lpips(gen, ref, *, net, weights, lin_weights, pixel_range, pairs, allow_unmatched, per_item, bootstrap, seed,
+          batch_size, device) -> Result:
+    """Mean LPIPS over pairs matched by id (:mod:`gentools.features.backbones.lpips`); inputs mapped to [−1, 1]
+    from their range. Returns ``lpips`` and the counts, as :func:`ssim`."""
+    import torch
+
+    from gentools.features.backbones.lpips import load_lpips
+
+    model, provenance = load_lpips(net, weights, lin_weights, torch.device(device))
+    seen = {"min": np.inf}
+
+    def score(x, y, span):
+        low, high = span
+        for values, side in ((x, "gen"), (y, "ref")):
+            smallest, largest = float(values.min()), float(values.max())
+            if smallest < low or largest > high:
+                raise InputError(f"lpips: {side} values reach [{smallest:.4g}, {largest:.4g}], outside the declared "
+                                 f"pixel range [{low:g}, {high:g}]")
+            seen["min"] = min(seen["min"], smallest)
+        with torch.no_grad():
+            scaled = [(v.float() - low) * (2.0 / (high - low)) - 1 for v in (x, y)]
+            return model(*scaled).double()
+
+    def checked():
+        if pixel_range == "-1,1" and seen["min"] >= 0:
+            raise InputError("lpips: every value lies in [0, 1] though pixel_range is -1,1: images in [0, 1] given "
+                             "as [-1, 1] score optimistically (nerfstudio #1424)", hint="pass pixel_range 0,1")
+
+    return score_pairs("lpips", gen, ref, score, data_range=None, pairs=pairs, allow_unmatched=allow_unmatched,
+                       batch_size=batch_size, device=device, per_item=per_item, bootstrap=bootstrap, seed=seed,
+                       params=dict(provenance, pixel_range=pixel_range or "0,255"),
+                       span_of=lambda dtype: _pixel_range(pixel_range, dtype), checked=checked)

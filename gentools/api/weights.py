@@ -14,10 +14,10 @@ def published() -> dict:
     """Every published weights file a backbone loads by default, by backbone name (each backbone's
     :class:`~gentools.features.weights.Published` row: where ``resolve`` looks and what it fetches)."""
     from gentools.features import weights
-    from gentools.features.backbones import audio, clap, nvidia, video
+    from gentools.features.backbones import audio, clap, lpips, nvidia, video
 
     rows = [weights.INCEPTION, audio.VGGISH, audio.PANNS, *clap.PUBLISHED.values(), video.I3D, video.I3D400,
-            video.VIDEOMAE, *nvidia.PUBLISHED_ROWS.values()]
+            video.VIDEOMAE, *nvidia.PUBLISHED_ROWS.values(), *lpips.TRUNK.values(), *lpips.LIN.values()]
     return {row.backbone: row for row in rows}
 
 

@@ -122,18 +122,26 @@ def test_psnr_counts_identical_pairs_and_bootstraps_over_pairs(pair_folders):
     assert got == _values("psnr", root / "gen", root / "ref", "--bootstrap", "200", "--seed", "1")
 
 
-def test_api_equals_cli_for_every_paired_registration(pair_folders):
+def test_api_equals_cli_for_every_paired_registration(pair_folders, tmp_path):
     """Float for float: gentools.NAME(GEN, REF) is what `gentools NAME GEN REF` prints; a features file is refused."""
+    import torch
+
     from gentools.api import registry
+    from gentools.features.backbones.lpips import torchvision_features
 
     root, _ = pair_folders
+    torch.manual_seed(0)
+    torch.save({f"features.{k}": v for k, v in torchvision_features("alex").state_dict().items()}, tmp_path / "t.pth")
+    options = {"lpips": {"weights": str(tmp_path / "t.pth")}}  # its lin layers: the installed lpips package's
     paired = [m for m in registry.metrics().values() if m.paired]
-    assert {m.name for m in paired} >= {"ssim", "ms-ssim", "psnr"}
+    assert {m.name for m in paired} >= {"ssim", "ms-ssim", "psnr", "lpips"}
     for metric in paired:
         if metric.name == "ms-ssim":
             continue  # 32x40 images: the refusal above
-        from_api = getattr(gentools, metric.api_name)(str(root / "gen"), str(root / "ref"))
-        assert dict(from_api) == _values(metric.name, root / "gen", root / "ref")
+        given = options.get(metric.name, {})
+        from_api = getattr(gentools, metric.api_name)(str(root / "gen"), str(root / "ref"), **given)
+        flags = [x for key, value in given.items() for x in ("--" + key.replace("_", "-"), value)]
+        assert dict(from_api) == _values(metric.name, root / "gen", root / "ref", *flags)
     (root / "f.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
     proc = run_cli("ssim", root / "f.h5", root / "ref")
     assert proc.returncode == 1 and "f.h5: not an image, nor a folder" in proc.stderr.decode()
