@@ -1,12 +1,17 @@
-"""SSIM per pair: gentools against pytorch-msssim on the same pairs, in one run, and the ratio.
+"""Paired metrics, gentools against the peer on the same pairs in one run, and the ratio: SSIM against
+pytorch-msssim, LPIPS (alex) against the lpips package with the same trunk and lin weights.
 
-    python benchmarks/bench_paired.py [-n 2000] [--size 256] [--batch 50]
+    python benchmarks/bench_paired.py [-n 2000] [--size 256] [--batch 50] [--lpips-n 1000] [--lpips-size 256]
 
 The pairs are seeded 8-bit RGB images (smooth noise and a noisy copy). pytorch-msssim runs as its users run it:
 float32 tensors, ``ssim(X, Y, data_range=255, size_average=False)``, on batches of ``--batch`` pairs.
 gentools runs ``gentools.ssim(gen, ref)`` on the uint8 arrays (float64 arithmetic, ids, batching and the
 per-pair bookkeeping included). Both use every core torch is given. Printed: pairs/s of each, the ratio, and the
-largest difference per pair (pytorch-msssim's float32 window and arithmetic: about 1e-7).
+mean of each (pytorch-msssim's float32 window and arithmetic differ by about 1e-6).
+
+LPIPS: ``lpips.LPIPS(net="alex", pnet_rand=True)`` given the same seeded random trunk file, called on float
+tensors in [-1, 1] in batches of ``--batch``, against ``gentools.lpips(gen, ref, weights=...)`` on the uint8
+arrays; each timed from its weights files to the numbers (building the network included).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--lpips-n", type=int, default=1000)
+    parser.add_argument("--lpips-size", type=int, default=256)
     args = parser.parse_args()
 
     import pytorch_msssim
@@ -56,6 +63,46 @@ def main() -> None:
     print(f"gentools ssim (float64)\t{args.n / mine:.1f} pairs/s")
     print(f"ratio (gentools / pytorch-msssim speed)\t{peer / mine:.2f}")
     print(f"mean ssim: gentools {ours['ssim']:.9f}, pytorch-msssim {theirs.mean():.9f}")
+    if args.lpips_n:
+        bench_lpips(args.lpips_n, args.lpips_size, args.batch)
+
+
+def bench_lpips(n: int, size: int, batch: int) -> None:
+    import os
+    import tempfile
+
+    import lpips
+
+    import gentools
+    from gentools.features.backbones.lpips import torchvision_features
+
+    gen, ref = pairs(n, size, seed=1)
+    torch.manual_seed(0)
+    features = torchvision_features("alex")
+    with tempfile.TemporaryDirectory() as folder:
+        trunk = os.path.join(folder, "alex.pth")
+        torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, trunk)
+        start = time.perf_counter()  # each timed from its weights files on disk to the numbers
+        reference = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False).eval()
+        state = torch.load(trunk, weights_only=True)
+        reference.net.load_state_dict({f"slice{k}.{i}.{name}": state[f"features.{i}.{name}"] for k, part in
+                                       enumerate(reference.net.children(), 1) for i, module in part.named_children()
+                                       for name, _ in module.named_parameters()})
+        theirs = []
+        with torch.no_grad():
+            for i in range(0, n, batch):
+                x = torch.from_numpy(gen[i:i + batch]).permute(0, 3, 1, 2).float() / 127.5 - 1
+                y = torch.from_numpy(ref[i:i + batch]).permute(0, 3, 1, 2).float() / 127.5 - 1
+                theirs.append(reference(x, y).flatten())
+        peer = time.perf_counter() - start
+        start = time.perf_counter()
+        ours = gentools.lpips(gen, ref, weights=trunk, batch_size=batch)
+        mine = time.perf_counter() - start
+    print(f"{n} pairs of {size}x{size} RGB, LPIPS alex")
+    print(f"lpips 0.1.4\t{n / peer:.1f} pairs/s")
+    print(f"gentools lpips\t{n / mine:.1f} pairs/s")
+    print(f"ratio (gentools / lpips speed)\t{peer / mine:.2f}")
+    print(f"mean lpips: gentools {ours['lpips']:.9f}, lpips {torch.cat(theirs).double().mean().item():.9f}")
 
 
 if __name__ == "__main__":

@@ -431,14 +431,15 @@ def lpips(gen, ref, *, net, weights, lin_weights, pixel_range, pairs, allow_unma
 
     def score(x, y, span):
         low, high = span
-        for values, side in ((x, "gen"), (y, "ref")):
-            smallest, largest = float(values.min()), float(values.max())
+        for values, side in ((x, "gen"), (y, "ref")) if span != (0.0, 255.0) else ():  # 8-bit: in range
+            smallest, largest = (float(v) for v in torch.aminmax(values))
             if smallest < low or largest > high:
                 raise InputError(f"lpips: {side} values reach [{smallest:.4g}, {largest:.4g}], outside the declared "
                                  f"pixel range [{low:g}, {high:g}]")
             seen["min"] = min(seen["min"], smallest)
-        with torch.no_grad():
-            scaled = [(v.float() - low) * (2.0 / (high - low)) - 1 for v in (x, y)]
+        with torch.no_grad():  # to [-1, 1], channels-last as the model is
+            scaled = [v.to(torch.float32, memory_format=torch.channels_last).mul_(2.0 / (high - low))
+                      .add_(-1.0 - 2.0 * low / (high - low)) for v in (x, y)]
             return model(*scaled).double()
 
     def checked():

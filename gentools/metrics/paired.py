@@ -94,10 +94,23 @@ def ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: C
     return luminance.mul_(cs), cs
 
 
+CPU_CHUNK = 200_000  # values per chunk of pairs on CPU: one 256² RGB pair's maps stay in cache (2x the pairs/s of 50)
+
+
+def _by_chunks(x: torch.Tensor, y: torch.Tensor, score) -> torch.Tensor:
+    """``score`` over chunks of pairs: on CPU about :data:`CPU_CHUNK` values each, on a GPU the whole batch."""
+    if x.device.type != "cpu":
+        return score(x, y)
+    step = max(1, CPU_CHUNK // max(1, x[0].numel()))
+    return torch.cat([score(x[i:i + step], y[i:i + step]) for i in range(0, len(x), step)])
+
+
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: str = "wang") -> torch.Tensor:
     """SSIM per pair (module docstring): the map's mean over positions and channels, ``(N,)``."""
-    value, _ = ssim_maps(x.double(), y.double(), data_range, CONVENTIONS[convention])
-    return value.flatten(1).mean(1)
+    def score(a, b):
+        return ssim_maps(a.double(), b.double(), data_range, CONVENTIONS[convention])[0].flatten(1).mean(1)
+
+    return _by_chunks(x, y, score)
 
 
 def ms_ssim_min_side(convention: str = "wang") -> int:
@@ -110,8 +123,10 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, convention: str
     per-channel mean of the contrast-structure map (relu'd), at the last the SSIM (relu'd), combined as
     ``∏ value_s ^ weight_s`` per channel, then the mean over channels; between scales a 2x2 average pool
     (padding odd sides by one, the pad counted as zeros)."""
-    chosen = CONVENTIONS[convention]
-    x, y = x.double(), y.double()
+    return _by_chunks(x, y, lambda a, b: _ms_ssim(a.double(), b.double(), data_range, CONVENTIONS[convention]))
+
+
+def _ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, chosen: Convention) -> torch.Tensor:
     weights = torch.tensor(MS_SSIM_WEIGHTS, dtype=x.dtype, device=x.device)
     levels = []
     for level in range(len(MS_SSIM_WEIGHTS)):

@@ -97,11 +97,15 @@ class Trunk(nn.Module):
         return outs
 
 
-def torchvision_features(net: str) -> nn.Sequential:
+def torchvision_features(net: str, initialise: bool = True) -> nn.Sequential:
     """torchvision's ``features`` of the trunk, randomly initialised (vgg16's built alone: its classifier holds
-    120 M of its 138 M parameters, which LPIPS never runs)."""
+    120 M of its 138 M parameters, which LPIPS never runs); ``initialise=False``: storage only, for weights
+    loaded next (no random draws: alexnet's classifier alone takes 0.5 s to initialise)."""
     import torchvision
 
+    if not initialise:
+        with torch.device("meta"):
+            return torchvision_features(net).to_empty(device="cpu")
     if net == "vgg":
         from torchvision.models.vgg import cfgs, make_layers
 
@@ -142,9 +146,9 @@ class LPIPS(nn.Module):
         self.layers = len(CHANNELS[net])
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        fx, fy = self.net(self.scaling_layer(x)), self.net(self.scaling_layer(y))
+        both = self.net(self.scaling_layer(torch.cat([x, y])))  # one pass over both: larger convolutions
         total = 0
-        for k, (a, b) in enumerate(zip(fx, fy)):
+        for k, (a, b) in enumerate(f.split(len(x)) for f in both):
             a = a / (torch.sqrt(torch.sum(a ** 2, dim=1, keepdim=True)) + 1e-10)
             b = b / (torch.sqrt(torch.sum(b ** 2, dim=1, keepdim=True)) + 1e-10)
             total = total + getattr(self, f"lin{k}")((a - b) ** 2).mean([2, 3])
@@ -168,9 +172,10 @@ def load_lpips(net: str, weights: str | None, lin_weights: str | None, device) -
 
     if net not in SLICES:
         raise InputError(f"lpips: unknown net {net!r}; expected one of {', '.join(SLICES)}")
-    features, lins = torchvision_features(net), Lins(net)
+    features, lins = torchvision_features(net, initialise=False), Lins(net)
     trunk_sha = load_state_file(features, resolve(TRUNK[net], weights), f"torchvision {TRUNKS[net]}",
                                 select=_features_only)
     lin_sha = load_state_file(lins, resolve(LIN[net], lin_weights), f"LPIPS v0.1 {net} lin")
-    model = LPIPS(net, features, lins).eval().to(device)
+    # channels-last: oneDNN's convolutions run about 15% faster on it (CPU)
+    model = LPIPS(net, features, lins).eval().to(device, memory_format=torch.channels_last)
     return model, {"net": net, "weights_sha256": trunk_sha, "lin_sha256": lin_sha}
