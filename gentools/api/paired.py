@@ -216,12 +216,12 @@ def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatc
         try:
             x = a.read(i)
         except ValueError as exc:
-            reasons[k] = f"gen: {exc}"
+            reasons[k] = f"gen: {escape(str(exc))}"
             continue
         try:
             y = b.read(j)
         except ValueError as exc:
-            reasons[k] = f"ref: {exc}"
+            reasons[k] = f"ref: {escape(str(exc))}"
             continue
         if x.shape != y.shape:
             raise InputError(f"{escape(a.ids[i])}: {_shape(x)} against its reference's {_shape(y)} "
