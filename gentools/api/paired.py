@@ -1,299 +1,23 @@
 """The paired family: each generated item scored against its own reference, the two matched by id.
 
-``gentools ssim``, ``ms-ssim`` and ``psnr`` (and ``gentools.ssim``, ``ms_ssim``, ``psnr``). GEN and REF are
-folders, archives, globs or arrays of images. An item's id is its path relative to the folder (or its member
-name) without the extension, or its index in an array. The peers pair by position and lose samples without a
-word (pytorch-msssim #55 zips two unsorted globs; the LPIPS two-folder script skips unmatched names): here an
-id without its partner is an error naming the first few, ``allow_unmatched`` scores the ids both sides hold
-and reports both counts, and ``pairs`` (a ``gen_id<TAB>ref_id`` file) maps differently named items.
-
-A pair that cannot be scored (an undecodable image) is NaN with its reason in the per-item file, counted in
-``pairs_failed``, never dropped.
+``gentools ssim``, ``ms-ssim``, ``psnr`` and ``lpips`` (and ``gentools.ssim``, ``ms_ssim``, ``psnr``,
+``lpips``): one registration each (``paired=True``). GEN and REF are folders, archives, globs or arrays of
+images; :mod:`gentools.api.pairing` reads and matches them, scores the pairs and reports.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from gentools.api._common import Result
+from gentools.api.pairing import score_pairs
 from gentools.api.registry import GEN, Input, Option, register_metric
 from gentools.errors import InputError, UsageError, option, warn
-from gentools.text import escape
 
 REF = Input("ref", "Reference set (each generated item's own reference, matched by id)")
 PAIRED = (GEN, REF)
-SHOWN = 5  # unmatched ids named in an error
-
-
-@dataclass(frozen=True)
-class Side:
-    """One set of a paired metric: ``ids`` in order, ``read(i)`` -> ``(H, W, C)`` array (raises ValueError
-    with the reason), ``dtype`` of its values (``uint8`` for image files), ``label`` for messages."""
-
-    ids: list
-    read: object
-    dtype: np.dtype
-    label: str
-    source: str
-
-
-def _side(value, what: str) -> Side:
-    """A folder, archive, glob or array file (paths), or an ``(N, H, W[, C])`` array."""
-    if isinstance(value, (str, os.PathLike)):
-        from gentools.features.images import Reader, is_image_name, list_inputs
-        from gentools.features.items import ARRAY_SUFFIXES, TAR_SUFFIXES
-
-        path = os.fspath(value)
-        if os.path.isfile(path) and not path.lower().endswith((".zip", *TAR_SUFFIXES, *ARRAY_SUFFIXES)) and not is_image_name(path):
-            raise InputError(f"{escape(path)}: not an image, nor a folder, archive or array of images (a paired "
-                             f"metric scores images, not features)")
-        items, source = list_inputs([path])
-        if not items:
-            raise InputError(f"{escape(os.fspath(value))}: no images found")
-        reader = Reader()
-        ids = [_pair_id(item, os.fspath(value)) for item in items]
-        if any(item.kind == "array" for item in items):
-            first = reader.handle(items[0])
-            dtype = np.asarray(first[0]).dtype
-            read = _array_reader(lambda i: np.asarray(reader.handle(items[i])[items[i].member]))
-        else:
-            dtype = np.dtype(np.uint8)  # decoded with PIL convert("RGB"), as every image input
-            read = lambda i: reader.read(items[i])  # noqa: E731
-        return Side(_unique(ids, os.fspath(value)), read, dtype, escape(os.fspath(value)), source)
-    array = np.asarray(value)
-    if array.ndim not in (3, 4) or not array.size:
-        raise UsageError(f"{what}: expected an (N, H, W) or (N, H, W, C) array, got shape {array.shape}")
-    return Side([str(i) for i in range(len(array))], _array_reader(lambda i: array[i]), array.dtype,
-                f"{what} array", f"{what} array")
-
-
-def _pair_id(item, arg: str) -> str:
-    """A folder's file: its relative path; an archive's member: its name; a glob's match: its path below the
-    pattern's first wildcard's folder; each without its extension. An array's row: its index."""
-    import glob
-
-    if item.kind == "array":
-        return str(item.member)
-    if item.kind in ("zip", "tar"):
-        name = str(item.member)
-    elif os.path.isdir(arg):
-        name = item.id
-    elif glob.has_magic(arg):
-        fixed = []
-        for part in arg.split(os.sep):
-            if glob.has_magic(part):
-                break
-            fixed.append(part)
-        name = os.path.relpath(item.path, os.sep.join(fixed) or ".")
-    else:
-        name = os.path.basename(item.path)
-    return os.path.splitext(name.replace(os.sep, "/"))[0]
-
-
-def _array_reader(row):
-    def read(i: int) -> np.ndarray:
-        image = np.asarray(row(i))
-        return image[..., None] if image.ndim == 2 else image
-
-    return read
-
-
-def _unique(ids: list, where: str) -> list:
-    seen: dict = {}
-    for position, key in enumerate(ids):
-        if key in seen:
-            raise InputError(f"{escape(where)}: two items have the id {escape(key)!r} (ids are paths without their "
-                             f"extension)")
-        seen[key] = position
-    return ids
-
-
-def read_pairs_file(path) -> list:
-    """``gen_id<TAB>ref_id`` per line (UTF-8; blank lines skipped) -> ``[(gen_id, ref_id)]``."""
-    from gentools.files import read_regular
-
-    name = escape(os.fspath(path))
-    try:
-        data = read_regular(path, 64 << 20)
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise InputError(f"{name}:{line}: not UTF-8") from None
-    pairs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) != 2 or not all(f.strip() for f in fields):
-            raise InputError(f"{name}:{number}: expected gen_id<TAB>ref_id, got {escape(line[:80])!r}")
-        pairs.append((fields[0].strip(), fields[1].strip()))
-    if not pairs:
-        raise InputError(f"{name}: no pairs")
-    return pairs
-
-
-def match(gen_ids: list, ref_ids: list, pairs: Optional[list] = None, allow_unmatched: bool = False,
-          labels: tuple = ("GEN", "REF")) -> tuple[list, int, int]:
-    """``([(gen position, ref position)], unmatched gen, unmatched ref)``, in GEN's order (``pairs``: the
-    explicit ``(gen_id, ref_id)`` list, in its order). Unmatched ids are an error unless ``allow_unmatched``."""
-    gen_at = {key: i for i, key in enumerate(gen_ids)}
-    ref_at = {key: i for i, key in enumerate(ref_ids)}
-    if pairs is None:
-        pairs = [(key, key) for key in gen_ids]
-        missing_gen = [key for key in ref_ids if key not in gen_at]
-    else:
-        listed = {g for g, _ in pairs}
-        missing_gen = [g for g, _ in pairs if g not in gen_at]
-        unlisted = [key for key in gen_ids if key not in listed]
-        if unlisted and not allow_unmatched:
-            raise InputError(f"{labels[0]}: {len(unlisted)} of {len(gen_ids)} items are not in the pairs file: "
-                             f"{_first(unlisted)}", hint=f"pass {option('allow_unmatched', True)} to score the pairs "
-                             f"listed")
-    missing_ref = [r for g, r in pairs if r not in ref_at and g in gen_at]
-    if (missing_gen or missing_ref) and not allow_unmatched:
-        parts = []
-        if missing_ref:
-            parts.append(f"{len(missing_ref)} generated ids have no reference in {labels[1]}: {_first(missing_ref)}")
-        if missing_gen:
-            parts.append(f"{len(missing_gen)} ids are missing from {labels[0]}: {_first(missing_gen)}")
-        raise InputError("; ".join(parts), hint=f"pass {option('allow_unmatched', True)} to score the ids both hold")
-    matched = [(gen_at[g], ref_at[r]) for g, r in pairs if g in gen_at and r in ref_at]
-    if not matched:
-        raise InputError(f"no id of {labels[0]} matches one of {labels[1]}: {_first(gen_ids)} against "
-                         f"{_first(ref_ids)}")
-    used_gen, used_ref = {g for g, _ in matched}, {r for _, r in matched}
-    return matched, len(gen_ids) - len(used_gen), len(ref_ids) - len(used_ref)
-
-
-def _first(ids: list) -> str:
-    shown = ", ".join(escape(str(key)) for key in ids[:SHOWN])
-    return shown + (f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else "")
-
-
-def data_range_of(dtype: np.dtype, given: Optional[float], metric: str) -> float:
-    """255 for uint8 (a different ``data_range`` is refused); floats need it given: a range read off a batch
-    (torchmetrics' ``data_range=None``) makes one pair's score depend on the others."""
-    if np.dtype(dtype) == np.uint8:
-        if given is not None and given != 255:
-            raise UsageError(f"{metric}: {option('data_range', given)} on 8-bit images, whose range is 255")
-        return 255.0
-    if not np.issubdtype(dtype, np.floating):
-        raise UsageError(f"{metric}: inputs of type {np.dtype(dtype).name}: expected uint8 images or floats")
-    if given is None:
-        raise UsageError(f"{metric}: float inputs need {option('data_range')} (1 for [0, 1], 2 for [-1, 1]); it is "
-                         f"never read off the data")
-    return float(given)
-
-
-def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatched, batch_size, device,
-                per_item, bootstrap, seed, params: dict, summary=None, span_of=None, checked=None) -> Result:
-    """Read and match both sets, ``score(x, y, span) -> (n,)`` on batches of pairs of one shape (float64
-    ``(n, C, H, W)`` tensors), write ``per_item``, and return the mean, the counts and the bootstrap interval.
-    ``span``: :func:`data_range_of` the inputs' type, or ``span_of(dtype)``; ``checked()`` runs once every pair is
-    scored, before anything is written."""
-    import torch
-
-    a, b = _side(gen, "gen"), _side(ref, "ref")
-    listed = read_pairs_file(pairs) if pairs is not None else None
-    matched, unmatched_gen, unmatched_ref = match(a.ids, b.ids, listed, allow_unmatched, (a.label, b.label))
-    if a.dtype != b.dtype:
-        raise UsageError(f"{metric}: {a.label} holds {a.dtype.name} values and {b.label} {b.dtype.name}: give both "
-                         f"sets in one type")
-    span = span_of(a.dtype) if span_of is not None else data_range_of(a.dtype, data_range, metric)
-    torch_device = torch.device(device)
-    values = np.full(len(matched), np.nan)
-    reasons = [""] * len(matched)
-    groups: dict = {}
-    for k, (i, j) in enumerate(matched):
-        try:
-            x = a.read(i)
-        except ValueError as exc:
-            reasons[k] = f"gen: {escape(str(exc))}"
-            continue
-        try:
-            y = b.read(j)
-        except ValueError as exc:
-            reasons[k] = f"ref: {escape(str(exc))}"
-            continue
-        if x.shape != y.shape:
-            raise InputError(f"{escape(a.ids[i])}: {_shape(x)} against its reference's {_shape(y)} "
-                             f"({escape(b.ids[j])}); a pair must have one size")
-        group = groups.setdefault(x.shape, [])
-        group.append((k, x, y))
-        if len(group) == batch_size:
-            _flush(group, values, score, span, torch_device)
-    for group in groups.values():
-        _flush(group, values, score, span, torch_device)
-    scored = ~np.isnan(values)
-    if checked is not None:
-        checked()
-    if per_item is not None:
-        _write_per_item(per_item, metric, [(a.ids[i], b.ids[j]) for i, j in matched], values, reasons)
-    result = (summary or _mean)(metric, values[scored])
-    result.update({"pairs_scored": int(scored.sum()), "pairs_failed": int((~scored).sum())})
-    if allow_unmatched:
-        result.update({"unmatched_gen": unmatched_gen, "unmatched_ref": unmatched_ref})
-    if bootstrap:
-        result.update(_bootstrap(metric, values[scored], bootstrap, seed))
-    if (~scored).any():
-        warn(f"{metric}: scored {int(scored.sum())} of {len(matched)} pairs; {int((~scored).sum())} failed "
-             f"(first: {escape(a.ids[matched[int(np.flatnonzero(~scored)[0])][0]])}: "
-             f"{reasons[int(np.flatnonzero(~scored)[0])]})")
-    inputs = [{"path": s.source, "kind": "paired", "n": len(s.ids)} for s in (a, b)]
-    settings = dict(params, **({"data_range": span} if span_of is None else {}))
-    return Result(result, inputs, dict(settings, pairs=len(matched), bootstrap=bootstrap,
-                                       seed=seed if bootstrap else None))
-
-
-def _shape(image: np.ndarray) -> str:
-    return "x".join(map(str, image.shape[:2])) + (f"x{image.shape[2]}" if image.ndim == 3 else "")
-
-
-def _flush(group: list, values: np.ndarray, score, span: float, device) -> None:
-    import torch
-
-    if not group:
-        return
-    x = torch.from_numpy(np.stack([g[1] for g in group])).to(device, torch.float64).permute(0, 3, 1, 2)
-    y = torch.from_numpy(np.stack([g[2] for g in group])).to(device, torch.float64).permute(0, 3, 1, 2)
-    values[[g[0] for g in group]] = score(x, y, span).cpu().numpy()
-    group.clear()
-
-
-def _mean(metric: str, values: np.ndarray) -> dict:
-    if not len(values):
-        raise InputError(f"{metric}: no pair could be scored")
-    return {metric.replace("-", "_"): float(values.mean())}
-
-
-def _bootstrap(metric: str, values: np.ndarray, resamples: int, seed: int) -> dict:
-    """Percentile bootstrap over pairs: the mean of ``resamples`` draws with replacement (numpy
-    ``default_rng(seed)``), its 2.5 and 97.5 percentiles."""
-    finite = values[np.isfinite(values)]
-    rng = np.random.default_rng(seed)
-    means = np.array([finite[rng.integers(0, len(finite), len(finite))].mean() for _ in range(resamples)])
-    name = metric.replace("-", "_")
-    low, high = np.percentile(means, [2.5, 97.5])
-    return {f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}
-
-
-def _write_per_item(path, metric: str, ids: list, values: np.ndarray, reasons: list) -> None:
-    from gentools.files import atomic_path
-
-    with atomic_path(os.fspath(path)) as tmp, open(tmp, "w", encoding="utf-8") as out:
-        out.write(f"id\tref_id\t{metric.replace('-', '_')}\treason\n")
-        for (gen_id, ref_id), value, reason in zip(ids, values, reasons):
-            text = "nan" if math.isnan(value) else repr(float(value))
-            out.write(f"{escape(gen_id)}\t{escape(ref_id)}\t{text}\t{reason}\n")
-
 
 DATA_RANGE = Option("data_range", None, "The span of the values: 255 for 8-bit images (taken from the type); "
                     "floats need it (1 for [0, 1], 2 for [-1, 1]). Never read off the data.", type=float, min=0,
@@ -451,3 +175,78 @@ def lpips(gen, ref, *, net, weights, lin_weights, pixel_range, pairs, allow_unma
                        batch_size=batch_size, device=device, per_item=per_item, bootstrap=bootstrap, seed=seed,
                        params=dict(provenance, pixel_range=pixel_range or "0,255"),
                        span_of=lambda dtype: _pixel_range(pixel_range, dtype), checked=checked)
+
+
+SPEECH = (Option("sample_rate", None, "The rate of waveform arrays (sound files carry their own).", type=int, min=1,
+                 cli=False),
+          Option("workers", None, "Processes scoring pairs (default: one per core; 0: this process).", type=int,
+                 min=0, default_text="cores"),
+          *(o for o in SHARED if o.name not in ("data_range", "batch_size", "device")))
+
+
+def _workers(workers: Optional[int]) -> int:
+    import os
+
+    return (os.cpu_count() or 1) if workers is None else workers
+
+
+def _require(module: str) -> None:
+    from gentools.features.backbones.base import require_package
+
+    require_package(module, "paired")
+
+
+@register_metric(
+    "pesq", inputs=PAIRED, metavar="GEN REF", paired=True,
+    options=(Option("mode", "wb", "wb: wide band (P.862.2, at 16 kHz); nb: narrow band (P.862, at 8 kHz, or 16 kHz "
+                    "files as they are).", type=str, choices=("wb", "nb")), *SPEECH),
+    summary="PESQ (ITU-T P.862 / P.862.2) of each generated recording against its own reference, matched by id, "
+            "through the pesq package; inputs resampled to 16 kHz (wb) or 8 kHz (nb) with gentools' Kaiser-sinc "
+            "resampler; a pair PESQ cannot score is NaN with its reason.\n\n"
+            "Example: gentools pesq enhanced/ clean/ --mode wb --per-item pesq.tsv")
+def pesq(gen, ref, *, mode, sample_rate, workers, pairs, allow_unmatched, per_item, bootstrap, seed) -> Result:
+    """Mean PESQ MOS-LQO over pairs matched by id (:func:`gentools.metrics.speech.pesq`). Returns ``pesq`` and
+    the counts, as :func:`ssim`."""
+    import functools
+
+    from gentools.api.pairing import score_each
+    from gentools.metrics import speech
+
+    _require("pesq")
+    return score_each("pesq", gen, ref, functools.partial(speech.pesq, mode=mode),
+                      rate_of=lambda rate: 16000 if mode == "wb" else (rate if rate in (8000, 16000) else 8000),
+                      pairs=pairs, allow_unmatched=allow_unmatched, per_item=per_item, bootstrap=bootstrap,
+                      seed=seed, workers=_workers(workers), sample_rate=sample_rate, params={"mode": mode})
+
+
+def _stoi(metric: str, extended: bool, gen, ref, **given) -> Result:
+    import functools
+
+    from gentools.api.pairing import score_each
+    from gentools.metrics import speech
+
+    _require("pystoi")
+    workers = _workers(given.pop("workers"))
+    return score_each(metric, gen, ref, functools.partial(speech.stoi, extended=extended), rate_of=lambda rate: rate,
+                      workers=workers, params={"extended": extended}, **given)
+
+
+@register_metric(
+    "stoi", inputs=PAIRED, metavar="GEN REF", paired=True, options=SPEECH,
+    summary="STOI (Taal et al. 2011) of each generated recording against its own clean reference, matched by id, "
+            "through pystoi (which resamples to 10 kHz itself); a pair with under 30 frames after silence removal "
+            "is NaN with its reason, not pystoi's 1e-5.\n\nExample: gentools stoi enhanced/ clean/")
+def stoi(gen, ref, *, sample_rate, workers, pairs, allow_unmatched, per_item, bootstrap, seed) -> Result:
+    """Mean STOI over pairs matched by id (:func:`gentools.metrics.speech.stoi`)."""
+    return _stoi("stoi", False, gen, ref, sample_rate=sample_rate, workers=workers, pairs=pairs,
+                 allow_unmatched=allow_unmatched, per_item=per_item, bootstrap=bootstrap, seed=seed)
+
+
+@register_metric(
+    "estoi", inputs=PAIRED, metavar="GEN REF", paired=True, options=SPEECH,
+    summary="Extended STOI (Jensen & Taal 2016) of each generated recording against its own clean reference, "
+            "matched by id, through pystoi's stoi(extended=True).\n\nExample: gentools estoi enhanced/ clean/")
+def estoi(gen, ref, *, sample_rate, workers, pairs, allow_unmatched, per_item, bootstrap, seed) -> Result:
+    """Mean ESTOI over pairs matched by id (:func:`gentools.metrics.speech.stoi` with ``extended``)."""
+    return _stoi("estoi", True, gen, ref, sample_rate=sample_rate, workers=workers, pairs=pairs,
+                 allow_unmatched=allow_unmatched, per_item=per_item, bootstrap=bootstrap, seed=seed)

@@ -1,0 +1,381 @@
+"""Pairs for the paired metrics (:mod:`gentools.api.paired`): reading both sets, matching items by id, scoring
+the pairs in batches, and what every paired command reports (the mean, the counts, the per-item file, the
+bootstrap interval).
+
+An item's id is its path relative to the folder (or its member name) without the extension, or its index in an
+array. The peers pair by position and lose samples without a word (pytorch-msssim #55 zips two unsorted globs;
+the LPIPS two-folder script skips unmatched names): here an id without its partner is an error naming the first
+few, ``allow_unmatched`` scores the ids both sides hold and reports both counts, and ``pairs`` (a
+``gen_id<TAB>ref_id`` file) maps differently named items. A pair that cannot be scored (an undecodable image)
+is NaN with its reason in the per-item file, counted in ``pairs_failed``, never dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from gentools.api._common import Result
+from gentools.errors import InputError, UsageError, option, warn
+from gentools.text import escape
+
+SHOWN = 5  # unmatched ids named in an error
+
+
+@dataclass(frozen=True)
+class Side:
+    """One set of a paired metric: ``ids`` in order, ``read(i)`` -> ``(H, W, C)`` array (raises ValueError
+    with the reason), ``dtype`` of its values (``uint8`` for image files), ``label`` for messages."""
+
+    ids: list
+    read: object
+    dtype: np.dtype
+    label: str
+    source: str
+
+
+def _side(value, what: str) -> Side:
+    """A folder, archive, glob or array file (paths), or an ``(N, H, W[, C])`` array."""
+    if isinstance(value, (str, os.PathLike)):
+        from gentools.features.images import Reader, is_image_name, list_inputs
+        from gentools.features.items import ARRAY_SUFFIXES, TAR_SUFFIXES
+
+        path = os.fspath(value)
+        containers = (".zip", *TAR_SUFFIXES, *ARRAY_SUFFIXES)
+        if os.path.isfile(path) and not path.lower().endswith(containers) and not is_image_name(path):
+            raise InputError(f"{escape(path)}: not an image, nor a folder, archive or array of images (a paired "
+                             f"metric scores images, not features)")
+        items, source = list_inputs([path])
+        if not items:
+            raise InputError(f"{escape(os.fspath(value))}: no images found")
+        reader = Reader()
+        ids = [_pair_id(item, os.fspath(value)) for item in items]
+        if any(item.kind == "array" for item in items):
+            first = reader.handle(items[0])
+            dtype = np.asarray(first[0]).dtype
+            read = _array_reader(lambda i: np.asarray(reader.handle(items[i])[items[i].member]))
+        else:
+            dtype = np.dtype(np.uint8)  # decoded with PIL convert("RGB"), as every image input
+            read = lambda i: reader.read(items[i])  # noqa: E731
+        return Side(_unique(ids, os.fspath(value)), read, dtype, escape(os.fspath(value)), source)
+    array = np.asarray(value)
+    if array.ndim not in (3, 4) or not array.size:
+        raise UsageError(f"{what}: expected an (N, H, W) or (N, H, W, C) array, got shape {array.shape}")
+    return Side([str(i) for i in range(len(array))], _array_reader(lambda i: array[i]), array.dtype,
+                f"{what} array", f"{what} array")
+
+
+def sound_side(value, what: str, sample_rate: Optional[int]) -> Side:
+    """A folder, archive or glob of sound files (paths), read as mono float64 (channels averaged) with each
+    file's rate; or an ``(N, T)`` float array at ``sample_rate``. ``read(i)`` -> ``(waveform, rate)``."""
+    if isinstance(value, (str, os.PathLike)):
+        from gentools.features.audio import MAX_MEMBER_BYTES, decode, is_audio_name
+        from gentools.features.images import list_inputs
+        from gentools.features.items import MemberReader
+
+        path = os.fspath(value)
+        if os.path.isfile(path) and not path.lower().endswith((".zip", ".tar", ".tgz", ".gz")) \
+                and not is_audio_name(path):
+            raise InputError(f"{escape(path)}: not a sound file, nor a folder or archive of them")
+        items, source = list_inputs([path], accept=is_audio_name, what="sound")
+        if not items:
+            raise InputError(f"{escape(path)}: no sound files found")
+        members = MemberReader(MAX_MEMBER_BYTES)
+
+        def read(i: int) -> tuple:
+            import io
+
+            item = items[i]
+            data, rate = decode(item.path if item.kind == "file" else io.BytesIO(members.member(item)))
+            return data.astype(np.float64).mean(axis=0), rate
+
+        ids = [_pair_id(item, path) for item in items]
+        return Side(_unique(ids, path), read, np.dtype(np.float64), escape(path), source)
+    array = np.asarray(value)
+    if array.ndim != 2 or not array.size or not np.issubdtype(array.dtype, np.floating):
+        raise UsageError(f"{what}: expected an (N, T) float array of waveforms, got {array.dtype} {array.shape}")
+    if sample_rate is None:
+        raise UsageError(f"{what}: waveform arrays need {option('sample_rate')}")
+    return Side([str(i) for i in range(len(array))], lambda i: (np.asarray(array[i], np.float64), sample_rate),
+                array.dtype, f"{what} array", f"{what} array")
+
+
+def _pair_id(item, arg: str) -> str:
+    """A folder's file: its relative path; an archive's member: its name; a glob's match: its path below the
+    pattern's first wildcard's folder; each without its extension. An array's row: its index."""
+    import glob
+
+    if item.kind == "array":
+        return str(item.member)
+    if item.kind in ("zip", "tar"):
+        name = str(item.member)
+    elif os.path.isdir(arg):
+        name = item.id
+    elif glob.has_magic(arg):
+        fixed = []
+        for part in arg.split(os.sep):
+            if glob.has_magic(part):
+                break
+            fixed.append(part)
+        name = os.path.relpath(item.path, os.sep.join(fixed) or ".")
+    else:
+        name = os.path.basename(item.path)
+    return os.path.splitext(name.replace(os.sep, "/"))[0]
+
+
+def _array_reader(row):
+    def read(i: int) -> np.ndarray:
+        image = np.asarray(row(i))
+        return image[..., None] if image.ndim == 2 else image
+
+    return read
+
+
+def _unique(ids: list, where: str) -> list:
+    seen: dict = {}
+    for position, key in enumerate(ids):
+        if key in seen:
+            raise InputError(f"{escape(where)}: two items have the id {escape(key)!r} (ids are paths without their "
+                             f"extension)")
+        seen[key] = position
+    return ids
+
+
+def read_pairs_file(path) -> list:
+    """``gen_id<TAB>ref_id`` per line (UTF-8; blank lines skipped) -> ``[(gen_id, ref_id)]``."""
+    from gentools.files import read_regular
+
+    name = escape(os.fspath(path))
+    try:
+        data = read_regular(path, 64 << 20)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(f"{name}:{line}: not UTF-8") from None
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2 or not all(f.strip() for f in fields):
+            raise InputError(f"{name}:{number}: expected gen_id<TAB>ref_id, got {escape(line[:80])!r}")
+        pairs.append((fields[0].strip(), fields[1].strip()))
+    if not pairs:
+        raise InputError(f"{name}: no pairs")
+    return pairs
+
+
+def match(gen_ids: list, ref_ids: list, pairs: Optional[list] = None, allow_unmatched: bool = False,
+          labels: tuple = ("GEN", "REF")) -> tuple[list, int, int]:
+    """``([(gen position, ref position)], unmatched gen, unmatched ref)``, in GEN's order (``pairs``: the
+    explicit ``(gen_id, ref_id)`` list, in its order). Unmatched ids are an error unless ``allow_unmatched``."""
+    gen_at = {key: i for i, key in enumerate(gen_ids)}
+    ref_at = {key: i for i, key in enumerate(ref_ids)}
+    if pairs is None:
+        pairs = [(key, key) for key in gen_ids]
+        missing_gen = [key for key in ref_ids if key not in gen_at]
+    else:
+        listed = {g for g, _ in pairs}
+        missing_gen = [g for g, _ in pairs if g not in gen_at]
+        unlisted = [key for key in gen_ids if key not in listed]
+        if unlisted and not allow_unmatched:
+            raise InputError(f"{labels[0]}: {len(unlisted)} of {len(gen_ids)} items are not in the pairs file: "
+                             f"{_first(unlisted)}", hint=f"pass {option('allow_unmatched', True)} to score the pairs "
+                             f"listed")
+    missing_ref = [r for g, r in pairs if r not in ref_at and g in gen_at]
+    if (missing_gen or missing_ref) and not allow_unmatched:
+        parts = []
+        if missing_ref:
+            parts.append(f"{len(missing_ref)} generated ids have no reference in {labels[1]}: {_first(missing_ref)}")
+        if missing_gen:
+            parts.append(f"{len(missing_gen)} ids are missing from {labels[0]}: {_first(missing_gen)}")
+        raise InputError("; ".join(parts), hint=f"pass {option('allow_unmatched', True)} to score the ids both hold")
+    matched = [(gen_at[g], ref_at[r]) for g, r in pairs if g in gen_at and r in ref_at]
+    if not matched:
+        raise InputError(f"no id of {labels[0]} matches one of {labels[1]}: {_first(gen_ids)} against "
+                         f"{_first(ref_ids)}")
+    used_gen, used_ref = {g for g, _ in matched}, {r for _, r in matched}
+    return matched, len(gen_ids) - len(used_gen), len(ref_ids) - len(used_ref)
+
+
+def _first(ids: list) -> str:
+    shown = ", ".join(escape(str(key)) for key in ids[:SHOWN])
+    return shown + (f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else "")
+
+
+def data_range_of(dtype: np.dtype, given: Optional[float], metric: str) -> float:
+    """255 for uint8 (a different ``data_range`` is refused); floats need it given: a range read off a batch
+    (torchmetrics' ``data_range=None``) makes one pair's score depend on the others."""
+    if np.dtype(dtype) == np.uint8:
+        if given is not None and given != 255:
+            raise UsageError(f"{metric}: {option('data_range', given)} on 8-bit images, whose range is 255")
+        return 255.0
+    if not np.issubdtype(dtype, np.floating):
+        raise UsageError(f"{metric}: inputs of type {np.dtype(dtype).name}: expected uint8 images or floats")
+    if given is None:
+        raise UsageError(f"{metric}: float inputs need {option('data_range')} (1 for [0, 1], 2 for [-1, 1]); it is "
+                         f"never read off the data")
+    return float(given)
+
+
+def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatched, batch_size, device,
+                per_item, bootstrap, seed, params: dict, summary=None, span_of=None, checked=None) -> Result:
+    """Read and match both sets, ``score(x, y, span) -> (n,)`` on batches of pairs of one shape (float64
+    ``(n, C, H, W)`` tensors), write ``per_item``, and return the mean, the counts and the bootstrap interval.
+    ``span``: :func:`data_range_of` the inputs' type, or ``span_of(dtype)``; ``checked()`` runs once every pair is
+    scored, before anything is written."""
+    import torch
+
+    a, b = _side(gen, "gen"), _side(ref, "ref")
+    listed = read_pairs_file(pairs) if pairs is not None else None
+    matched, unmatched_gen, unmatched_ref = match(a.ids, b.ids, listed, allow_unmatched, (a.label, b.label))
+    if a.dtype != b.dtype:
+        raise UsageError(f"{metric}: {a.label} holds {a.dtype.name} values and {b.label} {b.dtype.name}: give both "
+                         f"sets in one type")
+    span = span_of(a.dtype) if span_of is not None else data_range_of(a.dtype, data_range, metric)
+    torch_device = torch.device(device)
+    values = np.full(len(matched), np.nan)
+    reasons = [""] * len(matched)
+    groups: dict = {}
+    for k, (i, j) in enumerate(matched):
+        try:
+            x = a.read(i)
+        except ValueError as exc:
+            reasons[k] = f"gen: {escape(str(exc))}"
+            continue
+        try:
+            y = b.read(j)
+        except ValueError as exc:
+            reasons[k] = f"ref: {escape(str(exc))}"
+            continue
+        if x.shape != y.shape:
+            raise InputError(f"{escape(a.ids[i])}: {_shape(x)} against its reference's {_shape(y)} "
+                             f"({escape(b.ids[j])}); a pair must have one size")
+        group = groups.setdefault(x.shape, [])
+        group.append((k, x, y))
+        if len(group) == batch_size:
+            _flush(group, values, score, span, torch_device)
+    for group in groups.values():
+        _flush(group, values, score, span, torch_device)
+    if checked is not None:
+        checked()
+    settings = dict(params, **({"data_range": span} if span_of is None else {}))
+    return _report(metric, a, b, matched, (unmatched_gen, unmatched_ref) if allow_unmatched else None, values,
+                   reasons, per_item, bootstrap, seed, settings, summary)
+
+
+def _report(metric: str, a: Side, b: Side, matched: list, unmatched: Optional[tuple], values: np.ndarray,
+            reasons: list, per_item, bootstrap: int, seed: int, settings: dict, summary=None) -> Result:
+    """What every paired command reports: ``per_item`` written, the mean (``summary``), the counts of pairs
+    scored and failed (a warning names the first failure), the unmatched counts, the bootstrap interval."""
+    scored = ~np.isnan(values)
+    if per_item is not None:
+        _write_per_item(per_item, metric, [(a.ids[i], b.ids[j]) for i, j in matched], values, reasons)
+    result = (summary or _mean)(metric, values[scored])
+    result.update({"pairs_scored": int(scored.sum()), "pairs_failed": int((~scored).sum())})
+    if unmatched is not None:
+        result.update({"unmatched_gen": unmatched[0], "unmatched_ref": unmatched[1]})
+    if bootstrap:
+        result.update(_bootstrap(metric, values[scored], bootstrap, seed))
+    if (~scored).any():
+        first = int(np.flatnonzero(~scored)[0])
+        warn(f"{metric}: scored {int(scored.sum())} of {len(matched)} pairs; {int((~scored).sum())} failed "
+             f"(first: {escape(a.ids[matched[first][0]])}: {reasons[first]})")
+    inputs = [{"path": side.source, "kind": "paired", "n": len(side.ids)} for side in (a, b)]
+    return Result(result, inputs, dict(settings, pairs=len(matched), bootstrap=bootstrap,
+                                       seed=seed if bootstrap else None))
+
+
+def score_each(metric: str, gen, ref, function, *, rate_of, pairs, allow_unmatched, per_item, bootstrap, seed,
+               workers, sample_rate, params: dict) -> Result:
+    """Sound pairs: read and match both sets, bring each pair to ``rate_of(reference rate)`` Hz with gentools'
+    Kaiser-sinc resampler (:mod:`gentools.features.resample`), then ``function(reference, generated, rate) ->
+    (value, reason)`` per pair, on ``workers`` processes (0: this one); report as :func:`score_pairs`."""
+    import torch
+
+    from gentools.features.resample import resample
+
+    a, b = sound_side(gen, "gen", sample_rate), sound_side(ref, "ref", sample_rate)
+    listed = read_pairs_file(pairs) if pairs is not None else None
+    matched, unmatched_gen, unmatched_ref = match(a.ids, b.ids, listed, allow_unmatched, (a.label, b.label))
+    values = np.full(len(matched), np.nan)
+    reasons = [""] * len(matched)
+    jobs, rates = [], set()
+    for k, (i, j) in enumerate(matched):
+        try:
+            y, y_rate = b.read(j)
+            x, x_rate = a.read(i)
+        except ValueError as exc:
+            reasons[k] = escape(str(exc))
+            continue
+        target = rate_of(y_rate)
+        x, y = (w if r == target else resample(torch.from_numpy(w), r, target).numpy() for w, r in ((x, x_rate),
+                                                                                                    (y, y_rate)))
+        rates.add((x_rate, y_rate, target))
+        jobs.append((k, y, x, target))
+    for (k, *_), (value, reason) in zip(jobs, _map(function, [job[1:] for job in jobs], workers)):
+        values[k], reasons[k] = value, reason
+    resampled = any(target not in (x_rate, y_rate) or x_rate != y_rate for x_rate, y_rate, target in rates)
+    settings = dict(params, rate=sorted({target for *_, target in rates}),
+                    resampler="kaiser-sinc (fadtk's: width 64, rolloff 0.9476, beta 14.77)" if resampled else "none")
+    return _report(metric, a, b, matched, (unmatched_gen, unmatched_ref) if allow_unmatched else None, values,
+                   reasons, per_item, bootstrap, seed, settings)
+
+
+def _map(function, arguments: list, workers: int) -> list:
+    """``[function(*a) for a in arguments]``, on ``workers`` spawned processes when more than one pair."""
+    if workers <= 1 or len(arguments) < 2:
+        return [function(*a) for a in arguments]
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(arguments))) as pool:
+        return pool.starmap(function, arguments, chunksize=max(1, len(arguments) // (4 * workers)))
+
+
+def _shape(image: np.ndarray) -> str:
+    return "x".join(map(str, image.shape[:2])) + (f"x{image.shape[2]}" if image.ndim == 3 else "")
+
+
+def _flush(group: list, values: np.ndarray, score, span: float, device) -> None:
+    import torch
+
+    if not group:
+        return
+    x = torch.from_numpy(np.stack([g[1] for g in group])).to(device, torch.float64).permute(0, 3, 1, 2)
+    y = torch.from_numpy(np.stack([g[2] for g in group])).to(device, torch.float64).permute(0, 3, 1, 2)
+    values[[g[0] for g in group]] = score(x, y, span).cpu().numpy()
+    group.clear()
+
+
+def _mean(metric: str, values: np.ndarray) -> dict:
+    if not len(values):
+        raise InputError(f"{metric}: no pair could be scored")
+    return {metric.replace("-", "_"): float(values.mean())}
+
+
+def _bootstrap(metric: str, values: np.ndarray, resamples: int, seed: int) -> dict:
+    """Percentile bootstrap over pairs: the mean of ``resamples`` draws with replacement (numpy
+    ``default_rng(seed)``), its 2.5 and 97.5 percentiles."""
+    finite = values[np.isfinite(values)]
+    rng = np.random.default_rng(seed)
+    means = np.array([finite[rng.integers(0, len(finite), len(finite))].mean() for _ in range(resamples)])
+    name = metric.replace("-", "_")
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}
+
+
+def _write_per_item(path, metric: str, ids: list, values: np.ndarray, reasons: list) -> None:
+    from gentools.files import atomic_path
+
+    with atomic_path(os.fspath(path)) as tmp, open(tmp, "w", encoding="utf-8") as out:
+        out.write(f"id\tref_id\t{metric.replace('-', '_')}\treason\n")
+        for (gen_id, ref_id), value, reason in zip(ids, values, reasons):
+            text = "nan" if math.isnan(value) else repr(float(value))
+            out.write(f"{escape(gen_id)}\t{escape(ref_id)}\t{text}\t{reason}\n")
