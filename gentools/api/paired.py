@@ -190,10 +190,13 @@ def _workers(workers: Optional[int]) -> int:
     return (os.cpu_count() or 1) if workers is None else workers
 
 
-def _require(module: str) -> None:
-    from gentools.features.backbones.base import require_package
-
-    require_package(module, "paired")
+def _require(module: str, metric: str) -> None:
+    """``import module``, or one usage line naming the extra that installs it."""
+    try:
+        __import__(module)
+    except ImportError:
+        raise UsageError(f"{metric} needs the '{module}' package: pip install 'gentools[paired]'"
+                         + (" (it builds from source: a C compiler is needed)" if module == "pesq" else "")) from None
 
 
 @register_metric(
@@ -212,7 +215,7 @@ def pesq(gen, ref, *, mode, sample_rate, workers, pairs, allow_unmatched, per_it
     from gentools.api.pairing import score_each
     from gentools.metrics import speech
 
-    _require("pesq")
+    _require("pesq", "pesq")
     return score_each("pesq", gen, ref, functools.partial(speech.pesq, mode=mode),
                       rate_of=lambda rate: 16000 if mode == "wb" else (rate if rate in (8000, 16000) else 8000),
                       pairs=pairs, allow_unmatched=allow_unmatched, per_item=per_item, bootstrap=bootstrap,
@@ -225,7 +228,7 @@ def _stoi(metric: str, extended: bool, gen, ref, **given) -> Result:
     from gentools.api.pairing import score_each
     from gentools.metrics import speech
 
-    _require("pystoi")
+    _require("pystoi", metric)
     workers = _workers(given.pop("workers"))
     return score_each(metric, gen, ref, functools.partial(speech.stoi, extended=extended), rate_of=lambda rate: rate,
                       workers=workers, params={"extended": extended}, **given)
