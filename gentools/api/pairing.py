@@ -245,15 +245,8 @@ def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatc
     reasons = [""] * len(matched)
     groups: dict = {}
     for k, (i, j) in enumerate(matched):
-        try:
-            x = a.read(i)
-        except ValueError as exc:
-            reasons[k] = f"gen: {escape(str(exc))}"
-            continue
-        try:
-            y = b.read(j)
-        except ValueError as exc:
-            reasons[k] = f"ref: {escape(str(exc))}"
+        x, y, reasons[k] = _read_pair(a, b, i, j)
+        if reasons[k]:
             continue
         if x.shape != y.shape:
             raise InputError(f"{escape(a.ids[i])}: {_shape(x)} against its reference's {_shape(y)} "
@@ -309,11 +302,8 @@ def score_each(metric: str, gen, ref, function, *, rate_of, pairs, allow_unmatch
     reasons = [""] * len(matched)
     jobs, rates = [], set()
     for k, (i, j) in enumerate(matched):
-        try:
-            y, y_rate = b.read(j)
-            x, x_rate = a.read(i)
-        except ValueError as exc:
-            reasons[k] = escape(str(exc))
+        (x, x_rate), (y, y_rate), reasons[k] = _read_pair(a, b, i, j, failed=((None, None), (None, None)))
+        if reasons[k]:
             continue
         target = rate_of(y_rate)
         x, y = (w if r == target else resample(torch.from_numpy(w), r, target).numpy() for w, r in ((x, x_rate),
@@ -322,7 +312,7 @@ def score_each(metric: str, gen, ref, function, *, rate_of, pairs, allow_unmatch
         jobs.append((k, y, x, target))
     for (k, *_), (value, reason) in zip(jobs, _map(function, [job[1:] for job in jobs], workers)):
         values[k], reasons[k] = value, reason
-    resampled = any(target not in (x_rate, y_rate) or x_rate != y_rate for x_rate, y_rate, target in rates)
+    resampled = any(target != x_rate or target != y_rate for x_rate, y_rate, target in rates)
     settings = dict(params, rate=sorted({target for *_, target in rates}),
                     resampler="kaiser-sinc (fadtk's: width 64, rolloff 0.9476, beta 14.77)" if resampled else "none")
     return _report(metric, a, b, matched, (unmatched_gen, unmatched_ref) if allow_unmatched else None, values,
@@ -337,6 +327,19 @@ def _map(function, arguments: list, workers: int) -> list:
 
     with multiprocessing.get_context("spawn").Pool(min(workers, len(arguments))) as pool:
         return pool.starmap(function, arguments, chunksize=max(1, len(arguments) // (4 * workers)))
+
+
+def _read_pair(a: Side, b: Side, i: int, j: int, failed=(None, None)) -> tuple:
+    """``(gen item i, ref item j, "")``, or ``failed`` and the reason one of them cannot be read."""
+    try:
+        x = a.read(i)
+    except ValueError as exc:
+        return (*failed, f"gen: {escape(str(exc))}")
+    try:
+        y = b.read(j)
+    except ValueError as exc:
+        return (*failed, f"ref: {escape(str(exc))}")
+    return x, y, ""
 
 
 def _shape(image: np.ndarray) -> str:
