@@ -72,11 +72,17 @@ def bench_ssim(n: int, size: int, batch: int) -> None:
     start = time.perf_counter()
     ours = gentools.ssim(gen, ref, batch_size=batch, per_item=None)
     mine = time.perf_counter() - start
-    print(f"{n} pairs of {size}x{size} RGB, {torch.get_num_threads()} torch threads")
-    print(f"pytorch-msssim 1.0.0 (float32)\t{n / peer:.1f} pairs/s")
-    print(f"gentools ssim (float64)\t{n / mine:.1f} pairs/s")
-    print(f"ratio (gentools / pytorch-msssim speed)\t{peer / mine:.2f}")
-    print(f"mean ssim: gentools {ours['ssim']:.9f}, pytorch-msssim {theirs.mean():.9f}")
+    report(f"{n} pairs of {size}x{size} RGB, {torch.get_num_threads()} torch threads", n,
+           ("pytorch-msssim 1.0.0 (float32)", peer, theirs.mean()), ("gentools ssim (float64)", mine, ours["ssim"]))
+
+
+def report(title: str, n: int, peer: tuple, ours: tuple) -> None:
+    """The two rates, the ratio (above 1: gentools is faster) and the two means; ``(name, seconds, mean)`` each."""
+    print(title)
+    for name, seconds, _ in (peer, ours):
+        print(f"{name}\t{n / seconds:.1f} pairs/s")
+    print(f"ratio (gentools / peer speed)\t{peer[1] / ours[1]:.2f}")
+    print(f"mean: {ours[0]} {ours[2]:.9f}, {peer[0]} {peer[2]:.9f}")
 
 
 def bench_pesq(n: int) -> None:
@@ -113,12 +119,9 @@ def bench_pesq(n: int) -> None:
         start = time.perf_counter()
         ours = gentools.pesq(os.path.join(folder, "gen"), os.path.join(folder, "ref"))
         mine = time.perf_counter() - start
-    print(f"{n} pairs of 3 s at 16 kHz, PESQ wb")
-    print(f"pesq 0.0.4 loop\t{n / peer:.1f} pairs/s")
-    print(f"gentools pesq ({os.cpu_count()} processes)\t{n / mine:.1f} pairs/s")
-    print(f"ratio (gentools / pesq loop speed)\t{peer / mine:.2f}")
-    print(f"mean pesq: gentools {ours['pesq']:.9f} ({ours['pairs_failed']} failed), pesq loop "
-          f"{np.nanmean(theirs):.9f} ({int(np.isnan(theirs).sum())} failed)")
+    report(f"{n} pairs of 3 s at 16 kHz, PESQ wb; failed pairs: gentools {ours['pairs_failed']}, the loop "
+           f"{int(np.isnan(theirs).sum())}", n, ("pesq 0.0.4 loop", peer, np.nanmean(theirs)),
+           (f"gentools pesq ({os.cpu_count()} processes)", mine, ours["pesq"]))
 
 
 def bench_lpips(n: int, size: int, batch: int) -> None:
@@ -152,11 +155,8 @@ def bench_lpips(n: int, size: int, batch: int) -> None:
         start = time.perf_counter()
         ours = gentools.lpips(gen, ref, weights=trunk, batch_size=batch)
         mine = time.perf_counter() - start
-    print(f"{n} pairs of {size}x{size} RGB, LPIPS alex")
-    print(f"lpips 0.1.4\t{n / peer:.1f} pairs/s")
-    print(f"gentools lpips\t{n / mine:.1f} pairs/s")
-    print(f"ratio (gentools / lpips speed)\t{peer / mine:.2f}")
-    print(f"mean lpips: gentools {ours['lpips']:.9f}, lpips {torch.cat(theirs).double().mean().item():.9f}")
+    report(f"{n} pairs of {size}x{size} RGB, LPIPS alex", n,
+           ("lpips 0.1.4", peer, torch.cat(theirs).double().mean().item()), ("gentools lpips", mine, ours["lpips"]))
 
 
 if __name__ == "__main__":
