@@ -124,3 +124,36 @@ def test_a_44_1_khz_pair_is_resampled_with_the_kaiser_resampler_and_workers_chan
     assert record["values"]["pesq"] == pytest.approx(expected, rel=1e-12)
     in_process = gentools.pesq(str(tmp_path / "gen"), str(tmp_path / "ref"), workers=0)
     assert in_process["pesq"] == record["values"]["pesq"]
+
+
+def test_pesq_at_8_khz_narrow_band_and_a_pair_without_utterances(tmp_path):
+    """nb on 8 kHz files equals pesq.pesq exactly; a pair in which PESQ detects no utterance (drawn from the
+    benchmark's generator until pesq raises NoUtterancesError) is NaN with PESQ's reason, never its error code."""
+    rng = np.random.default_rng(0)
+    t = np.arange(3 * 16000) / 16000
+    for attempt in range(400):
+        pitch = rng.uniform(120, 220)
+        voice = sum(np.sin(2 * np.pi * pitch * k * t + rng.uniform(0, 6)) / k for k in range(1, 12))
+        envelope = np.clip(np.sin(2 * np.pi * rng.uniform(2.5, 4.0) * t), 0, None) ** 2
+        clean = (0.3 * voice * envelope / np.abs(voice).max()).astype(np.float32)
+        noisy = (clean + rng.normal(0, 0.02, clean.shape)).astype(np.float32)
+        try:
+            pesq.pesq(16000, clean.astype(np.float64), noisy.astype(np.float64), "wb")
+        except pesq.NoUtterancesError:
+            break
+    else:
+        pytest.fail("no pair without utterances in 400 draws")
+    _write(tmp_path / "ref", "none", clean, 16000)
+    _write(tmp_path / "gen", "none", noisy, 16000)
+    proc = run_cli("pesq", tmp_path / "gen", tmp_path / "ref", "--per-item", tmp_path / "p.tsv", "--workers", "0")
+    assert proc.returncode == 1 and "pesq: no pair could be scored" in proc.stderr.decode()  # the only pair
+    none = _per_item(tmp_path / "p.tsv")["none"]  # written before the summary fails
+    assert none[1] == "PESQ detected no utterances (its error -7)" and np.isnan(none[0])
+    clean8, noisy8 = speech_like(3.0, 8000, 7), speech_like(3.0, 8000, 7) * 0.7
+    _write(tmp_path / "ref8", "eight", clean8, 8000)
+    _write(tmp_path / "gen8", "eight", noisy8 + np.float32(0.01) * np.sin(np.arange(len(noisy8))).astype(np.float32),
+           8000)
+    proc = run_cli("pesq", tmp_path / "gen8", tmp_path / "ref8", "--mode", "nb", "--per-item", tmp_path / "p8.tsv",
+                   "--workers", "0", check=0)
+    expected = pesq.pesq(8000, _read(tmp_path / "ref8" / "eight.wav"), _read(tmp_path / "gen8" / "eight.wav"), "nb")
+    assert _per_item(tmp_path / "p8.tsv")["eight"] == (expected, "")  # exactly, at 8 kHz
