@@ -25,6 +25,7 @@ import numpy as np
 
 from gentools import kinds, memory, presets
 from gentools.api import evaluator_checks as checks
+from gentools.api.evaluator_pairs import PairTallies
 from gentools.api.log import append_jsonl, envelope
 from gentools.errors import GentoolsError, InputError, MetricsError, UsageError, option, warn
 from gentools.inputs import InputLike, describe, load
@@ -48,7 +49,13 @@ class Evaluator:
     videos (``ToTensor()``, sigmoid decoders); with an audio backbone it is refused (waveforms are [-1, 1]).
     With an audio backbone the preset's 16-bit round trip applies as in ``extract`` (``preset="fadtk"``).
     ``frames`` / ``subsample``: with a video backbone, the clip each video
-    is cut to (default the preset's, 16 and 1), as ``extract --frames --subsample``. Unknown metrics or options,
+    is cut to (default the preset's, 16 and 1), as ``extract --frames --subsample``.
+
+    The paired metrics (``ssim``, ``ms-ssim``, ``psnr``, ``lpips``; ``pesq``, ``stoi``, ``estoi``) score each
+    output against its own target, ``update(recon, target=x)``, with running sums; they need no reference
+    file or backbone (``Evaluator(metrics=["psnr", "ssim", "lpips"])``), and their options are their scorers'
+    (``{"ssim": {"preset": "skimage"}, "lpips": {"net": "vgg"}}``; LPIPS' network is loaded here, on
+    ``device``). Unknown metrics or options,
     options of the wrong type, a metric the backbone or the reference cannot feed, and a subset larger than the
     reference raise a one-line
     :class:`GentoolsError` here, not after sampling.
@@ -65,30 +72,48 @@ class Evaluator:
         if reference is not None:
             warn("Evaluator(reference=...) is now Evaluator(ref=...)")
             ref = reference if ref is None else ref
-        if ref is None:
-            raise UsageError("Evaluator needs a reference: Evaluator(ref='ref.h5', ...)")
         self.metrics = checks.chosen(metrics)
+        self._features = {name: chosen for name, chosen in self.metrics.items() if not chosen[0].paired}
+        paired = {name: chosen for name, chosen in self.metrics.items() if chosen[0].paired}
         if tuple(pixel_range) not in PIXEL_RANGES:
             raise UsageError(f"Evaluator: {option('pixel_range', tuple(pixel_range))}: expected (-1, 1) or (0, 1)")
         self.pixel_range = tuple(pixel_range)
-        self.reference = load(ref)
         self.preset = preset
-        parity = presets.get(preset)
-        self.net = backbone_for(backbone, parity, weights, resize, False, resolve_device(device or "auto"))
-        self.kind = kinds.of_net(self.net)
-        self._batches = self.kind.adapter(self.net, parity, self.pixel_range, frames, subsample)
-        self.provenance = {**self.net.provenance(), "source": "evaluator", "preset": preset or ""}
-        checks.reference_guard(self.provenance, self.reference, force)
-        self._check_feeds()
+        torch_device = resolve_device(device or "auto")
+        self.reference, self.net, self.kind = None, None, None
+        self.provenance = {"source": "evaluator"}
+        if self._features:
+            if ref is None:
+                raise UsageError(f"Evaluator: {', '.join(self._features)} need a reference: "
+                                 f"Evaluator(ref='ref.h5', ...)")
+            self.reference = load(ref)
+            parity = presets.get(preset)
+            self.net = backbone_for(backbone, parity, weights, resize, False, torch_device)
+            self.kind = kinds.of_net(self.net)
+            self._batches = self.kind.adapter(self.net, parity, self.pixel_range, frames, subsample)
+            self.provenance = {**self.net.provenance(), "source": "evaluator", "preset": preset or ""}
+            checks.reference_guard(self.provenance, self.reference, force)
+            self._check_feeds()
+        else:
+            given = [name for name, value in (("ref", ref), ("backbone", backbone), ("weights", weights),
+                                              ("resize", resize), ("preset", preset), ("frames", frames),
+                                              ("subsample", subsample)) if value is not None]
+            if given:
+                raise UsageError(f"Evaluator: {option(given[0])} feeds the metrics over stored features; "
+                                 f"{', '.join(paired)} take each output's own target in update(x, target=y)")
+        self._pairs = PairTallies(paired, torch_device, self.pixel_range) if paired else None
+        if self._pairs is not None and self.kind is not None and self._pairs.modality != self.kind.name:
+            raise UsageError(f"Evaluator: {', '.join(paired)} score {self._pairs.modality} and the backbone "
+                             f"{self.net.name} takes {self.kind.name} inputs; one update() feeds both")
         self._warned_range = False
         self.reset()
 
     def _check_feeds(self) -> None:
         """A metric the backbone or the reference cannot feed is refused now, naming the fix."""
-        needed = {name for metric, options in self.metrics.values() for name in checks.datasets(metric, options)}
+        needed = {name for metric, options in self._features.values() for name in checks.datasets(metric, options)}
         if needed - {"features"}:
             produced = set(checks.probe(self.net))
-            for metric, options in self.metrics.values():
+            for metric, options in self._features.values():
                 missing = [d for d in checks.datasets(metric, options) if d not in produced]
                 if missing:
                     raise UsageError(f"Evaluator: {metric.name} needs '{missing[0]}', which the backbone "
@@ -96,7 +121,7 @@ class Evaluator:
                                      hint="choose a classifier backbone such as inception" if missing[0] == "logits"
                                      else "")
         ref = self.reference
-        for metric, options in self.metrics.values():
+        for metric, options in self._features.values():
             if len(metric.inputs) < 2 or metric.inputs[1].optional:
                 continue
             if metric.inputs[1].rows and ref.kind != "features":
@@ -120,30 +145,49 @@ class Evaluator:
         self._ids: list = []  # kinds of many rows per input (audio): each row's input, for per-file statistics
         self._inputs = 0  # images, waveforms or videos seen
         self._started = time.perf_counter()
+        if self._pairs is not None:
+            self._pairs.reset()
 
     @property
     def n(self) -> int:
         """Samples (images or waveforms) seen since :meth:`reset` on this rank."""
         return self._inputs
 
-    def update(self, images, labels=None, sample_rate: Optional[int] = None) -> None:
+    def update(self, images, labels=None, sample_rate: Optional[int] = None, *, target=None) -> None:
         """Add a batch ``[B, 3, H, W]`` (or ``[B, 1, H, W]``, repeated to 3 channels), torch or numpy: uint8, or
         float in ``pixel_range`` quantised as ``extract --generator`` does (``x * 127.5 + 128`` for [-1, 1],
         clamped, truncated). With an audio backbone, waveforms ``[B, T]`` or ``[B, C, T]`` floats in [-1, 1] at
         ``sample_rate`` Hz, through the mono, resampling and framing of ``extract`` (one row per frame).
         With a video backbone, videos ``[B, T, C, H, W]`` (uint8, or floats in [-1, 1] quantised as StyleGAN-V
         does), each cut to one clip as ``extract`` cuts files (the preset's frames and subsample, from frame 0).
-        ``labels``: one per image, waveform or video (kept for per-class metrics). An empty batch adds nothing;
-        bad input raises and changes nothing."""
-        rows = self._batches.rows(images, sample_rate, self._inputs)  # the batch is checked, then run
-        count = rows.consumed()
-        labels = _labels_for(labels, count, self._batches.noun)
-        if count == 0:  # an empty share (a rank with nothing left to do) adds nothing
-            return
-        row_labels = None if labels is None else [labels[p] for p in rows.positions]
-        self._add(rows.arrays, row_labels)
-        if self.kind.rows_per_input:
-            self._ids += rows.ids
+        ``labels``: one per image, waveform or video (kept for per-class metrics). ``target``: each output's own
+        reference, of the same shape and type, for the paired metrics (``ssim``, ``psnr``, ``lpips``, ``pesq``,
+        ...; :mod:`gentools.api.evaluator_pairs`): images scored as they are (uint8 with data range 255, floats in
+        ``pixel_range``), waveforms at ``sample_rate``. An empty batch adds nothing; bad input raises and changes
+        nothing."""
+        if (target is None) != (self._pairs is None):
+            raise UsageError(f"Evaluator: {', '.join(self._pairs.scorers)} need each output's target: "
+                             f"update(x, target=y)" if target is None else
+                             "update(target=...) feeds the paired metrics (ssim, psnr, lpips, pesq, ...), and none "
+                             "is chosen")
+        scored = self._pairs.score(images, target, sample_rate) if self._pairs is not None else None
+        if self._features:
+            rows = self._batches.rows(images, sample_rate, self._inputs)  # the batch is checked, then run
+            count = rows.consumed()
+            labels = _labels_for(labels, count, self._batches.noun)
+            if count == 0:  # an empty share (a rank with nothing left to do) adds nothing
+                return
+            row_labels = None if labels is None else [labels[p] for p in rows.positions]
+            self._add(rows.arrays, row_labels)
+            if self.kind.rows_per_input:
+                self._ids += rows.ids
+        else:
+            if labels is not None:
+                raise UsageError("update(labels=...): labels feed the per-class metrics over features; the paired "
+                                 "metrics take none")
+            count = len(images)
+        if scored is not None:
+            self._pairs.add(scored)
         self._inputs += count
 
     def _add(self, rows: dict, labels) -> None:
@@ -164,7 +208,7 @@ class Evaluator:
     def _streams_stats(self) -> bool:
         """Whether a metric registered with ``evaluator="stats"`` (FID) is chosen: the running mean and scatter
         are kept for it, not the rows."""
-        return any(metric.evaluator == "stats" for metric, _ in self.metrics.values())
+        return any(metric.evaluator == "stats" for metric, _ in self._features.values())
 
     def _needs_rows(self) -> bool:
         """Whether a metric reads the rows: a ``rows`` one, per class, or a ``stats`` one on another route than
@@ -172,14 +216,14 @@ class Evaluator:
         return any(options.get("per_class") or metric.evaluator == "rows" and "features" in metric.datasets
                    or metric.evaluator == "stats"
                    and presets.get(options.get("preset", self.preset)).frechet_route != "exact"
-                   for metric, options in self.metrics.values())
+                   for metric, options in self._features.values())
 
     def _kept(self, dim: int) -> set:
         kept = set()
         rows = len(self._labels)
         if self._needs_rows() or (self._streams_stats() and rows < dim and (rows == 0 or "features" in self._rows)):
             kept.add("features")
-        for metric, options in self.metrics.values():
+        for metric, options in self._features.values():
             kept |= set(checks.datasets(metric, options)) - {"features"}
         return kept
 
@@ -187,6 +231,22 @@ class Evaluator:
         """Every chosen metric over all samples since :meth:`reset` (all ranks), named as the API names them.
         A metric that cannot run does not take the others down: a :class:`MetricsError` names it and carries
         the other values in ``.partial``."""
+        values, failures = self._compute_features() if self._features else ({}, {})
+        if self._pairs is not None:
+            paired, paired_failures = self._pairs.compute()
+            self._total = paired["pairs"]
+            if not self._total:
+                raise InputError("no samples: call update(x, target=y) before compute()")
+            values.update(paired)
+            failures.update(paired_failures)
+        if failures:
+            failed = "; ".join(f"{name}: {exc}" for name, exc in failures.items())
+            done = f" (the other values are in .partial: {', '.join(values)})" if values else ""
+            raise MetricsError(f"{failed}{done}", values, failures)
+        return values
+
+    def _compute_features(self) -> tuple:
+        """``(values, failures)`` of the metrics over features."""
         stats, rows, labels = _gathered(self._stats, self._rows, self._labels)
         self._total = len(labels)
         if not labels:
@@ -203,7 +263,7 @@ class Evaluator:
             gen = FeatureFile("<evaluator>", arrays, dict(self.provenance, count=len(labels)))
         values: dict = {}
         failures: dict = {}
-        for name, (metric, options) in self.metrics.items():
+        for name, (metric, options) in self._features.items():
             options = dict(options)
             if "preset" in metric.keywords and self.preset and "preset" not in options:
                 options["preset"] = self.preset
@@ -215,11 +275,7 @@ class Evaluator:
                 values.update(metric(*inputs, **options))
             except GentoolsError as exc:
                 failures[name] = exc
-        if failures:
-            failed = "; ".join(f"{name}: {exc}" for name, exc in failures.items())
-            done = f" (the other values are in .partial: {', '.join(values)})" if values else ""
-            raise MetricsError(f"{failed}{done}", values, failures)
-        return values
+        return values, failures
 
     def log(self, path, step: Optional[int] = None, tags: Optional[dict] = None, **scalars) -> dict:
         """Append one JSONL line, the ``--append`` envelope: the metric values plus ``scalars`` (``loss=...``,
@@ -237,10 +293,12 @@ class Evaluator:
             failure, values = exc, dict(exc.partial)
         values.update({name: as_scalar(value) for name, value in scalars.items()})
         if rank() == 0:
-            params = {"metrics": {name: options for name, (_, options) in self.metrics.items()}, "n": self._total}
+            params = {"metrics": {name: options for name, (_, options) in self.metrics.items()}, "n": self._total,
+                      **({"paired": self._pairs.settings()} if self._pairs is not None else {})}
             if failure is not None:
                 params["failed"] = {name: str(exc) for name, exc in failure.failures.items()}
-            record = envelope("evaluate", values, [describe(self.reference)], params, tags,
+            inputs = [describe(self.reference)] if self.reference is not None else []
+            record = envelope("evaluate", values, inputs, params, tags,
                               time.perf_counter() - self._started)
             append_jsonl(path, record)
         if failure is not None:

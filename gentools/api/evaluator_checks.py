@@ -32,9 +32,24 @@ def chosen(metrics) -> dict:
                              f"stored features")
         if not isinstance(options, Mapping):
             raise UsageError(f"Evaluator: the options of {name} must be a dict, got {type(options).__name__}")
+        if metric.paired:
+            _paired_options(metric, options)
         metric.check_options(dict(options), f"Evaluator metrics[{name!r}]")
         chosen[metric.name] = (metric, dict(options))
     return chosen
+
+
+def _paired_options(metric, options: Mapping) -> None:
+    """A paired metric takes its scorer's options in training (the reading, pairing and output ones are its
+    command's)."""
+    from gentools.api.evaluator_pairs import scorer_options
+
+    allowed = scorer_options(metric)
+    for name in options:
+        if name not in allowed:
+            hint = " (the Evaluator's pixel_range applies)" if name == "pixel_range" else ""
+            raise UsageError(f"Evaluator: {metric.name} takes {', '.join(allowed) or 'no options'} in training; "
+                             f"{name!r} is an option of its command{hint}")
 
 
 def evaluable() -> list:

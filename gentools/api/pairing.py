@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -38,6 +38,45 @@ class Side:
     source: str
 
 
+@dataclass(frozen=True)
+class Scorer:
+    """How a paired metric scores a pair, whoever feeds it (the command's files, the Evaluator's batches).
+
+    Images: ``score(x, y, span) -> (n,)`` on float64 ``(n, C, H, W)`` tensors whose values lie in ``span`` =
+    ``(low, high)`` (``(0, 255)`` for 8-bit). Sounds: ``function(reference, generated, rate) -> (value, reason)``
+    per pair, both brought to ``rate_of(the reference's rate)`` Hz. ``identical``: a pair scoring inf (PSNR of
+    identical images) is counted in ``NAME_identical`` and the mean is over the others. ``checked(span,
+    smallest)``: run once every pair is scored, with the smallest float value seen (None for 8-bit), to refuse a
+    whole set (LPIPS: [0, 1] images declared [-1, 1]). ``params``: the settings for provenance and the JSON."""
+
+    params: dict
+    score: Optional[Callable] = None
+    function: Optional[Callable] = None
+    rate_of: Optional[Callable] = None
+    identical: bool = False
+    checked: Optional[Callable] = None
+
+    @property
+    def sound(self) -> bool:
+        return self.function is not None
+
+
+def summary(metric: str, scorer: Scorer, total: float, finite: int, infinite: int) -> dict:
+    """The mean ``total / finite`` as ``NAME``; for an ``identical`` scorer also ``NAME_identical`` (a warning
+    when there are any), the mean being over the pairs that differ."""
+    name = metric.replace("-", "_")
+    if not finite + infinite:
+        raise InputError(f"{metric}: no pair could be scored")
+    if not scorer.identical:
+        return {name: total / finite}
+    if infinite:
+        warn(f"{metric}: {infinite} of {finite + infinite} pairs are identical ({name.upper()} inf); the mean is over the "
+             f"other {finite}")
+    if not finite:
+        raise InputError(f"{metric}: every one of the {infinite} pairs is identical ({name.upper()} inf)")
+    return {name: total / finite, f"{name}_identical": infinite}
+
+
 def _side(value, what: str) -> Side:
     """A folder, archive, glob or array file (paths), or an ``(N, H, W[, C])`` array."""
     if isinstance(value, (str, os.PathLike)):
@@ -49,24 +88,50 @@ def _side(value, what: str) -> Side:
         if os.path.isfile(path) and not path.lower().endswith(containers) and not is_image_name(path):
             raise InputError(f"{escape(path)}: not an image, nor a folder, archive or array of images (a paired "
                              f"metric scores images, not features)")
+        if os.path.isfile(path) and path.lower().endswith(ARRAY_SUFFIXES):
+            return _array_side(_array_file(path), escape(path), escape(path))
         items, source = list_inputs([path])
         if not items:
             raise InputError(f"{escape(os.fspath(value))}: no images found")
         reader = Reader()
         ids = [_pair_id(item, os.fspath(value)) for item in items]
-        if any(item.kind == "array" for item in items):
-            first = reader.handle(items[0])
-            dtype = np.asarray(first[0]).dtype
-            read = _array_reader(lambda i: np.asarray(reader.handle(items[i])[items[i].member]))
-        else:
-            dtype = np.dtype(np.uint8)  # decoded with PIL convert("RGB"), as every image input
-            read = lambda i: reader.read(items[i])  # noqa: E731
-        return Side(_unique(ids, os.fspath(value)), read, dtype, escape(os.fspath(value)), source)
+        read = lambda i: reader.read(items[i])  # noqa: E731  (PIL convert("RGB"), as every image input)
+        return Side(_unique(ids, os.fspath(value)), read, np.dtype(np.uint8), escape(os.fspath(value)), source)
     array = np.asarray(value)
     if array.ndim not in (3, 4) or not array.size:
         raise UsageError(f"{what}: expected an (N, H, W) or (N, H, W, C) array, got shape {array.shape}")
-    return Side([str(i) for i in range(len(array))], _array_reader(lambda i: array[i]), array.dtype,
-                f"{what} array", f"{what} array")
+    return _array_side(array, f"{what} array", f"{what} array")
+
+
+def _array_file(path: str) -> np.ndarray:
+    """An ``.npy`` (memory-mapped) or ``.npz`` array of uint8 or float images, ``[N, H, W(, C)]`` or
+    ``[N, C, H, W]``; no pickles."""
+    import zipfile
+
+    from gentools.features.items import npz_member
+
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False) if path.lower().endswith(".npy") \
+            else npz_member(path)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{escape(path)}: cannot read the image array ({escape(str(exc))})") from None
+    if array.dtype != np.uint8 and array.dtype.kind != "f":
+        raise InputError(f"{escape(path)}: image arrays must be uint8 or float, this one is {array.dtype}")
+    if array.ndim not in (3, 4) or not len(array):
+        raise InputError(f"{escape(path)}: image arrays must be [N, H, W(, C)] with N > 0, this one is "
+                         f"{list(array.shape)}")
+    return array
+
+
+def _array_side(array: np.ndarray, label: str, source: str) -> Side:
+    """Rows of an image array by index, each ``(H, W, C)`` (a channels-first row moved, a gray one given C 1)."""
+    def read(i: int) -> np.ndarray:
+        image = np.asarray(array[i])
+        if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[-1] not in (1, 3, 4):
+            image = np.moveaxis(image, 0, -1)
+        return image[..., None] if image.ndim == 2 else image
+
+    return Side([str(i) for i in range(len(array))], read, array.dtype, label, source)
 
 
 def sound_side(value, what: str, sample_rate: Optional[int]) -> Side:
@@ -125,14 +190,6 @@ def _pair_id(item, arg: str) -> str:
     else:
         name = os.path.basename(item.path)
     return os.path.splitext(name.replace(os.sep, "/"))[0]
-
-
-def _array_reader(row):
-    def read(i: int) -> np.ndarray:
-        image = np.asarray(row(i))
-        return image[..., None] if image.ndim == 2 else image
-
-    return read
 
 
 def _unique(ids: list, where: str) -> list:
@@ -225,12 +282,11 @@ def data_range_of(dtype: np.dtype, given: Optional[float], metric: str) -> float
     return float(given)
 
 
-def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatched, batch_size, device,
-                per_item, bootstrap, seed, params: dict, summary=None, span_of=None, checked=None) -> Result:
-    """Read and match both sets, ``score(x, y, span) -> (n,)`` on batches of pairs of one shape (float64
-    ``(n, C, H, W)`` tensors), write ``per_item``, and return the mean, the counts and the bootstrap interval.
-    ``span``: :func:`data_range_of` the inputs' type, or ``span_of(dtype)``; ``checked()`` runs once every pair is
-    scored, before anything is written."""
+def score_pairs(metric: str, gen, ref, scorer: Scorer, *, data_range, pairs, allow_unmatched, batch_size, device,
+                per_item, bootstrap, seed, span_of=None) -> Result:
+    """Read and match both sets, score them with ``scorer`` in batches of pairs of one shape, write
+    ``per_item``, and return the mean, the counts and the bootstrap interval. The values' span: ``(0,``
+    :func:`data_range_of` ``)`` the inputs' type, or ``span_of(dtype)``."""
     import torch
 
     a, b = _side(gen, "gen"), _side(ref, "ref")
@@ -239,11 +295,12 @@ def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatc
     if a.dtype != b.dtype:
         raise UsageError(f"{metric}: {a.label} holds {a.dtype.name} values and {b.label} {b.dtype.name}: give both "
                          f"sets in one type")
-    span = span_of(a.dtype) if span_of is not None else data_range_of(a.dtype, data_range, metric)
+    span = span_of(a.dtype) if span_of is not None else (0.0, data_range_of(a.dtype, data_range, metric))
     torch_device = torch.device(device)
     values = np.full(len(matched), np.nan)
     reasons = [""] * len(matched)
     groups: dict = {}
+    smallest = [None]
     for k, (i, j) in enumerate(matched):
         x, y, reasons[k] = _read_pair(a, b, i, j)
         if reasons[k]:
@@ -254,24 +311,26 @@ def score_pairs(metric: str, gen, ref, score, *, data_range, pairs, allow_unmatc
         group = groups.setdefault(x.shape, [])
         group.append((k, x, y))
         if len(group) == batch_size:
-            _flush(group, values, score, span, torch_device)
+            _flush(group, values, scorer.score, span, torch_device, smallest)
     for group in groups.values():
-        _flush(group, values, score, span, torch_device)
-    if checked is not None:
-        checked()
-    settings = dict(params, **({"data_range": span} if span_of is None else {}))
-    return _report(metric, a, b, matched, (unmatched_gen, unmatched_ref) if allow_unmatched else None, values,
-                   reasons, per_item, bootstrap, seed, settings, summary)
+        _flush(group, values, scorer.score, span, torch_device, smallest)
+    if scorer.checked is not None:
+        scorer.checked(span, smallest[0])
+    settings = dict(scorer.params, **({"data_range": span[1] - span[0]} if span_of is None else
+                                       {"pixel_range": ",".join(f"{v:g}" for v in span)}))
+    return _report(metric, scorer, a, b, matched, (unmatched_gen, unmatched_ref) if allow_unmatched else None,
+                   values, reasons, per_item, bootstrap, seed, settings)
 
 
-def _report(metric: str, a: Side, b: Side, matched: list, unmatched: Optional[tuple], values: np.ndarray,
-            reasons: list, per_item, bootstrap: int, seed: int, settings: dict, summary=None) -> Result:
+def _report(metric: str, scorer: Scorer, a: Side, b: Side, matched: list, unmatched: Optional[tuple],
+            values: np.ndarray, reasons: list, per_item, bootstrap: int, seed: int, settings: dict) -> Result:
     """What every paired command reports: ``per_item`` written, the mean (``summary``), the counts of pairs
     scored and failed (a warning names the first failure), the unmatched counts, the bootstrap interval."""
     scored = ~np.isnan(values)
     if per_item is not None:
         _write_per_item(per_item, metric, [(a.ids[i], b.ids[j]) for i, j in matched], values, reasons)
-    result = (summary or _mean)(metric, values[scored])
+    finite = values[np.isfinite(values)]
+    result = summary(metric, scorer, float(finite.sum()), len(finite), int(scored.sum()) - len(finite))
     result.update({"pairs_scored": int(scored.sum()), "pairs_failed": int((~scored).sum())})
     if unmatched is not None:
         result.update({"unmatched_gen": unmatched[0], "unmatched_ref": unmatched[1]})
@@ -286,15 +345,10 @@ def _report(metric: str, a: Side, b: Side, matched: list, unmatched: Optional[tu
                                        seed=seed if bootstrap else None))
 
 
-def score_each(metric: str, gen, ref, function, *, rate_of, pairs, allow_unmatched, per_item, bootstrap, seed,
-               workers, sample_rate, params: dict) -> Result:
-    """Sound pairs: read and match both sets, bring each pair to ``rate_of(reference rate)`` Hz with gentools'
-    Kaiser-sinc resampler (:mod:`gentools.features.resample`), then ``function(reference, generated, rate) ->
-    (value, reason)`` per pair, on ``workers`` processes (0: this one); report as :func:`score_pairs`."""
-    import torch
-
-    from gentools.features.resample import resample
-
+def score_each(metric: str, gen, ref, scorer: Scorer, *, pairs, allow_unmatched, per_item, bootstrap, seed,
+               workers, sample_rate) -> Result:
+    """Sound pairs: read and match both sets, bring each pair to the scorer's rate (:func:`to_rate`), then score
+    each pair on ``workers`` processes (0: this one); report as :func:`score_pairs`."""
     a, b = sound_side(gen, "gen", sample_rate), sound_side(ref, "ref", sample_rate)
     listed = read_pairs_file(pairs) if pairs is not None else None
     matched, unmatched_gen, unmatched_ref = match(a.ids, b.ids, listed, allow_unmatched, (a.label, b.label))
@@ -305,18 +359,35 @@ def score_each(metric: str, gen, ref, function, *, rate_of, pairs, allow_unmatch
         (x, x_rate), (y, y_rate), reasons[k] = _read_pair(a, b, i, j, failed=((None, None), (None, None)))
         if reasons[k]:
             continue
-        target = rate_of(y_rate)
-        x, y = (w if r == target else resample(torch.from_numpy(w), r, target).numpy() for w, r in ((x, x_rate),
-                                                                                                    (y, y_rate)))
+        x, y, target = to_rate(scorer, x, x_rate, y, y_rate)
         rates.add((x_rate, y_rate, target))
         jobs.append((k, y, x, target))
-    for (k, *_), (value, reason) in zip(jobs, _map(function, [job[1:] for job in jobs], workers)):
+    for (k, *_), (value, reason) in zip(jobs, _map(scorer.function, [job[1:] for job in jobs], workers)):
         values[k], reasons[k] = value, reason
+    settings = dict(scorer.params, **rate_settings(rates))
+    return _report(metric, scorer, a, b, matched, (unmatched_gen, unmatched_ref) if allow_unmatched else None,
+                   values, reasons, per_item, bootstrap, seed, settings)
+
+
+def to_rate(scorer: Scorer, x: np.ndarray, x_rate: int, y: np.ndarray, y_rate: int) -> tuple:
+    """``(generated, reference, rate)``: both at ``scorer.rate_of(y_rate)`` Hz, through gentools' Kaiser-sinc
+    resampler (:mod:`gentools.features.resample`) where a rate differs."""
+    import torch
+
+    from gentools.features.resample import resample
+
+    target = scorer.rate_of(y_rate)
+    x, y = (w if r == target else resample(torch.from_numpy(w), r, target).numpy() for w, r in ((x, x_rate),
+                                                                                                (y, y_rate)))
+    return x, y, target
+
+
+def rate_settings(rates) -> dict:
+    """The provenance of the rates ``{(gen rate, ref rate, scored rate)}``: the rates scored, and the resampler
+    where any rate moved."""
     resampled = any(target != x_rate or target != y_rate for x_rate, y_rate, target in rates)
-    settings = dict(params, rate=sorted({target for *_, target in rates}),
-                    resampler="kaiser-sinc (fadtk's: width 64, rolloff 0.9476, beta 14.77)" if resampled else "none")
-    return _report(metric, a, b, matched, (unmatched_gen, unmatched_ref) if allow_unmatched else None, values,
-                   reasons, per_item, bootstrap, seed, settings)
+    return {"rate": sorted({target for *_, target in rates}),
+            "resampler": "kaiser-sinc (fadtk's: width 64, rolloff 0.9476, beta 14.77)" if resampled else "none"}
 
 
 def _map(function, arguments: list, workers: int) -> list:
@@ -346,7 +417,7 @@ def _shape(image: np.ndarray) -> str:
     return "x".join(map(str, image.shape[:2])) + (f"x{image.shape[2]}" if image.ndim == 3 else "")
 
 
-def _flush(group: list, values: np.ndarray, score, span: float, device) -> None:
+def _flush(group: list, values: np.ndarray, score, span: tuple, device, smallest: list) -> None:
     import torch
 
     if not group:
@@ -354,13 +425,10 @@ def _flush(group: list, values: np.ndarray, score, span: float, device) -> None:
     x = torch.from_numpy(np.stack([g[1] for g in group])).to(device, torch.float64).permute(0, 3, 1, 2)
     y = torch.from_numpy(np.stack([g[2] for g in group])).to(device, torch.float64).permute(0, 3, 1, 2)
     values[[g[0] for g in group]] = score(x, y, span).cpu().numpy()
+    if span != (0.0, 255.0):
+        low = float(torch.minimum(x.min(), y.min()))
+        smallest[0] = low if smallest[0] is None else min(smallest[0], low)
     group.clear()
-
-
-def _mean(metric: str, values: np.ndarray) -> dict:
-    if not len(values):
-        raise InputError(f"{metric}: no pair could be scored")
-    return {metric.replace("-", "_"): float(values.mean())}
 
 
 def _bootstrap(metric: str, values: np.ndarray, resamples: int, seed: int) -> dict:

@@ -123,7 +123,8 @@ class Metric:
     aliases: tuple = ()
     check_reference: Optional[Callable] = None
     renamed: dict = field(default_factory=dict)  # an earlier keyword -> today's
-    paired: bool = False  # GEN and REF are items scored pair by pair (matched by id), not feature sets
+    paired: Optional[Callable] = None  # GEN and REF are items scored pair by pair (matched by id), not feature
+    # sets: the factory of the metric's Scorer (gentools.api.pairing), whose keywords the Evaluator takes
 
     @property
     def api_name(self) -> str:
@@ -185,7 +186,7 @@ def register_metric(name: str, *, inputs: Sequence[Input], options: Sequence[Opt
                     datasets: Sequence[str] = ("features",), per_class_means: Optional[dict] = None,
                     evaluator: str = "", progress: bool = False, aliases: Sequence[str] = (),
                     check_reference: Optional[Callable] = None, renamed: Optional[dict] = None,
-                    paired: bool = False):
+                    paired: Optional[Callable] = None):
     """Register the API function below it as metric ``name``.
 
     The function declares its inputs as positional parameters and every option
