@@ -112,6 +112,29 @@ def test_demo_numbers_make_sense(demo):
 
 
 @SLOW
+def test_demo_reconstruction_quality_ranks_the_vaes_and_equals_skimage(demo):
+    """recon.jsonl: ssim, psnr and lpips (random weights) of each VAE's reconstructions against the test digits;
+    the 8-d VAE reconstructs better than the 2-d one on all three, and SSIM equals skimage's on the files."""
+    from skimage.metrics import structural_similarity
+
+    out, _ = demo
+    values: dict = {}
+    for line in (out / "results" / "recon.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        values.setdefault(record["tags"]["model"], {}).update(record["values"])
+    vae, vae2 = values["vae"], values["vae2"]
+    assert vae["ssim"] > vae2["ssim"] and vae["psnr"] > vae2["psnr"] and vae["lpips"] < vae2["lpips"]
+    assert vae["pairs_scored"] == vae2["pairs_scored"] == 200 and vae["pairs_failed"] == 0
+    pairs = [(np.asarray(Image.open(out / "recon" / "vae" / f"{i:04d}.png")),
+              np.asarray(Image.open(out / "recon" / "test" / f"{i:04d}.png"))) for i in range(200)]
+    expected = np.mean([structural_similarity(g, r, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                              data_range=255) for g, r in pairs])
+    assert vae["ssim"] == pytest.approx(expected, abs=1e-9)
+    per_item = (out / "results" / "lpips_vae.tsv").read_text().splitlines()
+    assert per_item[0] == "id\tref_id\tlpips\treason" and len(per_item) == 201
+
+
+@SLOW
 def test_demo_tracks_training(demo):
     """trend.tsv: the checkpoints' fid/kid/prdc (gentools fid --append) and prepare.py's training log
     (gentools.log every 20 steps, gentools.Evaluator at each checkpoint) against step."""

@@ -3,6 +3,8 @@
     python sounds.py data OUT      # OUT/real/*.wav: 40 two-second chords with harmonics and a decay
     python sounds.py weights OUT   # OUT/vggish.pth: the published VGGish if torch hub has it, else seeded
                                    # random weights in its layout (the demo's numbers then rank, not compare)
+    python sounds.py degrade OUT   # OUT/degraded/*.wav: the first 12 real clips under white noise, 30 dB down to
+                                   # 0 dB SNR; the last one cut to 1.5 s, a pair PESQ and STOI cannot score
     python sounds.py plot OUT      # OUT/results/audio.png: per-file FAD of both generators, FAD and KAD
 
 The generators are ``module:function`` specs for ``gentools extract --generator G --sample-rate 22050``:
@@ -46,6 +48,23 @@ def data(out: Path) -> None:
     for i in range(COUNT):
         wave = _normalised(chord(rng.uniform(110, 440), rng.uniform(0.5, 0.7), t) + 0.01 * rng.standard_normal(len(t)))
         soundfile.write(folder / f"{i:03d}.wav", wave.astype(np.float32), RATE, subtype="PCM_16")
+
+
+def degrade(out: Path) -> None:
+    import soundfile
+
+    folder = out / "degraded"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.RandomState(1)
+    snrs = np.linspace(30, 0, 11)
+    for i in range(12):
+        clean, rate = soundfile.read(out / "real" / f"{i:03d}.wav", dtype="float64")
+        if i < len(snrs):
+            noise = rng.standard_normal(len(clean))
+            wave = clean + noise * np.sqrt(np.mean(clean ** 2) / np.mean(noise ** 2) / 10 ** (snrs[i] / 10))
+        else:  # lengths differ: NaN with its reason in the per-item file, never a score
+            wave = clean[:int(1.5 * rate)]
+        soundfile.write(folder / f"{i:03d}.wav", np.clip(wave, -1, 1).astype(np.float32), rate, subtype="PCM_16")
 
 
 class Chords(torch.nn.Module):
@@ -118,4 +137,4 @@ def plot(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    {"data": data, "weights": weights, "plot": plot}[sys.argv[1]](Path(sys.argv[2]))
+    {"data": data, "weights": weights, "degrade": degrade, "plot": plot}[sys.argv[1]](Path(sys.argv[2]))

@@ -12,6 +12,9 @@ Writes, under OUT (default: this folder):
   models/vae2_decoder.pt2 a second, weaker model: 2-d latent, trained briefly
   Each is an exported program with a dynamic batch dimension (see export()), the format
   `--generator`, `pt2:` and `interp` take.
+  recon/test/, recon/vae/, recon/vae2/  the first 200 test digits and each VAE's reconstruction of them (the
+                         encoder's mean, decoded), upscaled 4x to 32x32 (LPIPS' AlexNet needs more than 8x8):
+                         the paired metrics (ssim, psnr, lpips) score each reconstruction against its digit by id
   results/run.jsonl      the VAE's training log: loss and gradient norm every 20 steps (gentools.log), and
                          FID of 500 samples against the test digits at each checkpoint (gentools.Evaluator)
 
@@ -153,8 +156,26 @@ def write_models(out: Path) -> None:
     encoder, decoder = train_vae(images, 8, CHECKPOINTS[-1], save, training_monitor(out, models / "classifier.pt2"))
     export(decoder, torch.zeros(2, 8), models / "vae_decoder.pt2")
     export(encoder, pixels, models / "vae_encoder.pt2")
-    _, weak = train_vae(images, 2, 150)
+    weak_encoder, weak = train_vae(images, 2, 150)
     export(weak, torch.zeros(2, 2), models / "vae2_decoder.pt2")
+    write_reconstructions(out, images[1300:1500], {"vae": (encoder, decoder), "vae2": (weak_encoder, weak)})
+
+
+def write_reconstructions(out: Path, digits_8x8: np.ndarray, models: dict) -> None:
+    """recon/test/NNNN.png and recon/MODEL/NNNN.png: the digits and each model's reconstruction, 4x upscaled."""
+    from PIL import Image
+
+    x = torch.from_numpy(digits_8x8).float().div(127.5).sub(1).unsqueeze(1).expand(-1, 3, -1, -1)
+    sets = {"test": digits_8x8}
+    with torch.no_grad():
+        for name, (encoder, decoder) in models.items():
+            mean, _ = encoder(x)
+            sets[name] = decoder(mean)[:, 0].add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    for name, rows in sets.items():
+        folder = out / "recon" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(rows):
+            Image.fromarray(np.kron(image, np.ones((4, 4), np.uint8)), mode="L").save(folder / f"{i:04d}.png")
 
 
 def export(module: nn.Module, example: torch.Tensor, path: Path) -> None:

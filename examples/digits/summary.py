@@ -33,6 +33,14 @@ def main(out: Path) -> None:
             cells = [rows[model].get(key) for key in COLUMNS]
             print("\t".join([model] + ["-" if v is None else f"{v:.4g}" for v in cells]))
     print("\n" + "\n".join(extra))
+    recon: dict = {}
+    for line in (out / "results" / "recon.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        recon.setdefault(record["tags"]["model"], {}).update(record["values"])
+    print("\nreconstruction of 200 test digits (paired by id; lpips with random trunk and lin weights)")
+    print("model\tssim\tpsnr\tlpips_random\tpairs")
+    for model, values in recon.items():
+        print(f"{model}\t{values['ssim']:.4f}\t{values['psnr']:.2f}\t{values['lpips']:.4g}\t{values['pairs_scored']}")
     print("\npictures:")
     for name in ("nn_grid.png", "interp.png", "interp_encoded.png", "kde_sigma.png", "trend.png"):
         print(f"  {(out / 'results' / name).resolve()}")

@@ -83,7 +83,36 @@ def _i3d400(seed: int) -> dict:
     return calibrated_i3d400_state_dict(seed)
 
 
-RANDOM: dict[str, Callable[[int], dict]] = {"inception": _inception, "vggish": _vggish, "i3d400": _i3d400}
+def _lpips_trunk(net: str) -> Callable[[int], dict]:
+    def state(seed: int) -> dict:
+        import torch
+
+        from gentools.features.backbones.lpips import torchvision_features
+
+        torch.manual_seed(seed)
+        return {f"features.{k}": v for k, v in torchvision_features(net).state_dict().items()}
+
+    return state
+
+
+def _lpips_lin(net: str) -> Callable[[int], dict]:
+    def state(seed: int) -> dict:
+        """Non-negative 1x1 weights, as trained ones are (lpips clamps them at 0), each layer's summing to 1."""
+        import torch
+
+        from gentools.features.backbones.lpips import Lins
+
+        generator = torch.Generator().manual_seed(seed)
+        lins = Lins(net).state_dict()
+        return {key: (w := torch.rand(value.shape, generator=generator)) / w.sum() for key, value in lins.items()}
+
+    return state
+
+
+RANDOM: dict[str, Callable[[int], dict]] = {
+    "inception": _inception, "vggish": _vggish, "i3d400": _i3d400,
+    **{f"lpips:{net}": _lpips_trunk(net) for net in ("alex", "vgg", "squeeze")},
+    **{f"lpips:{net}:lin": _lpips_lin(net) for net in ("alex", "vgg", "squeeze")}}
 
 
 def weights_random(name: str, output: str, seed: int = 2020) -> str:

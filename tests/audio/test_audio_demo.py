@@ -28,4 +28,13 @@ def test_audio_demo_ranks_close_before_noisy(tmp_path, forkserver):
     assert sorted(per_file["close"])[12] < sorted(per_file["noisy"])[12]  # medians
     assert scores["close"]["fid"]["params"]["preset"] == "fadtk"
     assert (out / "results" / "audio.png").stat().st_size > 10_000
-    assert "close fad" in (out / "results" / "summary.txt").read_text()
+    summary = (out / "results" / "summary.txt").read_text()
+    assert "close fad" in summary
+    # the degraded copies, 30 dB down to 0 dB SNR, against their clean clips; 011 is cut short
+    assert "failed pair 011\tlengths differ: 24000 generated against 32000 reference samples" in summary
+    for metric in ("pesq", "stoi"):
+        rows = [line.split("\t") for line in (out / "results" / f"{metric}.tsv").read_text().splitlines()[1:]]
+        assert [row[0] for row in rows] == [f"{i:03d}" for i in range(12)]
+        values = [float(row[2]) for row in rows]
+        assert values[0] > values[5] > values[10] and rows[11][2] == "nan" and rows[11][3].startswith("lengths")
+        assert f"{metric}\t" in summary and "unmatched_ref\t28" in summary
