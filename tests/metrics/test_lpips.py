@@ -101,3 +101,22 @@ def test_lpips_command_on_image_pairs_and_the_range_checks(tmp_path):
         gentools.lpips(floats_gen, floats_ref, **kwargs)
     with pytest.raises(gentools.GentoolsError, match="outside the declared pixel range"):
         gentools.lpips(floats_gen * 2, floats_ref, pixel_range="0,1", **kwargs)
+
+
+def test_weights_random_writes_files_lpips_loads(tmp_path, monkeypatch):
+    """`gentools weights random lpips:NET` and `lpips:NET:lin` (the digits demo's LPIPS): the published layouts,
+    loaded strictly; the lin layers non-negative and summing to 1 per layer; the same seed, the same file."""
+    from gentools.features.backbones.lpips import CHANNELS, load_lpips
+
+    monkeypatch.setenv("GENTOOLS_WEIGHTS_MIRROR", "http://127.0.0.1:9")
+    for name, file in (("lpips:squeeze", "trunk.pth"), ("lpips:squeeze:lin", "lin.pth"),
+                       ("lpips:squeeze:lin", "again.pth")):
+        run_cli("weights", "random", name, "-o", tmp_path / file, "--seed", "3", check=0)
+    model, provenance = load_lpips("squeeze", str(tmp_path / "trunk.pth"), str(tmp_path / "lin.pth"), "cpu")
+    lins = torch.load(tmp_path / "lin.pth", weights_only=True)
+    assert len(lins) == len(CHANNELS["squeeze"])
+    assert all(float(w.min()) >= 0 and float(w.sum()) == pytest.approx(1, rel=1e-6) for w in lins.values())
+    again = torch.load(tmp_path / "again.pth", weights_only=True)
+    assert all(torch.equal(lins[key], again[key]) for key in lins)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert float(model(x, x).abs().max()) == 0 and float(model(x, x.flip(0)).min()) > 0
