@@ -16,7 +16,8 @@ from typing import Optional
 
 import numpy as np
 
-from gentools.api.pairing import Scorer, rate_settings, summary, to_rate
+from gentools.api.pairing import Scorer, summary
+from gentools.api.pairing_sound import rate_settings, to_rate
 from gentools.errors import GentoolsError, InputError, UsageError, option, warn
 from gentools.text import escape
 

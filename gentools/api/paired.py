@@ -14,7 +14,8 @@ from typing import Optional
 import numpy as np
 
 from gentools.api._common import Result
-from gentools.api.pairing import Scorer, score_each, score_pairs
+from gentools.api.pairing import Scorer, score_pairs
+from gentools.api.pairing_sound import score_each
 from gentools.api.registry import GEN, Input, Option, register_metric
 from gentools.errors import InputError, UsageError, option, warn
 
