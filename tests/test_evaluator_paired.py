@@ -88,7 +88,7 @@ def test_what_is_refused_at_construction_and_on_a_batch(tmp_path, trunk):
         gentools.Evaluator(metrics={"lpips": {"pixel_range": "0,1"}})
     with pytest.raises(UsageError, match="ref= feeds the metrics over stored features; psnr take"):
         gentools.Evaluator("ref.h5", metrics=["psnr"])
-    with pytest.raises(UsageError, match="pesq score sounds and ssim images"):
+    with pytest.raises(UsageError, match="ssim score image and pesq score audio; one"):
         gentools.Evaluator(metrics=["ssim", "pesq"])
     ev = gentools.Evaluator(metrics=["psnr", "ssim"], device="cpu")
     gen, ref = _pairs(2, 4)

@@ -40,14 +40,15 @@ class PairTallies:
         for name, (metric, options) in chosen.items():
             takes_device = "device" in inspect.signature(metric.paired).parameters
             self.scorers[name] = metric.paired(**options, **({"device": device} if takes_device else {}))
-        kinds = {scorer.sound for scorer in self.scorers.values()}
-        if len(kinds) > 1:
-            sounds = [name for name, scorer in self.scorers.items() if scorer.sound]
-            images = [name for name, scorer in self.scorers.items() if not scorer.sound]
-            raise UsageError(f"Evaluator: {', '.join(sounds)} score sounds and {', '.join(images)} images; one "
-                             f"Evaluator's update(x, target=y) feeds one of them")
-        self.sound = kinds == {True}
-        self.modality = "audio" if self.sound else "image"  # the input kind's name
+        kinds = {name: _modality(scorer) for name, scorer in self.scorers.items()}
+        if len(set(kinds.values())) > 1:
+            by_kind: dict = {}
+            for name, kind in kinds.items():
+                by_kind.setdefault(kind, []).append(name)
+            clash = " and ".join(f"{', '.join(names)} score {kind}" for kind, names in by_kind.items())
+            raise UsageError(f"Evaluator: {clash}; one Evaluator's update(x, target=y) feeds one of them")
+        self.modality = next(iter(kinds.values()))  # the input kind's name
+        self.sound = self.modality == "audio"
         self.device, self.pixel_range = device, tuple(float(v) for v in pixel_range)
         self.reset()
 
@@ -55,18 +56,25 @@ class PairTallies:
         self.tallies = {name: [0.0, 0, 0, 0, ""] for name in self.scorers}  # sum, finite, infinite, failed, reason
         self.smallest: Optional[float] = None
         self.rates: set = set()
+        self.texts: tuple = ([], [])  # the texts' metrics score the corpus at once: hypotheses, references
 
     def score(self, x, y, sample_rate: Optional[int]) -> tuple:
         """The batch's scores ``({name: (values, reasons)}, smallest, rates)``, nothing kept yet (a bad batch
         raises and changes nothing): see :meth:`add`."""
         if self.sound:
             return self._score_sounds(x, y, sample_rate)
+        if self.modality == "text":
+            return _texts(x, "update()"), _references(y, len(x)), None
         if sample_rate is not None:
             raise UsageError(f"update(sample_rate=...): {', '.join(self.scorers)} score images")
         return self._score_images(x, y)
 
     def add(self, scored: tuple) -> None:
         """Fold a batch :meth:`score` gave into the sums."""
+        if self.modality == "text":
+            self.texts[0].extend(scored[0])
+            self.texts[1].extend(scored[1])
+            return
         values_of, smallest, rates = scored
         for name, (values, reasons) in values_of.items():
             tally = self.tallies[name]
@@ -88,6 +96,8 @@ class PairTallies:
         failure's reason); a metric that cannot give a value (no pair scored) is in ``failures``."""
         from gentools.features.distributed import caller_ranks
 
+        if self.modality == "text":
+            return self._compute_texts()
         tallies, smallest = self.tallies, self.smallest
         ranks = caller_ranks()
         if ranks is not None and ranks.world > 1:
@@ -114,9 +124,33 @@ class PairTallies:
                 values[f"{name.replace('-', '_')}_failed"] = failed
         return values, failures
 
+    def _compute_texts(self) -> tuple:
+        """The corpus over every rank's texts (gathered in rank order), as the commands score it."""
+        from gentools.features.distributed import caller_ranks
+
+        hypotheses, references = self.texts
+        ranks = caller_ranks()
+        if ranks is not None and ranks.world > 1:
+            parts = ranks.all_gather(self.texts)
+            hypotheses = [h for p in parts for h in p[0]]
+            references = [r for p in parts for r in p[1]]
+        values: dict = {"pairs": len(hypotheses)}
+        failures: dict = {}
+        self.signatures = {}
+        for name, scorer in self.scorers.items():
+            if not hypotheses:
+                failures[name] = InputError(f"{name}: no pair could be scored")
+                continue
+            scores, _, settings = scorer.texts(hypotheses, references)
+            values.update(scores)
+            if "signature" in settings:
+                self.signatures[name] = settings["signature"]
+        return values, failures
+
     def settings(self) -> dict:
         """Each metric's scorer settings, and the rates and resampler for sounds."""
-        return {name: dict(scorer.params, **(rate_settings(self.rates) if self.sound else {}))
+        return {name: dict(scorer.params, **(rate_settings(self.rates) if self.sound else {}),
+                           **({"signature": self.signatures[name]} if name in getattr(self, "signatures", {}) else {}))
                 for name, scorer in self.scorers.items()}
 
     def _score_images(self, x, y) -> tuple:
@@ -152,6 +186,39 @@ class PairTallies:
                 rates.add((int(sample_rate), int(sample_rate), rate))
                 values[k], reasons[k] = scorer.function(reference, generated, rate)
         return scored, None, rates
+
+
+def _modality(scorer: Scorer) -> str:
+    return "audio" if scorer.sound else "text" if scorer.texts is not None else "image"
+
+
+def _texts(texts, what: str) -> list:
+    """A batch of texts: a list (or tuple) of strings, each checked as text files are."""
+    from gentools.features.texts import checked
+
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise InputError(f"{what} takes a list of texts, got {escape(type(texts).__name__)}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(f"{what}[{i}]: not a text ({escape(type(text).__name__)})")
+        checked(text, f"{what}[{i}]")
+    return list(texts)
+
+
+def _references(references, count: int) -> list:
+    """Each output's references: a text, or a list of texts (several references)."""
+    if isinstance(references, str) or not isinstance(references, (list, tuple)):
+        raise InputError(f"update(target=...) takes a list of references (texts, or lists of texts), got "
+                         f"{escape(type(references).__name__)}")
+    if len(references) != count:
+        raise InputError(f"update(x, target=y): {count} texts against {len(references)} references")
+    out = []
+    for i, entry in enumerate(references):
+        entry = [entry] if isinstance(entry, str) else entry
+        if not isinstance(entry, (list, tuple)) or not entry:
+            raise InputError(f"update(target=...)[{i}]: expected a text or a non-empty list of texts")
+        out.append(_texts(entry, f"update(target=...)[{i}]"))
+    return out
 
 
 def _image_batch(images, pixel_range: tuple, what: str):

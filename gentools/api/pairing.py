@@ -21,6 +21,7 @@ import numpy as np
 
 from gentools.api._common import Result
 from gentools.errors import InputError, UsageError, option, warn
+from gentools.features.items import pair_id
 from gentools.text import escape
 
 SHOWN = 5  # unmatched ids named in an error
@@ -47,7 +48,8 @@ class Scorer:
     per pair, both brought to ``rate_of(the reference's rate)`` Hz. ``identical``: a pair scoring inf (PSNR of
     identical images) is counted in ``NAME_identical`` and the mean is over the others. ``checked(span,
     smallest)``: run once every pair is scored, with the smallest float value seen (None for 8-bit), to refuse a
-    whole set (LPIPS: [0, 1] images declared [-1, 1]). ``params``: the settings for provenance and the JSON."""
+    whole set (LPIPS: [0, 1] images declared [-1, 1]). Texts: ``texts(hypotheses, references)`` scores the
+    whole corpus at once (BLEU is not a mean over pairs). ``params``: the settings for provenance and the JSON."""
 
     params: dict
     score: Optional[Callable] = None
@@ -55,6 +57,7 @@ class Scorer:
     rate_of: Optional[Callable] = None
     identical: bool = False
     checked: Optional[Callable] = None
+    texts: Optional[Callable] = None  # texts: (hypotheses, [references]) -> (values, per-item columns, settings)
 
     @property
     def sound(self) -> bool:
@@ -94,7 +97,7 @@ def _side(value, what: str) -> Side:
         if not items:
             raise InputError(f"{escape(os.fspath(value))}: no images found")
         reader = Reader()
-        ids = [_pair_id(item, os.fspath(value)) for item in items]
+        ids = [pair_id(item, os.fspath(value)) for item in items]
         read = lambda i: reader.read(items[i])  # noqa: E731  (PIL convert("RGB"), as every image input)
         return Side(_unique(ids, os.fspath(value)), read, np.dtype(np.uint8), escape(os.fspath(value)), source)
     array = np.asarray(value)
@@ -132,29 +135,6 @@ def _array_side(array: np.ndarray, label: str, source: str) -> Side:
         return image[..., None] if image.ndim == 2 else image
 
     return Side([str(i) for i in range(len(array))], read, array.dtype, label, source)
-
-
-def _pair_id(item, arg: str) -> str:
-    """A folder's file: its relative path; an archive's member: its name; a glob's match: its path below the
-    pattern's first wildcard's folder; each without its extension. An array's row: its index."""
-    import glob
-
-    if item.kind == "array":
-        return str(item.member)
-    if item.kind in ("zip", "tar"):
-        name = str(item.member)
-    elif os.path.isdir(arg):
-        name = item.id
-    elif glob.has_magic(arg):
-        fixed = []
-        for part in arg.split(os.sep):
-            if glob.has_magic(part):
-                break
-            fixed.append(part)
-        name = os.path.relpath(item.path, os.sep.join(fixed) or ".")
-    else:
-        name = os.path.basename(item.path)
-    return os.path.splitext(name.replace(os.sep, "/"))[0]
 
 
 def _unique(ids: list, where: str) -> list:

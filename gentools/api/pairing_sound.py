@@ -10,7 +10,8 @@ from typing import Optional
 import numpy as np
 
 from gentools.api._common import Result
-from gentools.api.pairing import Scorer, Side, _pair_id, _read_pair, _report, _unique, match, read_pairs_file
+from gentools.api.pairing import Scorer, Side, _read_pair, _report, _unique, match, read_pairs_file
+from gentools.features.items import pair_id
 from gentools.errors import InputError, UsageError, option
 from gentools.text import escape
 
@@ -39,7 +40,7 @@ def sound_side(value, what: str, sample_rate: Optional[int]) -> Side:
             data, rate = decode(item.path if item.kind == "file" else io.BytesIO(members.member(item)))
             return data.astype(np.float64).mean(axis=0), rate
 
-        ids = [_pair_id(item, path) for item in items]
+        ids = [pair_id(item, path) for item in items]
         return Side(_unique(ids, path), read, np.dtype(np.float64), escape(path), source)
     array = np.asarray(value)
     if array.ndim != 2 or not array.size or not np.issubdtype(array.dtype, np.floating):

@@ -98,6 +98,10 @@ def _run(metric, given: dict) -> None:
     named = [i for i in metric.inputs if i.flag and given.get(i.name) is not None]
     if len(args) != len(positional):
         sources(args, no_stdin, metric.name, len(positional))  # the usage error naming the count
+    if given.get("lines") and "-" in args:  # the text metrics' --lines: '-' is stdin's texts, one per line
+        import sys
+
+        args = [sys.stdin.buffer.read() if arg == "-" else arg for arg in args]
     resolved = sources(args + [given.pop(i.name) for i in named], no_stdin)
     inputs = dict(zip([i.name for i in positional + named], resolved))
     for item in metric.inputs:

@@ -152,3 +152,26 @@ class MemberReader:
         except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, IndexError, struct.error, zlib.error,
                 NotImplementedError, RuntimeError, UnicodeError) as exc:
             raise ValueError(f"corrupt archive: {exc or type(exc).__name__}") from None
+
+
+def pair_id(item: "Item", arg: str) -> str:
+    """An item's id when items are matched across two sets (the paired metrics): a folder's file: its relative path; an archive's member: its name; a glob's match: its path below the
+    pattern's first wildcard's folder; each without its extension. An array's row: its index."""
+    import glob
+
+    if item.kind == "array":
+        return str(item.member)
+    if item.kind in ("zip", "tar"):
+        name = str(item.member)
+    elif os.path.isdir(arg):
+        name = item.id
+    elif glob.has_magic(arg):
+        fixed = []
+        for part in arg.split(os.sep):
+            if glob.has_magic(part):
+                break
+            fixed.append(part)
+        name = os.path.relpath(item.path, os.sep.join(fixed) or ".")
+    else:
+        name = os.path.basename(item.path)
+    return os.path.splitext(name.replace(os.sep, "/"))[0]
