@@ -41,7 +41,8 @@ class Source:
 # PyPI packages (installed as the test extra, where the tests find each quoted line) -> (GitHub repo, source folder).
 PACKAGE_REPOS = {"torch-fidelity": ("toshas/torch-fidelity", ""), "pytorch-fid": ("mseitzer/pytorch-fid", "src/"),
                  "clean-fid": ("GaParmar/clean-fid", ""), "prdc": ("clovaai/generative-evaluation-prdc", ""),
-                 "torchvision": ("pytorch/vision", ""), "cd-fvd": ("songweige/content-debiased-fvd", "")}
+                 "torchvision": ("pytorch/vision", ""), "cd-fvd": ("songweige/content-debiased-fvd", ""),
+                 "mauve-text": ("krishnap25/mauve", "src/")}
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class Preset:
     video_frames: int = 16        # extract --frames: frames per clip (video backbones)
     video_subsample: int = 1      # extract --subsample: every S-th frame
     fid_max_rows: int = 0         # fid takes the first N rows of a features file (StyleGAN-V: 2048 clips), 0 = all
+    text_pooling: str = ""        # extract --pooling (text backbones), "" = the kind's default (last-token)
+    text_max_tokens: int = 0      # extract --max-tokens (text backbones), 0 = the model's limit
 
     def settings(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("sources", "note")}
@@ -77,6 +80,8 @@ class Preset:
         decides whether resize applies (NVIDIA's detector resizes inside itself)."""
         if self.frechet_route == "fadtk":
             return {"modality": "audio", "pcm16": self.audio_pcm16, "frames_float16": self.frames_float16}
+        if self.text_pooling:
+            return {"backbone": self.backbone, "pooling": self.text_pooling, "max_tokens": self.text_max_tokens}
         out = {"backbone": self.backbone}
         if self.resize and backbone == self.backbone:
             out["resize"] = self.resize
@@ -285,6 +290,29 @@ PRESETS["cdfvd"] = Preset(
                                      ".eval().to(dtype=self.model_dtype)"),
              "fid_ddof": _src(("cd-fvd", "cdfvd/utils/metric_utils.py"), "cov = self.raw_cov / self.num_items"),
              "frechet_route": _src(CDFVD, "s, _ = scipy.linalg.sqrtm(np.dot(sigma_real, sigma_fake), disp=False)")})
+MAUVE_CODE = ("mauve-text", "mauve/compute_mauve.py")  # mauve-text 0.4.0 (GPLv3: read, not used; the test extra)
+MAUVE_UTILS = ("mauve-text", "mauve/utils.py")
+PRESETS["mauve"] = Preset(
+    backbone="hf-text:gpt2-large", resize="", fid_ddof=1, is_splits=10, is_split_size=0, is_shuffle=True,
+    kid_clamp=False, pr_k=5, pr_strict=True, pr_float16=False, pr_backbone="", text_pooling="last-token",
+    text_max_tokens=1024, seed=25,
+    note="mauve-text 0.4.0: gpt2-large's last hidden state at the last real token, texts truncated to 1024 tokens; "
+    "gentools mauve's defaults are compute_mauve's (auto buckets, 90% variance, faiss k-means, c 5, seed 25)",
+    sources={"backbone": _src(MAUVE_CODE, "featurize_model_name='gpt2-large', device_id=-1, max_text_length=1024,"),
+             "text_pooling": _src(MAUVE_UTILS, "h.append(hidden_state[sent_length - 1])"),
+             "text_max_tokens": _src(MAUVE_CODE, "featurize_model_name='gpt2-large', device_id=-1, "
+                                                 "max_text_length=1024,"),
+             "seed": _src(MAUVE_CODE, "verbose=False, seed=25, batch_size=1, use_float64=False,")})
+FBD_CODE = ("IAmS4n/TextGenerationEvaluationMetrics", "bert_distances.py")
+PRESETS["fbd"] = Preset(
+    backbone="hf-text:bert-base-uncased", resize="", fid_ddof=1, is_splits=10, is_split_size=0, is_shuffle=True,
+    kid_clamp=False, pr_k=5, pr_strict=True, pr_float16=False, pr_backbone="", text_pooling="pooler",
+    text_max_tokens=512,
+    note="FBD (Montahaei et al. 2019): bert-base-uncased pooler_output per sentence, np.cov (ddof=1), the FID "
+    "formula; gentools fid --preset fbd",
+    sources={"backbone": _src(FBD_CODE, "def __init__(self, bert_model_dir, model_name='bert-base-uncased'):"),
+             "text_pooling": _src(FBD_CODE, "pooler_output = self.model(input_ids)[1]"),
+             "fid_ddof": _src(FBD_CODE, "sigma = np.cov(features, rowvar=False)")})
 DEFAULT = PRESETS["gentools"]
 
 

@@ -68,8 +68,11 @@ def test_backbone_registry_lists_every_backbone_and_its_resize_modes():
     from gentools.features.backbones import REGISTRY, names_help
 
     assert REGISTRY["inception"].resizes == tuple(resize.MODES)
-    assert set(REGISTRY) == {
+    from gentools import kinds
+
+    assert set(REGISTRY) >= {
         "inception", "dinov2", "clip", "nvidia", "tv", "pt2", "ts", "pixels", "vggish", "hf", "encodec", "i3d", "i3d400",
-        "videomae", "panns", "clap"
+        "videomae", "panns", "clap", "hf-text"
     }
     assert all(name in names_help() for name in REGISTRY)
+    assert {entry.modality for entry in REGISTRY.values()} == set(kinds.KINDS)  # every kind has a backbone

@@ -28,7 +28,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             labels: Optional[str] = None, classes: int = 0, class_input: str = "index",
             captions: Optional[str] = None, max_pixels: Optional[int] = None, sample_rate: Optional[int] = None,
             frames: Optional[int] = None, subsample: Optional[int] = None, clip_start: str = "first",
-            clips_per_video: int = 1, compile: str = "auto",
+            clips_per_video: int = 1, text_field: str = "text", id_field: str = "id", lines: bool = False,
+            pooling: Optional[str] = None, max_tokens: Optional[int] = None, compile: str = "auto",
             progress: Optional[Progress] = None) -> Optional[FeatureFile]:
     """Features of images, or of a generator's samples, through a backbone: what ``gentools extract`` does.
 
@@ -57,6 +58,10 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
       subsample: every S-th frame; clip_start: ``first`` or ``random`` (seeded by ``seed`` and the video's id,
       the starts stored as ``clip_start``); clips_per_video: K clips per video. Videos shorter than ``T*S``
       frames are skipped and listed in the file.
+    Texts (``hf-text:`` backbones; gentools.features.texts): ``.txt`` documents in folders, globs and archives
+      (id: the path without ``.txt``), ``.jsonl`` (text_field, id_field), ``.tsv``/``.csv`` columns, or one text
+      per line with lines; pooling: ``last-token``, ``cls``, ``pooler``, ``mean`` (default the preset's, else
+      last-token); max_tokens: longer texts are truncated (counted in a warning; default the model's limit).
     Network:
       backbone: ``inception`` (default, or the preset's), ``pixels[:SIZE[:gray]]``, ``dinov2:...``, ``clip:...``,
         ``nvidia:PATH``, ``ts:PATH``, ``torchvision:NAME``, ``module:function`` (docs/backbones.md).
@@ -101,7 +106,8 @@ def extract(inputs: Union[str, os.PathLike, Sequence[str], Any, None] = None, *,
             listed=None if image_paths is None else list(image_paths), generator=generator, latent_dim=latent_dim,
             seed=seed, batch_size=batch_size, workers=workers, skip_bad=skip_bad, thumbnails=thumbnails,
             max_pixels=max_pixels, captions=captions, sample_rate=sample_rate, frames=frames, subsample=subsample,
-            clip_start=clip_start, clips_per_video=clips_per_video, classes=classes, class_input=class_input)
+            clip_start=clip_start, clips_per_video=clips_per_video, classes=classes, class_input=class_input,
+            text_field=text_field, id_field=id_field, lines=lines, pooling=pooling, max_tokens=max_tokens)
         kind = kinds.of_backbone(request.backbone)
         kind.check(request, parity)
         settings = kind.settings(request, parity)

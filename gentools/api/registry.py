@@ -32,7 +32,7 @@ from gentools.errors import SPELLING, UsageError, option, warn
 # The modules whose functions carry registrations, imported on first use of the registry.
 MODULES = ("gentools.api.fid", "gentools.api.metrics", "gentools.api.diversity", "gentools.api.twosample",
            "gentools.api.kde", "gentools.api.nn_grid", "gentools.api.audio", "gentools.api.paired",
-           "gentools.api.paired_text")
+           "gentools.api.paired_text", "gentools.api.mauve")
 
 
 @dataclass(frozen=True)

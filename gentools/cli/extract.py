@@ -50,6 +50,20 @@ ClipStartOpt = Annotated[str, typer.Option(
 ClipsPerVideoOpt = Annotated[int, typer.Option(
     "--clips-per-video", metavar="K", help="Video backbones: clips per video (first: consecutive; random: K "
                                            "seeded starts). Videos shorter than one clip are skipped and listed.")]
+TextFieldOpt = Annotated[str, typer.Option(
+    "--text-field", help="Text backbones: the JSONL field or TSV/CSV column holding the text.")]
+IdFieldOpt = Annotated[str, typer.Option(
+    "--id-field", help="Text backbones: the JSONL field or TSV/CSV column holding the id (absent: the line or row "
+                       "number).")]
+LinesOpt = Annotated[bool, typer.Option(
+    "--lines", help="Text backbones: each line of a .txt file is one text, its id the line number (from 1).")]
+PoolingOpt = Annotated[Optional[str], typer.Option(
+    "--pooling", metavar="last-token|cls|pooler|mean", help="Text backbones: one row per text from the last real "
+    "token's hidden state, the first token's, the model's pooler_output, or the mean over tokens (default "
+    "last-token, or the --preset's).", show_default=False)]
+MaxTokensOpt = Annotated[Optional[int], typer.Option(
+    "--max-tokens", metavar="N", help="Text backbones: longer texts are truncated to N tokens, counted in a "
+    "warning (default the model's limit, or the --preset's).", show_default=False)]
 CompileOpt = Annotated[str, typer.Option(
     "--compile", metavar="auto|always|never", help="CPU: build the network into a compiled package (cached; ~20% "
                                                    "faster) when the job repays the minute it takes: auto (3,000 "
@@ -129,15 +143,21 @@ def extract(
     subsample: SubsampleOpt = None,
     clip_start: ClipStartOpt = "first",
     clips_per_video: ClipsPerVideoOpt = 1,
+    text_field: TextFieldOpt = "text",
+    id_field: IdFieldOpt = "id",
+    lines: LinesOpt = False,
+    pooling: PoolingOpt = None,
+    max_tokens: MaxTokensOpt = None,
     compile: CompileOpt = "auto",
     quiet: Quiet = False,
 ) -> None:
-    """Extract features from images, sound files or videos, or from a generator's samples, into one HDF5 features file.
+    """Extract features from images, sound files, videos or texts, or from a generator's samples, into one HDF5 features file.
 
     Rows follow the input order (folders sorted, recursively); every row's id
     is recorded, with backbone, weights hash, resize mode and input size. With
     an audio backbone (-b vggish) each sound file gives one row per frame; with
-    a video backbone (-b i3d, i3d400, videomae) each video gives one row per clip.
+    a video backbone (-b i3d, i3d400, videomae) each video gives one row per clip; with a text backbone
+    (-b hf-text:MODEL) each text (.txt file, JSONL record, TSV row or --lines line) gives one row.
 
     Example: gentools extract samples/ -o gen.h5
     """

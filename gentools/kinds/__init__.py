@@ -16,7 +16,7 @@ import importlib
 from gentools.errors import UsageError
 from gentools.kinds.base import InputKind, Job, Request
 
-BUILT_IN = ("image", "audio", "video")  # modules of this package; each defines KIND
+BUILT_IN = ("image", "audio", "video", "text")  # modules of this package; each defines KIND
 KINDS: dict = {}
 
 

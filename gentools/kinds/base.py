@@ -32,14 +32,21 @@ class Request:
     clips_per_video: int = 1
     classes: int = 0
     class_input: str = "index"
+    text_field: str = "text"
+    id_field: str = "id"
+    lines: bool = False
+    pooling: Optional[str] = None
+    max_tokens: Optional[int] = None
     device: object = None
 
     def given(self) -> dict:
         """The kind-specific options given, by name (``clips``: any clip option)."""
         clips = (self.frames is not None or self.subsample is not None or self.clip_start != "first"
                  or self.clips_per_video != 1)
+        text = (self.text_field != "text" or self.id_field != "id" or self.lines or self.pooling is not None
+                or self.max_tokens is not None)
         values = {"thumbnails": self.thumbnails, "max_pixels": self.max_pixels, "captions": self.captions,
-                  "sample_rate": self.sample_rate, "clips": clips}
+                  "sample_rate": self.sample_rate, "clips": clips, "text": text}
         return {name: value for name, value in values.items() if value}
 
 
@@ -56,7 +63,9 @@ class Job:
 _OPTION_WORDS = {"thumbnails": "--thumbnails applies to images", "max_pixels": "--max-pixels applies to images "
                  "and video frames", "captions": "--captions applies to images", "sample_rate": "--sample-rate "
                  "applies to audio backbones (vggish)", "clips": "--frames, --subsample, --clip-start and "
-                 "--clips-per-video apply to video backbones (i3d, i3d400, videomae)"}
+                 "--clips-per-video apply to video backbones (i3d, i3d400, videomae)",
+                 "text": "--text-field, --id-field, --lines, --pooling and --max-tokens apply to text backbones "
+                 "(hf-text:)"}
 
 
 class InputKind:

@@ -21,7 +21,7 @@ class Entry:
     help: str
     resizes: tuple  # accepted --resize modes, the first being the default; () = none
     load: Callable  # (spec, weights, resize, spatial, device) -> Backbone
-    modality: str = "image"  # what its inputs are: "image", "audio" or "video"
+    modality: str = "image"  # what its inputs are: "image", "audio", "video" or "text"
 
 
 REGISTRY: dict = {}
@@ -91,6 +91,9 @@ register("clap", "clap:laion-audio|laion-music (audio: LAION-CLAP's HTS-AT embed
          _lazy("clap", "clap", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
 register("encodec", "encodec:24k (audio: EnCodec's encoder output, 128-d at 75 Hz)", (),
          _lazy("hf_audio", "encodec", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="audio")
+
+register("hf-text", "hf-text:MODEL[:LAYER] (text: a transformers model's hidden states, pooled per text)", (),
+         _lazy("hf_text", "hf_text", lambda f, spec, w, r, sp, d: f(spec, w, d)), modality="text")
 
 register("i3d", "i3d[:PATH] (video: StyleGAN-V's i3d_torchscript.pt, 400-d per clip)", (),
          _lazy("video", "i3d_torchscript", lambda f, spec, w, r, sp, d: f(_after_colon(spec), w, d)), modality="video")

@@ -18,7 +18,9 @@ from gentools.errors import InputError, UsageError
 HF_CONFIG_LIMITS = {"num_hidden_layers": 256, "encoder_layers": 256, "decoder_layers": 256, "hidden_size": 16384,
                     "d_model": 16384, "intermediate_size": 65536, "encoder_ffn_dim": 65536, "decoder_ffn_dim": 65536,
                     "num_attention_heads": 256, "encoder_attention_heads": 256, "num_mel_bins": 1024,
-                    "max_source_positions": 1 << 16, "vocab_size": 1 << 20, "num_conv_pos_embeddings": 4096}
+                    "max_source_positions": 1 << 16, "vocab_size": 1 << 20, "num_conv_pos_embeddings": 4096,
+                    "n_layer": 256, "n_embd": 16384, "n_head": 256, "n_positions": 1 << 16, "n_inner": 65536,
+                    "max_position_embeddings": 1 << 16}
 HF_MAX_RATE = 768_000
 HF_MAX_CONFIG_BYTES = 1 << 20
 
@@ -57,8 +59,9 @@ def _checked_hf_files(source: str) -> None:
         if name == "preprocessor_config.json" and rate is not None and \
                 (isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= HF_MAX_RATE):
             raise InputError(f"{path}: sampling_rate is {str(rate)[:40]}, expected an integer from 1 to {HF_MAX_RATE}")
-        layers = max(config.get("num_hidden_layers") or 0, config.get("encoder_layers") or 0)
-        width = max(config.get("hidden_size") or 0, config.get("d_model") or 0)
+        layers = max(config.get("num_hidden_layers") or 0, config.get("encoder_layers") or 0,
+                     config.get("n_layer") or 0)
+        width = max(config.get("hidden_size") or 0, config.get("d_model") or 0, config.get("n_embd") or 0)
         inner = max(config.get("intermediate_size") or 0, config.get("encoder_ffn_dim") or 0, 4 * width)
         memory.require(4 * 2 * layers * (4 * width * width + 2 * width * inner),
                        f"the {layers} x {width} model its config declares", str(path))
