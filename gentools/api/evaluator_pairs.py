@@ -142,6 +142,8 @@ class PairTallies:
                 failures[name] = InputError(f"{name}: no pair could be scored")
                 continue
             scores, _, settings = scorer.texts(hypotheses, references)
+            for message in settings.pop("messages", []):
+                warn(f"{name}: {escape(message)}")
             values.update(scores)
             if "signature" in settings:
                 self.signatures[name] = settings["signature"]

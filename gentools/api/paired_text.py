@@ -84,6 +84,50 @@ def _require_text(module: str, metric: str) -> None:
         raise UsageError(f"{metric} needs the '{module}' package: pip install 'gentools[text]'") from None
 
 
+def bertscore_scorer(model: str = "roberta-large", num_layers: Optional[int] = None, idf: bool = False,
+                     rescale_with_baseline: bool = False, lang: Optional[str] = None, baseline: Optional[str] = None,
+                     batch_size: int = 64, device: str = "cpu") -> Scorer:
+    """bert-score's ``score`` with its layer table (``num_layers`` defaults to its entry for ``model``), idf from
+    the whole reference set, and its baseline rescaling; the model read from a local folder or the Hugging Face
+    cache only, its files checked first."""
+    from gentools.features.backbones.hf_audio import _checked_hf_files, _fingerprint
+    from gentools.metrics.text_pairs import bertscore
+
+    _require_text("bert_score", "bertscore")
+    from bert_score.utils import get_hash, model2layers
+
+    if num_layers is None:
+        if model not in model2layers:
+            raise UsageError(f"bertscore: bert-score's layer table has no entry for {escape(model)}: pass "
+                             f"--num-layers N (bert-score uses roberta-large's layer 17 for English)")
+        num_layers = model2layers[model]
+    if rescale_with_baseline and not lang and baseline is None:
+        raise UsageError("bertscore: --rescale-with-baseline needs --lang (bert-score's baseline files are per "
+                         "language and model) or --baseline FILE")
+    _checked_hf_files(model)
+
+    def scored(hypotheses, references):
+        saved = os.environ.get("HF_HUB_OFFLINE")
+        os.environ["HF_HUB_OFFLINE"] = "1"  # bert-score calls from_pretrained(model): never a download here
+        try:
+            return bertscore(hypotheses, references, model, num_layers, idf, rescale_with_baseline, lang, baseline,
+                             batch_size, device)
+        except (OSError, ValueError) as exc:
+            reason = escape(str(exc).splitlines()[0][:120]) if str(exc) else type(exc).__name__
+            raise InputError(f"bertscore: the model {escape(model)} cannot be loaded ({reason}); pass --model FOLDER "
+                             f"(save_pretrained layout) or fill the Hugging Face cache") from None
+        finally:
+            if saved is None:
+                os.environ.pop("HF_HUB_OFFLINE", None)
+            else:
+                os.environ["HF_HUB_OFFLINE"] = saved
+
+    return Scorer({"model": model, "num_layers": num_layers, "idf": idf, "rescale_with_baseline": rescale_with_baseline,
+                   "lang": lang or "", "weights_sha256": _fingerprint(model),
+                   "hash": get_hash(model, num_layers, idf, rescale_with_baseline, baseline is not None, False)},
+                  texts=scored)
+
+
 @register_metric(
     "bleu", inputs=PAIRED, metavar="GEN REF", paired=bleu_scorer, evaluator="pairs",
     options=(Option("tokenize", "13a", "sacrebleu's tokenizer: 13a (its default; mteval-v13a), intl, char, zh, "
@@ -233,3 +277,29 @@ def meteor(gen, ref, *, wordnet, text_field, id_field, lines, pairs, allow_unmat
                        lines=lines, pairs=pairs, allow_unmatched=allow_unmatched, per_item=per_item,
                        bootstrap=bootstrap, seed=seed)
 
+
+@register_metric(
+    "bertscore", inputs=PAIRED, metavar="GEN REF", paired=bertscore_scorer, evaluator="pairs",
+    options=(Option("model", "roberta-large", "bert-score's model_type: a model id in the Hugging Face cache, or a "
+                    "save_pretrained folder.", type=str),
+             Option("num_layers", None, "The layer whose embeddings are matched (default: bert-score's table, 17 for "
+                    "roberta-large).", type=int, min=0, default_text="bert-score's table"),
+             Option("idf", False, "Weight tokens by idf over the whole reference set."),
+             Option("rescale_with_baseline", False, "Rescale with bert-score's baseline for --lang and the model."),
+             Option("lang", None, "The language of the baseline (bert-score's lang).", type=str),
+             Option("baseline", None, "A baseline TSV of your own (bert-score's baseline_path).", type=str,
+                    metavar="FILE"),
+             Option("batch_size", 64, "Sentences per forward pass.", min=1),
+             Option("device", "cpu", "Where to run: cpu, cuda, cuda:N.", type=str),
+             *READING, BOOTSTRAP, PAIR_SEED),
+    summary="BERTScore (Zhang et al. 2020) of each generated text against the references with its id, through "
+            "bert-score's score(): precision, recall and F1 per pair (the best over several references), and their "
+            "means.\n\nExample: gentools bertscore hyp.txt ref.txt --lines --model roberta-large --idf")
+def bertscore(gen, ref, *, model, num_layers, idf, rescale_with_baseline, lang, baseline, batch_size, device,
+              text_field, id_field, lines, pairs, allow_unmatched, per_item, bootstrap, seed) -> Result:
+    """Means of bert-score's P, R and F1 over the pairs matched by id. Returns ``bertscore_precision``,
+    ``bertscore_recall``, ``bertscore_f1``, ``pairs_scored`` (and each mean's bootstrap interval)."""
+    return score_texts("bertscore", gen, ref, bertscore_scorer(model, num_layers, idf, rescale_with_baseline, lang,
+                                                               baseline, batch_size, device),
+                       text_field=text_field, id_field=id_field, lines=lines, pairs=pairs,
+                       allow_unmatched=allow_unmatched, per_item=per_item, bootstrap=bootstrap, seed=seed)

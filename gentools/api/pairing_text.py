@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gentools.api._common import Result
 from gentools.api.pairing import Scorer, _bootstrap, _first, match, read_pairs_file
-from gentools.errors import InputError
+from gentools.errors import InputError, warn
 from gentools.text import escape
 
 
@@ -70,6 +70,8 @@ def score_texts(metric: str, gen, ref, scorer: Scorer, *, text_field: str, id_fi
     hypotheses = [a.texts[a.ids[i]][0] for i, _ in matched]
     references = [b.texts[b.ids[j]] for _, j in matched]
     values, columns, settings = scorer.texts(hypotheses, references)
+    for message in settings.pop("messages", []):
+        warn(f"{metric}: {escape(message)}")
     if per_item is not None:
         _write_columns(per_item, [(a.ids[i], b.ids[j]) for i, j in matched], columns)
     result = dict(values, **({"signature": settings.pop("signature")} if "signature" in settings else {}),

@@ -57,3 +57,27 @@ def meteor(hypotheses: list, references: list, wordnet) -> tuple[dict, dict, dic
     values = np.array([meteor_score([r.split() for r in refs], h.split(), wordnet=wordnet)
                        for h, refs in zip(hypotheses, references)])
     return {"meteor": float(values.mean())}, {"meteor": values}, {}
+
+
+def bertscore(hypotheses: list, references: list, model: str, num_layers: int, idf: bool = False,
+              rescale: bool = False, lang: str | None = None, baseline: str | None = None, batch_size: int = 64,
+              device: str = "cpu") -> tuple[dict, dict, dict]:
+    """BERTScore (Zhang et al. 2020) through ``bert_score.score(cands, refs, model_type, num_layers, idf, ...)``:
+    per item P, R, F1 (the best over several references, as bert-score picks), and their means. idf, when on,
+    is bert-score's over every reference passed (the whole set). What bert-score prints on stderr comes back in
+    ``settings["messages"]``."""
+    import contextlib
+    import io
+
+    import bert_score
+
+    refs = [r[0] for r in references] if all(len(r) == 1 for r in references) else references
+    printed = io.StringIO()
+    with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
+        precision, recall, f1 = bert_score.score(list(hypotheses), refs, model_type=model, num_layers=num_layers,
+                                                 idf=idf, device=device, batch_size=batch_size, nthreads=0,
+                                                 lang=lang, rescale_with_baseline=rescale, baseline_path=baseline)
+    columns = {"bertscore_precision": precision.double().numpy(), "bertscore_recall": recall.double().numpy(),
+               "bertscore_f1": f1.double().numpy()}
+    messages = [line for line in printed.getvalue().splitlines() if line.strip()]
+    return {name: float(values.mean()) for name, values in columns.items()}, columns, {"messages": messages}

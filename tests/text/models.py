@@ -66,3 +66,25 @@ def write_bert(folder: Path, seed: int = 0, positions: int = 64) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def write_roberta(folder: Path, seed: int = 0, positions: int = 66) -> Path:
+    """A random RoBERTa (``RobertaModel``) with a byte-level BPE tokenizer saved as vocab.json and merges.txt
+    (both the slow RobertaTokenizer bert-score asks for and the fast one load it)."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaModel, RobertaTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS, vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.save_model(str(folder))
+    tokenizer = RobertaTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
+                                 model_max_length=positions - 2)
+    torch.manual_seed(seed)
+    model = RobertaModel(RobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=3,
+                                       num_attention_heads=2, intermediate_size=64,
+                                       max_position_embeddings=positions, pad_token_id=1)).eval()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

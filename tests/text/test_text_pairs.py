@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import gentools
-from gentools.errors import InputError
+from gentools.errors import InputError, UsageError
 from tests.conftest import parse_tsv, run_cli
 
 sacrebleu = pytest.importorskip("sacrebleu")
@@ -243,3 +243,32 @@ def test_evaluator_text_pairs_equal_the_commands(corpus):
     with pytest.raises(InputError, match="a control character"):
         ev.update(["bad \x01"], target=["ok"])
     assert ev.compute()["pairs"] == len(hypotheses)
+
+
+@pytest.mark.parametrize("idf", [False, True])
+def test_bertscore_equals_bert_score_with_a_random_roberta(tmp_path, corpus, idf):
+    bert_score = pytest.importorskip("bert_score")
+    from tests.text.models import write_roberta
+
+    _, hypotheses, references = corpus
+    folder = str(write_roberta(tmp_path / "roberta"))
+    theirs = bert_score.score(hypotheses, [r[0] for r in references], model_type=folder, num_layers=2, idf=idf,
+                              device="cpu", nthreads=0)
+    got = gentools.bertscore(hypotheses, [r[0] for r in references], model=folder, num_layers=2, idf=idf,
+                             per_item=str(tmp_path / "b.tsv"))
+    for name, values in zip(("precision", "recall", "f1"), theirs):
+        assert got[f"bertscore_{name}"] == pytest.approx(float(values.double().mean()), abs=1e-6)
+    rows = [line.split("\t") for line in (tmp_path / "b.tsv").read_text().splitlines()]
+    assert rows[0][2:5] == ["bertscore_precision", "bertscore_recall", "bertscore_f1"]
+    assert [float(r[4]) for r in rows[1:]] == pytest.approx(theirs[2].double().tolist(), abs=1e-6)
+    both = bert_score.score(hypotheses, references, model_type=folder, num_layers=2, idf=idf, device="cpu",
+                            nthreads=0)
+    assert gentools.bertscore(hypotheses, references, model=folder, num_layers=2, idf=idf)["bertscore_f1"] == \
+        pytest.approx(float(both[2].double().mean()), abs=1e-6)
+    if idf:  # idf over the whole reference set: the Evaluator fed in two batches gives the command's number
+        ev = gentools.Evaluator(metrics={"bertscore": {"model": folder, "num_layers": 2, "idf": True}})
+        ev.update(hypotheses[:4], target=references[:4])
+        ev.update(hypotheses[4:], target=references[4:])
+        assert ev.compute()["bertscore_f1"] == pytest.approx(float(both[2].double().mean()), abs=1e-9)
+    with pytest.raises(UsageError, match="layer table has no entry"):
+        gentools.bertscore(hypotheses, references, model=folder)
