@@ -70,13 +70,22 @@ def bertscore(hypotheses: list, references: list, model: str, num_layers: int, i
     import io
 
     import bert_score
+    from transformers.utils import logging as hf_logging
 
     refs = [r[0] for r in references] if all(len(r) == 1 for r in references) else references
     printed = io.StringIO()
-    with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
-        precision, recall, f1 = bert_score.score(list(hypotheses), refs, model_type=model, num_layers=num_layers,
-                                                 idf=idf, device=device, batch_size=batch_size, nthreads=0,
-                                                 lang=lang, rescale_with_baseline=rescale, baseline_path=baseline)
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()  # transformers' loading bars are not bert-score's messages
+    hf_logging.set_verbosity_error()
+    try:
+        with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
+            precision, recall, f1 = bert_score.score(list(hypotheses), refs, model_type=model, num_layers=num_layers,
+                                                     idf=idf, device=device, batch_size=batch_size, nthreads=0,
+                                                     lang=lang, rescale_with_baseline=rescale, baseline_path=baseline)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     columns = {"bertscore_precision": precision.double().numpy(), "bertscore_recall": recall.double().numpy(),
                "bertscore_f1": f1.double().numpy()}
     messages = [line for line in printed.getvalue().splitlines() if line.strip()]
