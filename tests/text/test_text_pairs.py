@@ -167,37 +167,16 @@ def test_stdin_lines_and_what_the_readers_refuse(tmp_path):
     assert gentools.bleu(str(docs), str(refs))["bleu"] == pytest.approx(100.0)
 
 
-# A WordNet in WordNet's own file format (wndb(5WN)): data.POS lines "offset lex_filenum ss_type w_cnt word
-# lex_id ... p_cnt | gloss" where offset is the line's byte offset and w_cnt two hex digits; index.POS lines
-# "lemma pos synset_cnt p_cnt sense_cnt tagsense_cnt offset...". nltk/corpus/reader/wordnet.py reads lexnames,
-# index.*, data.* and *.exc when it is built (_FILES, _load_lemma_pos_offset_map, _load_exception_map).
-SYNSETS = {"noun": [("n", ["cat", "feline"]), ("n", ["dog", "hound"]), ("n", ["house", "home"]),
-                    ("n", ["mat", "rug"])],
-           "verb": [("v", ["sit"]), ("v", ["run", "race"])],
-           "adj": [("a", ["big", "large"]), ("a", ["small", "little"])],
-           "adv": [("r", ["quickly", "fast"])]}
-HEADER = "  1 This software and database is being provided to you, the LICENSEE, by WordNet 3.0 Copyright 2006\n"
+SYNSETS = {"noun": [["cat", "feline"], ["dog", "hound"], ["house", "home"], ["mat", "rug"]],
+           "verb": [["sit"], ["run", "race"]], "adj": [["big", "large"], ["small", "little"]],
+           "adv": [["quickly", "fast"]]}
 
 
-def write_wordnet(folder):
-    folder.mkdir(parents=True)
-    (folder / "lexnames").write_text("00\tadj.all\t3\n01\tadj.pert\t3\n02\tadv.all\t4\n03\tnoun.Tops\t1\n")
-    for pos, synsets in SYNSETS.items():
-        data = HEADER.encode()
-        index: dict = {}
-        for ss_type, words in synsets:
-            offset = len(data)
-            lemmas = " ".join(f"{w} 0" for w in words)
-            data += f"{offset:08d} 03 {ss_type} {len(words):02x} {lemmas} 000 | {words[0]}  \n".encode()
-            for w in words:
-                index.setdefault(w, []).append(offset)
-        (folder / f"data.{pos}").write_bytes(data)
-        letter = synsets[0][0]
-        (folder / f"index.{pos}").write_text(HEADER + "".join(
-            f"{w} {letter} {len(o)} 0 {len(o)} 0 {' '.join(f'{x:08d}' for x in o)}  \n" for w, o in sorted(index.items())))
-        (folder / f"{pos}.exc").write_text("")
-    (folder / "index.sense").write_text("")
-    return folder
+def write_wordnet(folder, synsets=None):
+    """A WordNet in WordNet's own file format (the text demo's writer, examples/text/corpus.py)."""
+    from tests.text.models import DEMO
+
+    return DEMO.write_wordnet(folder, SYNSETS if synsets is None else synsets)
 
 
 def test_meteor_equals_nltk_with_a_wordnet_the_test_writes_and_refuses_to_run_without_one(tmp_path, monkeypatch):
@@ -218,9 +197,7 @@ def test_meteor_equals_nltk_with_a_wordnet_the_test_writes_and_refuses_to_run_wi
     rows = [line.split("\t") for line in (tmp_path / "m.tsv").read_text().splitlines()[1:]]
     assert [float(r[2]) for r in rows] == pytest.approx(expected, abs=1e-12)
     # synonyms count: the same texts scored against a WordNet without them score lower
-    monkeypatch.setattr("tests.text.test_text_pairs.SYNSETS", {pos: [(t, ws[:1]) for t, ws in synsets]
-                                                              for pos, synsets in SYNSETS.items()})
-    bare = write_wordnet(tmp_path / "bare")
+    bare = write_wordnet(tmp_path / "bare", {pos: [words[:1] for words in synsets] for pos, synsets in SYNSETS.items()})
     assert gentools.meteor(hypotheses, references, wordnet=str(bare))["meteor"] < got["meteor"] - 0.05
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "nowhere")])
     proc = run_cli("meteor", tmp_path / "m.tsv", tmp_path / "m.tsv", check=2)
