@@ -133,7 +133,14 @@ def test_fbd_is_fid_preset_fbd_and_equals_the_fbd_formula(models, texts_file, tm
     sigma = [np.cov(f, rowvar=False) for f in features]
     covmean, _ = linalg.sqrtm(sigma[1].dot(sigma[0]), disp=False)
     expected = (mu[1] - mu[0]).dot(mu[1] - mu[0]) + np.trace(sigma[0]) + np.trace(sigma[1]) - 2 * np.trace(covmean.real)
-    assert got == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert got == pytest.approx(expected, rel=1e-5, abs=1e-6)  # against transformers' one-text forward
+    rows = [gentools.load(str(tmp_path / name)).array().astype(np.float64) for name in ("gen.h5", "ref.h5")]
+    mu = [r.mean(axis=0) for r in rows]  # the FBD code's formula on the very rows gentools stored
+    sigma = [np.cov(r, rowvar=False) for r in rows]
+    covmean, _ = linalg.sqrtm(sigma[1].dot(sigma[0]), disp=False)
+    same_rows = (mu[1] - mu[0]).dot(mu[1] - mu[0]) + np.trace(sigma[0]) + np.trace(sigma[1]) \
+        - 2 * np.trace(covmean.real)
+    assert got == pytest.approx(same_rows, abs=1e-6, rel=1e-9)
     # the preset's extraction is checked: features pooled otherwise are refused, naming the setting
     run_cli("extract", gen_file, "-b", "hf-text:bert-base-uncased", "--weights", models["bert"], "--pooling", "mean",
             "-o", tmp_path / "mean.h5", "-q", check=0)
@@ -141,12 +148,36 @@ def test_fbd_is_fid_preset_fbd_and_equals_the_fbd_formula(models, texts_file, tm
     assert "pooling" in proc.stderr.decode() and "pooler" in proc.stderr.decode()
 
 
-def test_distribution_metrics_run_on_text_features_unchanged(models, texts_file):
-    rows = gentools.extract(str(texts_file), backbone="hf-text:m", weights=models["gpt2"], workers=0)
+def test_distribution_metrics_run_on_text_features_unchanged(models, texts_file, tmp_path):
     half = len(TEXTS) // 2
-    gen, ref = rows.array()[:half], rows.array()[half:]
+    lines = texts_file.read_text().splitlines()
+    (tmp_path / "gen.jsonl").write_text("\n".join(lines[:half]) + "\n")
+    (tmp_path / "train.jsonl").write_text("\n".join(lines[half:]) + "\n")
+    for name in ("gen", "train"):
+        run_cli("extract", tmp_path / f"{name}.jsonl", "-b", "hf-text:m", "--weights", models["gpt2"], "-o",
+                tmp_path / f"{name}.h5", "-q", check=0)
+    gen, ref = (str(tmp_path / f"{name}.h5") for name in ("gen", "train"))
     assert gentools.kid(gen, ref, subsets=5, subset_size=5)["kid_mean"] != 0
     assert 0 <= gentools.prdc(gen, ref, k=2)["precision"] <= 1
+    assert 0 <= gentools.twosample(gen, ref, permutations=20)["mmd_p_value"] <= 1
+    assert gentools.vendi(gen)["vendi"] >= 1
+    run_cli("nn-grid", gen, ref, "--table", tmp_path / "nn.tsv", "--k", "2", "-q", check=0)
+    table = [line.split("\t") for line in (tmp_path / "nn.tsv").read_text().splitlines()]
+    assert table[0] == ["query_id", "rank", "train_id", "distance"]
+    assert {row[2] for row in table[1:]} <= {f"t{i:02d}" for i in range(half, len(TEXTS))}  # training texts' ids
+
+
+def test_mauve_without_faiss_uses_scikit_learn_and_says_so(monkeypatch):
+    import sys
+
+    rng = np.random.default_rng(1)
+    gen, ref = rng.normal(size=(120, 8)), rng.normal(size=(110, 8)) + 0.5
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss raises ImportError
+    with pytest.warns(UserWarning, match="faiss is not installed, so k-means is scikit-learn's"):
+        result = gentools.mauve(gen, ref)
+    assert result.params["kmeans"] == "sklearn" and 0 < result["mauve"] <= 1
+    with pytest.raises(InputError, match="--kmeans faiss needs the faiss package"):
+        gentools.mauve(gen, ref, kmeans="faiss")
 
 
 def test_evaluator_over_texts_equals_the_commands(models, texts_file):
