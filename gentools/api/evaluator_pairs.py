@@ -195,16 +195,9 @@ def _modality(scorer: Scorer) -> str:
 
 
 def _texts(texts, what: str) -> list:
-    """A batch of texts: a list (or tuple) of strings, each checked as text files are."""
-    from gentools.features.texts import checked
+    from gentools.features.texts import checked_list
 
-    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-        raise InputError(f"{what} takes a list of texts, got {escape(type(texts).__name__)}")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputError(f"{what}[{i}]: not a text ({escape(type(text).__name__)})")
-        checked(text, f"{what}[{i}]")
-    return list(texts)
+    return checked_list(texts, what)
 
 
 def _references(references, count: int) -> list:

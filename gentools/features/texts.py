@@ -94,6 +94,18 @@ def checked(text: str, where: str, first_line: int = 1) -> str:
     return text
 
 
+def checked_list(texts, what: str) -> list:
+    """A batch of texts given in Python (``update(texts)``): a list or tuple of strings, each checked as a file's
+    text is; one-line errors naming ``what`` and the position."""
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise InputError(f"{what} takes a list of texts, got {escape(type(texts).__name__)}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(f"{what}[{i}]: not a text ({escape(type(text).__name__)})")
+        checked(text, f"{what}[{i}]")
+    return list(texts)
+
+
 def _lines(text: str, where: str) -> list:
     rows = text.split("\n")
     if rows and rows[-1] == "":
@@ -194,4 +206,4 @@ def grouped(found: list) -> tuple[list, dict]:
     return list(texts), texts
 
 
-__all__ = ["grouped", "is_text_name", "read_texts", "checked"]
+__all__ = ["checked", "checked_list", "grouped", "is_text_name", "read_texts"]

@@ -124,16 +124,11 @@ class TextBatches:
     def rows(self, texts, sample_rate, start: int):
         from gentools.features.backbones.hf_text import pooled_rows
         from gentools.features.pipeline import Rows
-        from gentools.features.texts import checked
+        from gentools.features.texts import checked_list
 
         if sample_rate is not None:
             raise UsageError(f"update(sample_rate=...) applies to audio backbones; {self.net.name} takes texts")
-        if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-            raise InputError(f"update() takes a list of texts, got {type(texts).__name__}")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InputError(f"update()[{i}]: not a text ({type(text).__name__})")
-            checked(text, f"update()[{i}]")
+        texts = checked_list(texts, "update()")
         ids = [f"text:{start + i}" for i in range(len(texts))]
         if not texts:
             return Rows([], {}, inputs=0)

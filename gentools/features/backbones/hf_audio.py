@@ -95,6 +95,17 @@ def _pretrained(loader, source: str, what: str):
             hf_logging.enable_progress_bar()
 
 
+def model_and_layer(spec: str, example: str) -> tuple[str, int | None]:
+    """``PREFIX:MODEL[:LAYER]`` -> ``(MODEL, LAYER or None)``; a usage error citing ``example`` without MODEL."""
+    body = spec.split(":", 1)[1] if ":" in spec else ""
+    model_id, layer = body, None
+    if ":" in body and body.rsplit(":", 1)[1].isdigit():
+        model_id, layer = body.rsplit(":", 1)[0], int(body.rsplit(":", 1)[1])
+    if not model_id:
+        raise UsageError(f"--backbone {spec}: expected {example.split(':')[0]}:MODEL[:LAYER], e.g. {example}")
+    return model_id, layer
+
+
 def _fingerprint(source: str) -> str:
     """For provenance: sha256 over a model folder's weight files (name and content): a ``save_pretrained`` folder,
     or for a model id the Hugging Face cache's snapshot that ``from_pretrained`` read (the one ``refs/main`` names,
@@ -132,12 +143,7 @@ def hf_audio(spec: str, weights: str | None, device: torch.device, pcm16: bool =
     from gentools.features.backbones.base import Backbone, require_package
 
     transformers = require_package("transformers", "audio-hf")
-    body = spec.split(":", 1)[1] if ":" in spec else ""
-    model_id, layer = body, None
-    if ":" in body and body.rsplit(":", 1)[1].isdigit():
-        model_id, layer = body.rsplit(":", 1)[0], int(body.rsplit(":", 1)[1])
-    if not model_id:
-        raise UsageError(f"--backbone {spec}: expected hf:MODEL[:LAYER], e.g. hf:facebook/hubert-base-ls960:12")
+    model_id, layer = model_and_layer(spec, "hf:facebook/hubert-base-ls960:12")
     source = weights or model_id
     model = _pretrained(transformers.AutoModel, source, "model").eval().to(device)
     extractor = _pretrained(transformers.AutoFeatureExtractor, source, "feature extractor")

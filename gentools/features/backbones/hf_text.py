@@ -38,25 +38,14 @@ class TextLoading:
         return {"modality": "text", "pooling": self.pooling, "max_tokens": self.max_tokens}
 
 
-def parse(spec: str) -> tuple[str, int | None]:
-    """``hf-text:MODEL[:LAYER]`` -> ``(MODEL, LAYER or None)``."""
-    body = spec.split(":", 1)[1] if ":" in spec else ""
-    model_id, layer = body, None
-    if ":" in body and body.rsplit(":", 1)[1].isdigit():
-        model_id, layer = body.rsplit(":", 1)[0], int(body.rsplit(":", 1)[1])
-    if not model_id:
-        raise UsageError(f"--backbone {spec}: expected hf-text:MODEL[:LAYER], e.g. hf-text:gpt2-large")
-    return model_id, layer
-
-
 def hf_text(spec: str, weights: str | None, device: torch.device):
     """The backbone ``spec`` on ``device``; its ``loading`` (:class:`TextLoading`) is set by the text kind from
     ``extract --pooling --max-tokens`` or the preset. ``run(texts) -> {"features": [B, D]}``."""
     from gentools.features.backbones.base import Backbone, require_package
-    from gentools.features.backbones.hf_audio import _fingerprint, _pretrained
+    from gentools.features.backbones.hf_audio import _fingerprint, _pretrained, model_and_layer
 
     transformers = require_package("transformers", "text")
-    model_id, layer = parse(spec)
+    model_id, layer = model_and_layer(spec, "hf-text:gpt2-large")
     source = weights or model_id
     tokenizer = _pretrained(transformers.AutoTokenizer, source, "tokenizer")
     model = _pretrained(transformers.AutoModel, source, "model").eval().to(device)
