@@ -150,7 +150,7 @@ class Evaluator:
 
     @property
     def n(self) -> int:
-        """Samples (images or waveforms) seen since :meth:`reset` on this rank."""
+        """Samples (images, waveforms, videos, texts or pairs) seen since :meth:`reset` on this rank."""
         return self._inputs
 
     def update(self, images, labels=None, sample_rate: Optional[int] = None, *, target=None) -> None:

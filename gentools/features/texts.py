@@ -49,6 +49,8 @@ def read_texts(value, text_field: str = "text", id_field: str = "id", lines: boo
             raise InputError(f"-: stdin holds over {MAX_TEXT_BYTES} bytes of text")
         return _counted(_lines(_decoded(data, "-"), "-"), "-"), "stdin"
     lower = path.lower()
+    if lines and not os.path.isfile(path):
+        raise InputError(f"{escape(path)}: --lines takes a file of lines (or -), not a folder or pattern")
     if os.path.isfile(path) and (lines or lower.endswith((".jsonl", *TABLE_SUFFIXES))):
         text = _decoded(_read(path), path)
         if lines:

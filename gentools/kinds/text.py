@@ -4,7 +4,7 @@ backbone; in training, lists of strings."""
 from __future__ import annotations
 
 from gentools.errors import InputError, UsageError, option, warn
-from gentools.kinds.base import InputKind, Job, Request, no_clip_options, workers_of
+from gentools.kinds.base import InputKind, Job, Request, no_clip_options
 
 
 class TextKind(InputKind):
@@ -65,8 +65,7 @@ class TextKind(InputKind):
         from dataclasses import replace
 
         net.loading = replace(settings, max_tokens=settings.max_tokens or net.tokens_limit)  # as provenance says
-        chosen_items = [items[i] for i in chosen]
-        workers_of(request)  # the texts are tokenized in this process; the option is accepted and unused
+        chosen_items = [items[i] for i in chosen]  # tokenized in this process: --workers does not apply
 
         def make_batches(positions):
             return text_batches([chosen_items[p] for p in positions], net, request.batch_size, positions,
