@@ -249,3 +249,13 @@ def test_bertscore_equals_bert_score_with_a_random_roberta(tmp_path, corpus, idf
         assert ev.compute()["bertscore_f1"] == pytest.approx(float(both[2].double().mean()), abs=1e-9)
     with pytest.raises(UsageError, match="layer table has no entry"):
         gentools.bertscore(hypotheses, references, model=folder)
+    if not idf:  # baseline rescaling, with a baseline file of the layout bert-score ships (one row per layer)
+        baseline = tmp_path / "baseline.csv"
+        baseline.write_text("LAYER,P,R,F\n" + "".join(f"{k},0.{k + 1},0.{k + 2},0.{k + 3}\n" for k in range(4)))
+        rescaled = bert_score.score(hypotheses, [r[0] for r in references], model_type=folder, num_layers=2,
+                                    device="cpu", nthreads=0, lang="en", rescale_with_baseline=True,
+                                    baseline_path=str(baseline))
+        got = gentools.bertscore(hypotheses, [r[0] for r in references], model=folder, num_layers=2, lang="en",
+                                 rescale_with_baseline=True, baseline=str(baseline))
+        assert got["bertscore_f1"] == pytest.approx(float(rescaled[2].double().mean()), abs=1e-6)
+        assert got["bertscore_f1"] != pytest.approx(float(theirs[2].double().mean()), abs=1e-3)
