@@ -84,6 +84,21 @@ def _require_text(module: str, metric: str) -> None:
         raise UsageError(f"{metric} needs the '{module}' package: pip install 'gentools[text]'") from None
 
 
+def _local_model(model: str) -> str:
+    """A model folder as it is, or a model id's snapshot in the Hugging Face cache, found without the network:
+    bert-score would call from_pretrained(model) and download, and gentools reads models that are here only."""
+    if os.path.isdir(model):
+        return model
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(model, local_files_only=True)
+    except (OSError, ValueError):
+        raise InputError(f"bertscore: {escape(model)} is not in the Hugging Face cache; it is published at "
+                         f"https://huggingface.co/{escape(model)}: download it into the cache, or pass --model FOLDER "
+                         f"(save_pretrained layout)") from None
+
+
 def bertscore_scorer(model: str = "roberta-large", num_layers: Optional[int] = None, idf: bool = False,
                      rescale_with_baseline: bool = False, lang: Optional[str] = None, baseline: Optional[str] = None,
                      batch_size: int = 64, device: str = "cpu") -> Scorer:
@@ -101,29 +116,29 @@ def bertscore_scorer(model: str = "roberta-large", num_layers: Optional[int] = N
             raise UsageError(f"bertscore: bert-score's layer table has no entry for {escape(model)}: pass "
                              f"--num-layers N (bert-score uses roberta-large's layer 17 for English)")
         num_layers = model2layers[model]
-    if rescale_with_baseline and not lang and baseline is None:
+    if rescale_with_baseline and not lang:
         raise UsageError("bertscore: --rescale-with-baseline needs --lang (bert-score's baseline files are per "
-                         "language and model) or --baseline FILE")
-    _checked_hf_files(model)
+                         "language and model; --baseline FILE gives your own)")
+    if rescale_with_baseline and baseline is None:  # bert-score's own file, found by the model's name
+        import bert_score
+
+        baseline = os.path.join(os.path.dirname(bert_score.__file__), "rescale_baseline", lang, f"{model}.tsv")
+        if not os.path.isfile(baseline):
+            raise UsageError(f"bertscore: bert-score ships no baseline for {escape(lang)} and {escape(model)}",
+                             hint="pass --baseline FILE")
+    source = _local_model(model)
+    _checked_hf_files(source)
 
     def scored(hypotheses, references):
-        saved = os.environ.get("HF_HUB_OFFLINE")
-        os.environ["HF_HUB_OFFLINE"] = "1"  # bert-score calls from_pretrained(model): never a download here
         try:
-            return bertscore(hypotheses, references, model, num_layers, idf, rescale_with_baseline, lang, baseline,
+            return bertscore(hypotheses, references, source, num_layers, idf, rescale_with_baseline, lang, baseline,
                              batch_size, device)
         except (OSError, ValueError) as exc:
             reason = escape(str(exc).splitlines()[0][:120]) if str(exc) else type(exc).__name__
-            raise InputError(f"bertscore: the model {escape(model)} cannot be loaded ({reason}); pass --model FOLDER "
-                             f"(save_pretrained layout) or fill the Hugging Face cache") from None
-        finally:
-            if saved is None:
-                os.environ.pop("HF_HUB_OFFLINE", None)
-            else:
-                os.environ["HF_HUB_OFFLINE"] = saved
+            raise InputError(f"bertscore: the model {escape(model)} cannot be loaded ({reason})") from None
 
     return Scorer({"model": model, "num_layers": num_layers, "idf": idf, "rescale_with_baseline": rescale_with_baseline,
-                   "lang": lang or "", "weights_sha256": _fingerprint(model),
+                   "lang": lang or "", "weights_sha256": _fingerprint(source),
                    "hash": get_hash(model, num_layers, idf, rescale_with_baseline, baseline is not None, False)},
                   texts=scored)
 

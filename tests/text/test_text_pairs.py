@@ -16,6 +16,7 @@ rouge_score/tokenize.py
 from __future__ import annotations
 
 import json
+import os
 import random
 
 import numpy as np
@@ -259,3 +260,15 @@ def test_bertscore_equals_bert_score_with_a_random_roberta(tmp_path, corpus, idf
                                  rescale_with_baseline=True, baseline=str(baseline))
         assert got["bertscore_f1"] == pytest.approx(float(rescaled[2].double().mean()), abs=1e-6)
         assert got["bertscore_f1"] != pytest.approx(float(theirs[2].double().mean()), abs=1e-3)
+
+
+def test_bertscore_reads_models_that_are_here_only(tmp_path, corpus):
+    pytest.importorskip("bert_score")
+    _, hypotheses, references = corpus
+    (tmp_path / "hyp.txt").write_text("".join(h + "\n" for h in hypotheses))
+    (tmp_path / "ref.txt").write_text("".join(r[0] + "\n" for r in references))
+    env = dict(os.environ, HF_HOME=str(tmp_path / "empty-hf-home"))  # an empty cache, in a fresh interpreter
+    proc = run_cli("bertscore", tmp_path / "hyp.txt", tmp_path / "ref.txt", "--lines", env=env, check=1)
+    message = proc.stderr.decode().strip()
+    assert "roberta-large is not in the Hugging Face cache; it is published at https://huggingface.co/roberta-large" \
+        in message and len(message.splitlines()) == 1
