@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import numpy as np
@@ -23,10 +24,12 @@ from gentools.text import escape
             "statistics.\n\nPrints authenticity (Alaa et al. 2022), and with --test: nn_ratio_median, copies "
             "and ct_z (Meehan et al. 2020; strongly negative = data-copying), then the paths written (grid, "
             "table). Images come from the files' thumbnails (extract --thumbnails) or are re-read through their "
-            "ids.\n\nExample: gentools nn-grid gen.h5 train.h5 --test test.h5 -o grid.png --table nn.tsv",
+            "ids; for text features the table also holds each query's and neighbour's text, read again from the "
+            "files extracted.\n\nExample: gentools nn-grid gen.h5 train.h5 --test test.h5 -o grid.png --table nn.tsv",
     options=(Option("output", None, "PNG grid: one row per query, then its k nearest training images with "
                     "distances.", type=str, flags=("-o", "--output"), metavar="PATH"),
-             Option("table", None, "TSV of query_id, rank, train_id, distance.", type=str, metavar="PATH"),
+             Option("table", None, "TSV of query_id, rank, train_id, distance (text features: and query_text, "
+                    "train_text).", type=str, metavar="PATH"),
              Option("queries", 8, "Generated samples shown (seeded choice).", min=1),
              Option("query_id", None, "Show this generated id (repeatable).", type=list, item=str),
              Option("k", 5, "Neighbours per query.", min=1),
@@ -64,9 +67,16 @@ def nn_grid(gen, train, test=None, *, output, table, queries, query_id, k, metri
         values = {"authenticity": neighbours.authenticity(nearest_idx[:, 0], nearest_d[:, 0], x, metric)}
     train_ids = _ids(train)
     if table is not None:
+        pairs = [(gen_ids[q], r + 1, train_ids[idx[i, r]], float(dist[i, r]))
+                 for i, q in enumerate(chosen) for r in range(idx.shape[1])]
         lines = ["query_id\trank\ttrain_id\tdistance"] + [
-            f"{escape(gen_ids[q])}\t{r + 1}\t{escape(train_ids[idx[i, r]])}\t{float(dist[i, r])!r}"
-            for i, q in enumerate(chosen) for r in range(idx.shape[1])]
+            f"{escape(query)}\t{rank}\t{escape(neighbour)}\t{d!r}" for query, rank, neighbour, d in pairs]
+        if all(item.provenance.get("modality") == "text" for item in (gen, train)):  # the memorisation table
+            gen_texts = _texts(gen, {p[0] for p in pairs})
+            train_texts = _texts(train, {p[2] for p in pairs})
+            lines = [lines[0] + "\tquery_text\ttrain_text"] + [
+                f"{line}\t{escape(gen_texts.get(p[0], ''))}\t{escape(train_texts.get(p[2], ''))}"
+                for line, p in zip(lines[1:], pairs)]
         _write_text(table, "\n".join(lines) + "\n")
         values["table"] = str(table)
     if output is not None:
@@ -124,6 +134,34 @@ def _images(item, rows: list[int], ids: list[str], images_root: Optional[str] = 
         warn(f"{len(refused)} tile(s) of {item.label} drawn blank: {refused[0]}; images are re-read only "
              f"from regular files under the input root (--images-root to name another)")
     return out
+
+
+def _texts(item, wanted: set) -> dict:
+    """``{id: text}`` for the ``wanted`` ids of a text features file, read again from the files it was extracted
+    from (its ``source``, with the recorded ``text_field``, ``id_field`` and ``lines``), as every text input is
+    read and checked; a source that cannot be read leaves its texts out, with one warning."""
+    from gentools.features.texts import read_texts
+
+    record = item.provenance
+    found: dict = {}
+    missing = []
+    for source in str(record.get("source", "")).split(";"):
+        if not source or source == "stdin" or not os.path.exists(source):
+            missing.append(source or "(none)")
+            continue
+        try:
+            texts, _ = read_texts(source, str(record.get("text_field", "text")), str(record.get("id_field", "id")),
+                                  bool(record.get("lines", False)))
+        except InputError as exc:
+            missing.append(f"{source} ({exc.message})")
+            continue
+        for key, text in texts:
+            if key in wanted:
+                found.setdefault(key, text)
+    if missing or len(found) < len(wanted):
+        warn(f"nn-grid: {len(wanted) - len(found)} of {len(wanted)} texts of {item.label} could not be read again "
+             f"(from {escape(missing[0]) if missing else 'its source'}); their text cells are empty")
+    return found
 
 
 def _write_text(path, text: str) -> None:

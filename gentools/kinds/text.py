@@ -73,6 +73,10 @@ class TextKind(InputKind):
 
         return Job([item.id for item in chosen_items], make_batches)
 
+    def provenance(self, request: Request, parity) -> dict:
+        """How the texts were read, so that ``nn-grid --table`` can read them again by id."""
+        return {"text_field": request.text_field, "id_field": request.id_field, "lines": bool(request.lines)}
+
     def adapter(self, net, parity, pixel_range, frames, subsample):
         no_clip_options(self, net, frames, subsample)
         if tuple(pixel_range) != (-1, 1):

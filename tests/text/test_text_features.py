@@ -163,8 +163,14 @@ def test_distribution_metrics_run_on_text_features_unchanged(models, texts_file,
     assert gentools.vendi(gen)["vendi"] >= 1
     run_cli("nn-grid", gen, ref, "--table", tmp_path / "nn.tsv", "--k", "2", "-q", check=0)
     table = [line.split("\t") for line in (tmp_path / "nn.tsv").read_text().splitlines()]
-    assert table[0] == ["query_id", "rank", "train_id", "distance"]
+    assert table[0] == ["query_id", "rank", "train_id", "distance", "query_text", "train_text"]
     assert {row[2] for row in table[1:]} <= {f"t{i:02d}" for i in range(half, len(TEXTS))}  # training texts' ids
+    text_of = {f"t{i:02d}": text for i, text in enumerate(TEXTS)}  # each text read again from the jsonl, by id
+    assert all(row[4] == text_of[row[0]] and row[5] == text_of[row[2]] for row in table[1:]) and len(table) > 2
+    (tmp_path / "train.jsonl").unlink()  # the training texts moved away: empty cells, one warning
+    proc = run_cli("nn-grid", gen, ref, "--table", tmp_path / "nn2.tsv", "--k", "2", check=0)
+    assert "texts of" in proc.stderr.decode() and "could not be read again" in proc.stderr.decode()
+    assert all(line.split("\t")[5] == "" for line in (tmp_path / "nn2.tsv").read_text().splitlines()[1:])
 
 
 def test_mauve_without_faiss_uses_scikit_learn_and_says_so(monkeypatch):
