@@ -102,7 +102,7 @@ class Evaluator:
                 raise UsageError(f"Evaluator: {option(given[0])} feeds the metrics over stored features; "
                                  f"{', '.join(paired)} take each output's own target in update(x, target=y)")
         self._pairs = PairTallies(paired, torch_device, self.pixel_range) if paired else None
-        if self._pairs is not None and self.kind is not None and self._pairs.modality != self.kind.name:
+        if self._pairs is not None and self.kind is not None and kinds.named(self._pairs.modality) is not self.kind:
             raise UsageError(f"Evaluator: {', '.join(paired)} score {self._pairs.modality} and the backbone "
                              f"{self.net.name} takes {self.kind.name} inputs; one update() feeds both")
         self._warned_range = False

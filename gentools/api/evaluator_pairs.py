@@ -40,15 +40,15 @@ class PairTallies:
         for name, (metric, options) in chosen.items():
             takes_device = "device" in inspect.signature(metric.paired).parameters
             self.scorers[name] = metric.paired(**options, **({"device": device} if takes_device else {}))
-        kinds = {name: _modality(scorer) for name, scorer in self.scorers.items()}
+        kinds = {name: scorer.modality for name, scorer in self.scorers.items()}
         if len(set(kinds.values())) > 1:
             by_kind: dict = {}
             for name, kind in kinds.items():
                 by_kind.setdefault(kind, []).append(name)
             clash = " and ".join(f"{', '.join(names)} score {kind}" for kind, names in by_kind.items())
             raise UsageError(f"Evaluator: {clash}; one Evaluator's update(x, target=y) feeds one of them")
-        self.modality = next(iter(kinds.values()))  # the input kind's name
-        self.sound = self.modality == "audio"
+        first = next(iter(self.scorers.values()))
+        self.modality, self.sound, self.texts = first.modality, first.sound, first.texts is not None
         self.device, self.pixel_range = device, tuple(float(v) for v in pixel_range)
         self.reset()
 
@@ -56,14 +56,14 @@ class PairTallies:
         self.tallies = {name: [0.0, 0, 0, 0, ""] for name in self.scorers}  # sum, finite, infinite, failed, reason
         self.smallest: Optional[float] = None
         self.rates: set = set()
-        self.texts: tuple = ([], [])  # the texts' metrics score the corpus at once: hypotheses, references
+        self.corpus: tuple = ([], [])  # the texts' metrics score the corpus at once: hypotheses, references
 
     def score(self, x, y, sample_rate: Optional[int]) -> tuple:
         """The batch's scores ``({name: (values, reasons)}, smallest, rates)``, nothing kept yet (a bad batch
         raises and changes nothing): see :meth:`add`."""
         if self.sound:
             return self._score_sounds(x, y, sample_rate)
-        if self.modality == "text":
+        if self.texts:
             return _texts(x, "update()"), _references(y, len(x)), None
         if sample_rate is not None:
             raise UsageError(f"update(sample_rate=...): {', '.join(self.scorers)} score images")
@@ -71,9 +71,9 @@ class PairTallies:
 
     def add(self, scored: tuple) -> None:
         """Fold a batch :meth:`score` gave into the sums."""
-        if self.modality == "text":
-            self.texts[0].extend(scored[0])
-            self.texts[1].extend(scored[1])
+        if self.texts:
+            self.corpus[0].extend(scored[0])
+            self.corpus[1].extend(scored[1])
             return
         values_of, smallest, rates = scored
         for name, (values, reasons) in values_of.items():
@@ -96,7 +96,7 @@ class PairTallies:
         failure's reason); a metric that cannot give a value (no pair scored) is in ``failures``."""
         from gentools.features.distributed import caller_ranks
 
-        if self.modality == "text":
+        if self.texts:
             return self._compute_texts()
         tallies, smallest = self.tallies, self.smallest
         ranks = caller_ranks()
@@ -128,10 +128,10 @@ class PairTallies:
         """The corpus over every rank's texts (gathered in rank order), as the commands score it."""
         from gentools.features.distributed import caller_ranks
 
-        hypotheses, references = self.texts
+        hypotheses, references = self.corpus
         ranks = caller_ranks()
         if ranks is not None and ranks.world > 1:
-            parts = ranks.all_gather(self.texts)
+            parts = ranks.all_gather(self.corpus)
             hypotheses = [h for p in parts for h in p[0]]
             references = [r for p in parts for r in p[1]]
         values: dict = {"pairs": len(hypotheses)}
@@ -188,10 +188,6 @@ class PairTallies:
                 rates.add((int(sample_rate), int(sample_rate), rate))
                 values[k], reasons[k] = scorer.function(reference, generated, rate)
         return scored, None, rates
-
-
-def _modality(scorer: Scorer) -> str:
-    return "audio" if scorer.sound else "text" if scorer.texts is not None else "image"
 
 
 def _texts(texts, what: str) -> list:

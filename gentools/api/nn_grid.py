@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import numpy as np
@@ -71,9 +70,8 @@ def nn_grid(gen, train, test=None, *, output, table, queries, query_id, k, metri
                  for i, q in enumerate(chosen) for r in range(idx.shape[1])]
         lines = ["query_id\trank\ttrain_id\tdistance"] + [
             f"{escape(query)}\t{rank}\t{escape(neighbour)}\t{d!r}" for query, rank, neighbour, d in pairs]
-        if all(item.provenance.get("modality") == "text" for item in (gen, train)):  # the memorisation table
-            gen_texts = _texts(gen, {p[0] for p in pairs})
-            train_texts = _texts(train, {p[2] for p in pairs})
+        gen_texts, train_texts = _row_texts(gen, {p[0] for p in pairs}), _row_texts(train, {p[2] for p in pairs})
+        if gen_texts is not None and train_texts is not None:  # texts: the memorisation table shows them
             lines = [lines[0] + "\tquery_text\ttrain_text"] + [
                 f"{line}\t{escape(gen_texts.get(p[0], ''))}\t{escape(train_texts.get(p[2], ''))}"
                 for line, p in zip(lines[1:], pairs)]
@@ -136,32 +134,16 @@ def _images(item, rows: list[int], ids: list[str], images_root: Optional[str] = 
     return out
 
 
-def _texts(item, wanted: set) -> dict:
-    """``{id: text}`` for the ``wanted`` ids of a text features file, read again from the files it was extracted
-    from (its ``source``, with the recorded ``text_field``, ``id_field`` and ``lines``), as every text input is
-    read and checked; a source that cannot be read leaves its texts out, with one warning."""
-    from gentools.features.texts import read_texts
+def _row_texts(item, wanted: set):
+    """The input kind's texts for the ``wanted`` ids of ``item`` (:meth:`InputKind.row_texts`), or None."""
+    from gentools import kinds
+    from gentools.errors import UsageError
 
-    record = item.provenance
-    found: dict = {}
-    missing = []
-    for source in str(record.get("source", "")).split(";"):
-        if not source or source == "stdin" or not os.path.exists(source):
-            missing.append(source or "(none)")
-            continue
-        try:
-            texts, _ = read_texts(source, str(record.get("text_field", "text")), str(record.get("id_field", "id")),
-                                  bool(record.get("lines", False)))
-        except InputError as exc:
-            missing.append(f"{source} ({exc.message})")
-            continue
-        for key, text in texts:
-            if key in wanted:
-                found.setdefault(key, text)
-    if missing or len(found) < len(wanted):
-        warn(f"nn-grid: {len(wanted) - len(found)} of {len(wanted)} texts of {item.label} could not be read again "
-             f"(from {escape(missing[0]) if missing else 'its source'}); their text cells are empty")
-    return found
+    try:
+        kind = kinds.named(str(item.provenance.get("modality") or "image"))
+    except UsageError:  # a modality no kind takes: rows shown by id only
+        return None
+    return kind.row_texts(item, wanted)
 
 
 def _write_text(path, text: str) -> None:

@@ -63,6 +63,11 @@ class Scorer:
     def sound(self) -> bool:
         return self.function is not None
 
+    @property
+    def modality(self) -> str:
+        """The input kind it scores (:mod:`gentools.kinds`' names)."""
+        return "audio" if self.sound else "text" if self.texts is not None else "image"
+
 
 def summary(metric: str, scorer: Scorer, total: float, finite: int, infinite: int) -> dict:
     """The mean ``total / finite`` as ``NAME``; for an ``identical`` scorer also ``NAME_identical`` (a warning
@@ -73,8 +78,8 @@ def summary(metric: str, scorer: Scorer, total: float, finite: int, infinite: in
     if not scorer.identical:
         return {name: total / finite}
     if infinite:
-        warn(f"{metric}: {infinite} of {finite + infinite} pairs are identical ({name.upper()} inf); the mean is over the "
-             f"other {finite}")
+        warn(f"{metric}: {infinite} of {finite + infinite} pairs are identical ({name.upper()} inf); the mean is "
+             f"over the other {finite}")
     if not finite:
         raise InputError(f"{metric}: every one of the {infinite} pairs is identical ({name.upper()} inf)")
     return {name: total / finite, f"{name}_identical": infinite}

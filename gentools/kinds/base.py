@@ -112,6 +112,11 @@ class InputKind:
         """What the features file records beyond the backbone's provenance."""
         return {}
 
+    def row_texts(self, item, wanted: set) -> Optional[dict]:
+        """``{id: text}`` shown beside the ``wanted`` rows of features file ``item`` in nn-grid's table, or None
+        when this kind's rows are shown as images (the grid) and by id."""
+        return None
+
     # -------------------------------------------------------------------------------------------- Evaluator
 
     def adapter(self, net, parity, pixel_range: tuple, frames: Optional[int], subsample: Optional[int]):

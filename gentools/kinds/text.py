@@ -3,8 +3,11 @@ backbone; in training, lists of strings."""
 
 from __future__ import annotations
 
+import os
+
 from gentools.errors import InputError, UsageError, option, warn
 from gentools.kinds.base import InputKind, Job, Request, no_clip_options
+from gentools.text import escape
 
 
 class TextKind(InputKind):
@@ -76,6 +79,33 @@ class TextKind(InputKind):
     def provenance(self, request: Request, parity) -> dict:
         """How the texts were read, so that ``nn-grid --table`` can read them again by id."""
         return {"text_field": request.text_field, "id_field": request.id_field, "lines": bool(request.lines)}
+
+    def row_texts(self, item, wanted: set) -> dict:
+        """``{id: text}`` for the ``wanted`` ids of a text features file, read again from the files it was extracted
+        from (its ``source``, with the recorded ``text_field``, ``id_field`` and ``lines``), as every text input is
+        read and checked; a source that cannot be read leaves its texts out, with one warning."""
+        from gentools.features.texts import read_texts
+
+        record = item.provenance
+        found: dict = {}
+        missing = []
+        for source in str(record.get("source", "")).split(";"):
+            if not source or source == "stdin" or not os.path.exists(source):
+                missing.append(source or "(none)")
+                continue
+            try:
+                texts, _ = read_texts(source, str(record.get("text_field", "text")),
+                                      str(record.get("id_field", "id")), bool(record.get("lines", False)))
+            except InputError as exc:
+                missing.append(f"{source} ({exc.message})")
+                continue
+            for key, text in texts:
+                if key in wanted:
+                    found.setdefault(key, text)
+        if missing or len(found) < len(wanted):
+            warn(f"nn-grid: {len(wanted) - len(found)} of {len(wanted)} texts of {item.label} could not be read "
+                 f"again (from {escape(missing[0]) if missing else 'its source'}); their text cells are empty")
+        return found
 
     def adapter(self, net, parity, pixel_range, frames, subsample):
         no_clip_options(self, net, frames, subsample)
