@@ -57,6 +57,7 @@ class PairTallies:
         self.smallest: Optional[float] = None
         self.rates: set = set()
         self.corpus: tuple = ([], [])  # the texts' metrics score the corpus at once: hypotheses, references
+        self.signatures: dict = {}  # sacrebleu's, from the last compute()
 
     def score(self, x, y, sample_rate: Optional[int]) -> tuple:
         """The batch's scores ``({name: (values, reasons)}, smallest, rates)``, nothing kept yet (a bad batch
@@ -64,7 +65,9 @@ class PairTallies:
         if self.sound:
             return self._score_sounds(x, y, sample_rate)
         if self.texts:
-            return _texts(x, "update()"), _references(y, len(x)), None
+            from gentools.features.texts import checked_list
+
+            return checked_list(x, "update()"), _references(y, len(x)), None
         if sample_rate is not None:
             raise UsageError(f"update(sample_rate=...): {', '.join(self.scorers)} score images")
         return self._score_images(x, y)
@@ -136,7 +139,6 @@ class PairTallies:
             references = [r for p in parts for r in p[1]]
         values: dict = {"pairs": len(hypotheses)}
         failures: dict = {}
-        self.signatures = {}
         for name, scorer in self.scorers.items():
             if not hypotheses:
                 failures[name] = InputError(f"{name}: no pair could be scored")
@@ -152,7 +154,7 @@ class PairTallies:
     def settings(self) -> dict:
         """Each metric's scorer settings, and the rates and resampler for sounds."""
         return {name: dict(scorer.params, **(rate_settings(self.rates) if self.sound else {}),
-                           **({"signature": self.signatures[name]} if name in getattr(self, "signatures", {}) else {}))
+                           **({"signature": self.signatures[name]} if name in self.signatures else {}))
                 for name, scorer in self.scorers.items()}
 
     def _score_images(self, x, y) -> tuple:
@@ -190,26 +192,16 @@ class PairTallies:
         return scored, None, rates
 
 
-def _texts(texts, what: str) -> list:
-    from gentools.features.texts import checked_list
-
-    return checked_list(texts, what)
-
-
 def _references(references, count: int) -> list:
     """Each output's references: a text, or a list of texts (several references)."""
     if isinstance(references, str) or not isinstance(references, (list, tuple)):
         raise InputError(f"update(target=...) takes a list of references (texts, or lists of texts), got "
                          f"{escape(type(references).__name__)}")
+    from gentools.features.texts import checked_references
+
     if len(references) != count:
         raise InputError(f"update(x, target=y): {count} texts against {len(references)} references")
-    out = []
-    for i, entry in enumerate(references):
-        entry = [entry] if isinstance(entry, str) else entry
-        if not isinstance(entry, (list, tuple)) or not entry:
-            raise InputError(f"update(target=...)[{i}]: expected a text or a non-empty list of texts")
-        out.append(_texts(entry, f"update(target=...)[{i}]"))
-    return out
+    return [checked_references(entry, f"update(target=...)[{i}]") for i, entry in enumerate(references)]
 
 
 def _image_batch(images, pixel_range: tuple, what: str):

@@ -241,12 +241,12 @@ def _workers(workers: Optional[int]) -> int:
     return (os.cpu_count() or 1) if workers is None else workers
 
 
-def _require(module: str, metric: str) -> None:
+def _require(module: str, metric: str, extra: str = "paired") -> None:
     """``import module``, or one usage line naming the extra that installs it."""
     try:
         __import__(module)
     except ImportError:
-        raise UsageError(f"{metric} needs the '{module}' package: pip install 'gentools[paired]'"
+        raise UsageError(f"{metric} needs the '{module}' package: pip install 'gentools[{extra}]'"
                          + (" (it builds from source: a C compiler is needed)" if module == "pesq" else "")) from None
 
 

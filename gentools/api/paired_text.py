@@ -15,7 +15,7 @@ import os
 from typing import Optional
 
 from gentools.api._common import Result
-from gentools.api.paired import ALLOW_UNMATCHED, BOOTSTRAP, PAIR_SEED, PAIRED, PAIRS
+from gentools.api.paired import ALLOW_UNMATCHED, BOOTSTRAP, PAIR_SEED, PAIRED, PAIRS, _require
 from gentools.api.pairing import Scorer
 from gentools.api.pairing_text import score_texts
 from gentools.api.registry import Option, register_metric
@@ -36,7 +36,7 @@ LOWERCASE = Option("lowercase", False, "Lowercase both sides first (sacrebleu's 
 def _sacrebleu_scorer(metric: str, **options) -> Scorer:
     from gentools.metrics.text_pairs import sacrebleu_metric
 
-    _require_text("sacrebleu", metric)
+    _require("sacrebleu", metric, "text")
     return Scorer(dict(options), texts=functools.partial(sacrebleu_metric, metric, **options))
 
 
@@ -59,7 +59,7 @@ def rouge_scorer(stemmer: bool = False) -> Scorer:
     """rouge-score's F-measures per pair (a warning when non-ASCII text is dropped by its tokenizer)."""
     from gentools.metrics.text_pairs import rouge
 
-    _require_text("rouge_score", "rouge")
+    _require("rouge_score", "rouge", "text")
     return Scorer({"stemmer": stemmer}, texts=_ascii_only("rouge", functools.partial(rouge, use_stemmer=stemmer)))
 
 
@@ -67,7 +67,7 @@ def meteor_scorer(wordnet: Optional[str] = None) -> Scorer:
     """nltk's METEOR with WordNet read from ``wordnet`` (or NLTK_DATA)."""
     from gentools.metrics.text_pairs import meteor
 
-    _require_text("nltk", "meteor")
+    _require("nltk", "meteor", "text")
     reader, where = load_wordnet(wordnet)
 
     def scored(hypotheses, references):
@@ -75,13 +75,6 @@ def meteor_scorer(wordnet: Optional[str] = None) -> Scorer:
             return meteor(hypotheses, references, wordnet=reader)
 
     return Scorer({"wordnet": where, "tokens": "whitespace"}, texts=scored)
-
-
-def _require_text(module: str, metric: str) -> None:
-    try:
-        __import__(module)
-    except ImportError:
-        raise UsageError(f"{metric} needs the '{module}' package: pip install 'gentools[text]'") from None
 
 
 def _local_model(model: str) -> str:
@@ -108,7 +101,7 @@ def bertscore_scorer(model: str = "roberta-large", num_layers: Optional[int] = N
     from gentools.features.backbones.hf_audio import _checked_hf_files, _fingerprint
     from gentools.metrics.text_pairs import bertscore
 
-    _require_text("bert_score", "bertscore")
+    _require("bert_score", "bertscore", "text")
     from bert_score.utils import get_hash, model2layers
 
     if num_layers is None:

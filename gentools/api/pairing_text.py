@@ -28,7 +28,7 @@ class TextSide:
 def text_side(value, what: str, text_field: str, id_field: str, lines: bool, stdin=None) -> TextSide:
     """A path (``-``: stdin with ``lines``), or in memory: a list of strings (ids their positions), a list of
     lists of strings (several references), or a ``{id: text or [texts]}`` mapping."""
-    from gentools.features.texts import checked, grouped, read_texts
+    from gentools.features.texts import checked_references, grouped, read_texts
 
     if isinstance(value, bytes):  # the command's '-' with --lines: stdin's bytes
         import io
@@ -45,12 +45,7 @@ def text_side(value, what: str, text_field: str, id_field: str, lines: bool, std
     else:
         raise InputError(f"{what}: expected a path, a list of texts or a dict of id -> text, got "
                          f"{escape(type(value).__name__)}")
-    texts = {}
-    for key, entry in items:
-        entry = [entry] if isinstance(entry, str) else entry
-        if not isinstance(entry, (list, tuple)) or not entry or not all(isinstance(t, str) for t in entry):
-            raise InputError(f"{what}[{escape(key)}]: expected a text or a list of texts")
-        texts[key] = [checked(t, f"{what}[{key}]") for t in entry]
+    texts = {key: checked_references(entry, f"{what}[{escape(key)}]") for key, entry in items}
     return TextSide(list(texts), texts, f"{what} texts", f"{what} texts")
 
 

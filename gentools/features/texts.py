@@ -108,6 +108,14 @@ def checked_list(texts, what: str) -> list:
     return list(texts)
 
 
+def checked_references(entry, where: str) -> list:
+    """One item's references given in Python: a text, or a non-empty list of texts, each checked."""
+    entry = [entry] if isinstance(entry, str) else entry
+    if not isinstance(entry, (list, tuple)) or not entry:
+        raise InputError(f"{where}: expected a text or a non-empty list of texts")
+    return checked_list(entry, where)
+
+
 def _lines(text: str, where: str) -> list:
     rows = text.split("\n")
     if rows and rows[-1] == "":
@@ -208,4 +216,4 @@ def grouped(found: list) -> tuple[list, dict]:
     return list(texts), texts
 
 
-__all__ = ["checked", "checked_list", "grouped", "is_text_name", "read_texts"]
+__all__ = ["checked", "checked_list", "checked_references", "grouped", "is_text_name", "read_texts"]

@@ -120,24 +120,21 @@ class TextKind(InputKind):
 def text_batches(items: list, net, batch_size: int, positions: list, skip_bad: bool):
     """:class:`~gentools.features.pipeline.Rows` of ``batch_size`` texts each, in order; a text that gives no
     tokens (an empty one, for GPT-2) is an error, or skipped with ``skip_bad`` (mauve drops empty texts)."""
-    from gentools.features.backbones.hf_text import pooled_rows
+    from gentools.features.backbones.hf_text import features_of
     from gentools.features.pipeline import Rows
 
     truncated = 0
     for start in range(0, len(items), batch_size):
         batch = items[start:start + batch_size]
         at = positions[start:start + batch_size]
-        ids, _ = net.tokenize([item.member for item in batch])
+        ids, cut = net.tokenize([item.member for item in batch])  # once: the rows come from these ids
+        truncated += cut
         keep = [k for k, tokens in enumerate(ids) if tokens]
         if len(keep) < len(batch) and not skip_bad:
             bad = batch[next(k for k in range(len(batch)) if k not in keep)]
             raise InputError(f"{bad.path}: the text {bad.id!r} gives no tokens (an empty text)",
                              hint="--skip-bad skips such texts and lists them in the file (mauve drops them)")
-        rows = {}
-        if keep:
-            features, cut = pooled_rows(net, [batch[k].member for k in keep])
-            truncated += cut
-            rows = {"features": features}
+        rows = {"features": features_of(net, [ids[k] for k in keep])} if keep else {}
         skipped = [k for k in range(len(batch)) if k not in keep]
         yield Rows([batch[k].id for k in keep], rows, skipped=[batch[k].id for k in skipped],
                    positions=[at[k] for k in keep], skipped_positions=[at[k] for k in skipped], inputs=len(batch))

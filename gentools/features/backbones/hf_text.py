@@ -122,4 +122,9 @@ def pooled_rows(net, texts: list) -> tuple[np.ndarray, int]:
     empty = [i for i, tokens in enumerate(ids) if not tokens]
     if empty:
         raise ValueError(f"{len(empty)} text(s) give no tokens")
-    return net.run(ids)["features"].cpu().numpy().astype(np.float32), truncated
+    return features_of(net, ids), truncated
+
+
+def features_of(net, ids: list) -> np.ndarray:
+    """The pooled rows (float32 ``[N, D]``) of texts already tokenized by ``net.tokenize``, none empty."""
+    return net.run(ids)["features"].cpu().numpy().astype(np.float32)
